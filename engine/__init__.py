@@ -1,0 +1,83 @@
+"""ptycho engine: PINN ptychographic reconstruction, headless (never imports Qt).
+
+Importing ``engine`` is cheap: configuration classes load at once, while everything that needs
+torch (training, inference, simulation, metrics) loads on first use.
+
+Examples
+--------
+>>> import engine
+>>> resolved = engine.resolve_config(overrides={"training.max_epochs": 3})
+>>> resolved.config.training.max_epochs
+3
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .config import (
+    DataConfig,
+    ExecutionConfig,
+    InferenceConfig,
+    ModelConfig,
+    ResolvedConfig,
+    SessionConfig,
+    SimulationConfig,
+    TrainingConfig,
+    load_session,
+    resolve_config,
+    save_session,
+    validate,
+)
+from .errors import CheckpointError, ConfigError, DataError, EngineError, RunError
+from .reporting import PreviewFrame, Progress, Reporter
+
+__version__ = "0.1.0"
+
+# Public functions that need torch or h5py, loaded on first access (PEP 562).
+_LAZY = {
+    "train": "engine.training",
+    "infer": "engine.training",
+    "RunResult": "engine.training",
+    "simulate": "engine.simulation",
+    "load_dataset": "engine.io",
+    "inspect": "engine.io",
+    "evaluate": "engine.metrics",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))
+
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DataConfig",
+    "DataError",
+    "EngineError",
+    "ExecutionConfig",
+    "InferenceConfig",
+    "ModelConfig",
+    "PreviewFrame",
+    "Progress",
+    "Reporter",
+    "ResolvedConfig",
+    "RunError",
+    "SessionConfig",
+    "SimulationConfig",
+    "TrainingConfig",
+    "load_session",
+    "resolve_config",
+    "save_session",
+    "validate",
+    *_LAZY,
+]

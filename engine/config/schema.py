@@ -1,0 +1,648 @@
+"""The one configuration schema of the product.
+
+Every setting lives here exactly once, with its type, its single default and the metadata that
+drives every surface: the GUI forms, the CLI flags, session files, validation messages and the
+generated reference in ``docs/configuration.md``. Nothing in this module imports torch or Qt.
+
+Adding a field here adds it to the GUI, the CLI (``--set section.field=value``), session files
+and the docs; no other file lists fields.
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+SCHEMA_VERSION = 1
+"""Version of the session-file layout written by this release (see ``session.MIGRATIONS``)."""
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    """Metadata attached to every schema field.
+
+    Attributes
+    ----------
+    help
+        One-sentence description shown as tooltip, CLI help and in the docs.
+    unit
+        Physical or practical unit ("photons", "m", "eV", "px", "s"), or ``None``.
+    min, max
+        Inclusive numeric bounds (required for every int and float field).
+    step
+        Increment of the GUI spin box.
+    choices
+        Allowed values of an enumeration.
+    group
+        Sub-heading inside the section (GUI group box, docs sub-table).
+    advanced
+        Folded away in the GUI by default.
+    path
+        The value is a file-system path; relative paths in a session file resolve against
+        the file's folder.
+    flag
+        The field also gets its own CLI flag (``--field-name``); all execution fields do.
+    """
+
+    help: str
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple[Any, ...] | None = None
+    group: str = "general"
+    advanced: bool = False
+    path: bool = False
+    flag: bool = False
+
+
+def setting(default: Any, help: str, **meta: Any) -> Any:
+    """Declare a schema field: its single default and its :class:`FieldMeta`."""
+    if "choices" in meta and meta["choices"] is not None:
+        meta["choices"] = tuple(meta["choices"])
+    return field(default=default, metadata={"ptycho": FieldMeta(help=help, **meta)})
+
+
+# ----------------------------------------------------------------------------------------------
+# Sections
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DataConfig:
+    """Where the measured data come from and how to read them."""
+
+    path: str = setting(
+        "",
+        "Data source: a PtychoPINN NPZ file, a ptychodus product .h5 (with diffraction_path), "
+        "or a ptychodus standard-layout folder (product.h5 next to diffraction.h5).",
+        path=True,
+        group="source",
+    )
+    diffraction_path: str = setting(
+        "",
+        "Ptychodus diffraction .h5 paired with a product file given in path "
+        "(empty: diffraction.h5 next to it).",
+        path=True,
+        group="source",
+    )
+    measurement: str = setting(
+        "auto",
+        "Domain of the stored patterns: photon counts, or amplitude = sqrt(counts). "
+        "'auto' uses file metadata, then a stated near-integer heuristic with a warning.",
+        choices=("auto", "counts", "amplitude"),
+        group="source",
+    )
+    probe_path: str = setting(
+        "",
+        "Optional probe file (NPZ with probeGuess or a product .h5) replacing the data's probe.",
+        path=True,
+        group="probe",
+    )
+    probe_scale: str = setting(
+        "fit",
+        "How the probe intensity is scaled: 'fit' matches the forward model to the data's mean "
+        "counts (recommended across tools), 'file' trusts the probe's stored scale.",
+        choices=("fit", "file"),
+        group="probe",
+    )
+    n_images: int = setting(
+        0,
+        "Use only the first n_images patterns (0: all).",
+        min=0,
+        max=100_000_000,
+        step=100,
+        group="selection",
+    )
+    memory_budget_mb: int = setting(
+        4096,
+        "Datasets larger than this are streamed from disk in chunks instead of loaded into memory.",
+        unit="MiB",
+        min=16,
+        max=4_194_304,
+        step=256,
+        group="selection",
+        advanced=True,
+    )
+    photon_energy_ev: float = setting(
+        0.0,
+        "Photon energy, used to convert positions between pixels and metres when the file "
+        "lacks it (0: take it from the file).",
+        unit="eV",
+        min=0.0,
+        max=1.0e6,
+        step=100.0,
+        group="geometry",
+        advanced=True,
+    )
+    detector_distance_m: float = setting(
+        0.0,
+        "Sample-detector distance when the file lacks it (0: take it from the file).",
+        unit="m",
+        min=0.0,
+        max=1000.0,
+        step=0.1,
+        group="geometry",
+        advanced=True,
+    )
+    detector_pixel_size_m: float = setting(
+        0.0,
+        "Detector pixel size when the file lacks it (0: take it from the file).",
+        unit="m",
+        min=0.0,
+        max=0.1,
+        step=1e-6,
+        group="geometry",
+        advanced=True,
+    )
+
+
+@dataclass
+class ModelConfig:
+    """The physics-informed network."""
+
+    N: int = setting(
+        64,
+        "Side of the diffraction patterns and object patches; must match the data.",
+        unit="px",
+        min=8,
+        max=1024,
+        step=8,
+        group="geometry",
+    )
+    gridsize: int = setting(
+        2,
+        "Patterns per group side: each sample is a group of gridsize^2 neighbouring patterns "
+        "(1 disables grouping and the overlap constraint).",
+        min=1,
+        max=4,
+        step=1,
+        group="geometry",
+    )
+    n_neighbours: int = setting(
+        7,
+        "Nearest neighbours K from which each group is drawn (needs K >= gridsize^2).",
+        min=1,
+        max=64,
+        step=1,
+        group="geometry",
+    )
+    overlap_constraint: bool = setting(
+        True,
+        "Merge the patches of a group into a shared canvas and re-extract them before the "
+        "forward model, forcing neighbours to agree (only with gridsize > 1).",
+        group="physics",
+    )
+    generator: str = setting(
+        "cnn",
+        "Generator network family by registry name.",
+        choices=("cnn", "cnn_large"),
+        group="network",
+    )
+    width: int = setting(
+        32,
+        "Number of channels of the first encoder level (doubles at each level).",
+        min=4,
+        max=512,
+        step=4,
+        group="network",
+    )
+    depth: int = setting(
+        3,
+        "Number of down-sampling levels of the encoder (and up-sampling levels of the decoder).",
+        min=1,
+        max=6,
+        step=1,
+        group="network",
+    )
+    activation: str = setting(
+        "relu",
+        "Hidden-layer activation.",
+        choices=("relu", "gelu", "silu", "leaky_relu", "elu"),
+        group="network",
+    )
+    object_output: str = setting(
+        "amp_phase",
+        "Object heads: amplitude (bounded positive) and phase (pi * tanh), or real and imaginary.",
+        choices=("amp_phase", "real_imag"),
+        group="network",
+    )
+    amplitude_max: float = setting(
+        2.0,
+        "Upper bound of the predicted object amplitude.",
+        min=0.1,
+        max=100.0,
+        step=0.1,
+        group="network",
+        advanced=True,
+    )
+    probe_trainable: bool = setting(
+        False,
+        "Refine the probe together with the network (otherwise the known probe is fixed).",
+        group="physics",
+    )
+    probe_mask: bool = setting(
+        False,
+        "Apply a circular support mask to the probe.",
+        group="physics",
+        advanced=True,
+    )
+
+
+@dataclass
+class TrainingConfig:
+    """Self-supervised training."""
+
+    max_epochs: int = setting(
+        30, "Number of passes over the training split.", min=1, max=100_000, step=1,
+        group="schedule",
+    )
+    max_time_min: float = setting(
+        0.0,
+        "Stop training after this wall time (0: no limit).",
+        unit="min",
+        min=0.0,
+        max=1.0e6,
+        step=1.0,
+        group="schedule",
+        advanced=True,
+    )
+    batch_size: int = setting(
+        16, "Groups per optimisation step.", min=1, max=65536, step=1, group="schedule"
+    )
+    val_fraction: float = setting(
+        0.1,
+        "Fraction of groups held out for validation (0: no validation).",
+        min=0.0,
+        max=0.9,
+        step=0.05,
+        group="schedule",
+    )
+    loss: str = setting(
+        "poisson",
+        "Training loss: Poisson negative log-likelihood on counts, or amplitude MAE.",
+        choices=("poisson", "mae"),
+        group="objective",
+    )
+    optimizer: str = setting(
+        "adam", "Optimiser.", choices=("adam", "adamw", "sgd"), group="optimiser"
+    )
+    learning_rate: float = setting(
+        1e-3, "Initial learning rate.", min=1e-8, max=10.0, step=1e-4, group="optimiser"
+    )
+    weight_decay: float = setting(
+        0.0, "L2 weight decay.", min=0.0, max=1.0, step=1e-5, group="optimiser", advanced=True
+    )
+    scheduler: str = setting(
+        "cosine",
+        "Learning-rate schedule over the epochs.",
+        choices=("none", "cosine", "step", "plateau"),
+        group="optimiser",
+    )
+    lr_decay: float = setting(
+        0.5,
+        "Multiplicative decay of the 'step' and 'plateau' schedules.",
+        min=0.01,
+        max=1.0,
+        step=0.05,
+        group="optimiser",
+        advanced=True,
+    )
+    lr_step_epochs: int = setting(
+        10,
+        "Epochs between decays of the 'step' schedule (patience of 'plateau').",
+        min=1,
+        max=10_000,
+        step=1,
+        group="optimiser",
+        advanced=True,
+    )
+    output_dir: str = setting(
+        "ptycho-run",
+        "Run directory: session, provenance, checkpoints, metrics, reconstruction and summary.",
+        path=True,
+        group="output",
+    )
+
+
+@dataclass
+class InferenceConfig:
+    """Reconstruction of a dataset with a trained network."""
+
+    checkpoint: str = setting(
+        "", "Trained checkpoint (.ckpt) to reconstruct with.", path=True, group="input"
+    )
+    data_path: str = setting(
+        "",
+        "Data to reconstruct (same kinds as data.path; empty: data.path).",
+        path=True,
+        group="input",
+    )
+    output: str = setting(
+        "reconstruction.h5",
+        "Reconstruction written as a ptychodus product (PNG pictures next to it).",
+        path=True,
+        group="output",
+    )
+    stitch_weighting: str = setting(
+        "probe",
+        "Weight of each patch when stitching: probe intensity |P|^2, or a central crop mask.",
+        choices=("probe", "mask"),
+        group="stitching",
+    )
+    export_png: bool = setting(
+        True, "Also write amplitude and phase PNG pictures.", group="output"
+    )
+
+
+@dataclass
+class SimulationConfig:
+    """Synthetic datasets with known ground truth (the embedded default included)."""
+
+    seed: int = setting(
+        1234, "Seed of every random choice of the simulator.", min=0, max=2**31 - 1, step=1,
+        group="general",
+    )
+    object: str = setting(
+        "dead_leaves",
+        "Ground-truth object pattern (or an image file given in object_path).",
+        choices=("lines", "dead_leaves", "siemens_star", "image"),
+        group="object",
+    )
+    object_path: str = setting(
+        "", "Image file used when object = 'image'.", path=True, group="object"
+    )
+    object_size: int = setting(
+        0,
+        "Side of the object in pixels (0: just large enough for the scan).",
+        unit="px",
+        min=0,
+        max=16384,
+        step=16,
+        group="object",
+        advanced=True,
+    )
+    amplitude_min: float = setting(
+        0.5, "Lowest object amplitude.", min=0.0, max=1.0, step=0.05, group="object"
+    )
+    phase_range: float = setting(
+        1.5, "Peak-to-peak object phase.", unit="rad", min=0.0, max=6.3, step=0.1,
+        group="object",
+    )
+    probe: str = setting(
+        "disk",
+        "Illumination: defocused pupil (disk), Gaussian, Fresnel-zone-plate-like, or a file.",
+        choices=("disk", "gaussian", "fzp", "file"),
+        group="probe",
+    )
+    probe_path: str = setting(
+        "", "Probe file used when probe = 'file'.", path=True, group="probe"
+    )
+    probe_diameter_px: float = setting(
+        24.0,
+        "Width of the illumination in the object plane.",
+        unit="px",
+        min=2.0,
+        max=1024.0,
+        step=1.0,
+        group="probe",
+    )
+    defocus_px: float = setting(
+        40.0,
+        "Defocus of the pupil, expressed as propagation distance in units of N * pixel.",
+        unit="px",
+        min=0.0,
+        max=1.0e5,
+        step=1.0,
+        group="probe",
+        advanced=True,
+    )
+    scan: str = setting(
+        "raster", "Scan pattern.", choices=("raster", "spiral"), group="scan"
+    )
+    n_positions: int = setting(
+        784, "Number of scan positions.", min=1, max=10_000_000, step=1, group="scan"
+    )
+    step_px: float = setting(
+        6.0, "Distance between neighbouring scan positions.", unit="px", min=0.1,
+        max=1024.0, step=0.5, group="scan",
+    )
+    jitter_px: float = setting(
+        0.5, "Standard deviation of random position errors added to a raster.", unit="px",
+        min=0.0, max=100.0, step=0.1, group="scan",
+    )
+    photons_per_pattern: float = setting(
+        1.0e6,
+        "Mean total photon count per diffraction pattern (Poisson noise follows).",
+        unit="photons",
+        min=1.0,
+        max=1.0e12,
+        step=1000.0,
+        group="noise",
+    )
+    photon_energy_ev: float = setting(
+        8000.0, "Photon energy.", unit="eV", min=100.0, max=1.0e6, step=100.0,
+        group="geometry", advanced=True,
+    )
+    detector_distance_m: float = setting(
+        2.0, "Sample-detector distance.", unit="m", min=0.01, max=1000.0, step=0.1,
+        group="geometry", advanced=True,
+    )
+    detector_pixel_size_m: float = setting(
+        75e-6, "Detector pixel size.", unit="m", min=1e-7, max=0.01, step=1e-6,
+        group="geometry", advanced=True,
+    )
+
+
+def _exec(default: Any, help: str, **meta: Any) -> Any:
+    """An execution field: every one of them has its own CLI flag."""
+    return setting(default, help, flag=True, **meta)
+
+
+@dataclass
+class ExecutionConfig:
+    """Where and how runs execute: Lightning's runtime knobs, one place for all of them.
+
+    ``accelerator = "auto"`` stays "auto" in saved sessions; it is resolved when a run starts
+    and the resolved device is recorded in that run's provenance only.
+    """
+
+    accelerator: str = _exec(
+        "auto", "Hardware to run on ('auto' picks a GPU when one is present).",
+        choices=("auto", "cpu", "gpu", "cuda", "mps"), group="hardware",
+    )
+    devices: Union[int, str] = _exec(
+        "auto",
+        "Devices per node: 'auto', a count (2), -1 for all, or a list of indexes ('0,1').",
+        group="hardware",
+    )
+    num_nodes: int = _exec(
+        1, "Number of machines (nodes) for distributed training.", min=1, max=4096, step=1,
+        group="hardware",
+    )
+    strategy: str = _exec(
+        "auto", "Lightning distribution strategy.",
+        choices=("auto", "ddp", "ddp_spawn", "ddp_notebook", "fsdp", "single_device"),
+        group="hardware",
+    )
+    precision: str = _exec(
+        "32-true",
+        "Numeric precision of the network (the physics layer always runs in float32).",
+        choices=("32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true"),
+        group="numerics",
+    )
+    matmul_precision: str = _exec(
+        "highest", "torch float32 matmul precision ('high'/'medium' allow TF32 on GPUs).",
+        choices=("highest", "high", "medium"), group="numerics", advanced=True,
+    )
+    compile: bool = _exec(
+        False, "Compile the network with torch.compile.", group="numerics", advanced=True
+    )
+    deterministic: bool = _exec(
+        False, "Use deterministic algorithms so reruns with one seed match exactly.",
+        group="reproducibility",
+    )
+    seed: int = _exec(
+        42, "Seed of training (weights, data split, grouping, shuffling).", min=0,
+        max=2**31 - 1, step=1, group="reproducibility",
+    )
+    num_workers: int = _exec(
+        0, "Data-loader worker processes (0: load in the main process).", min=0, max=256,
+        step=1, group="data loading",
+    )
+    pin_memory: bool = _exec(
+        False, "Pin host memory for faster copies to a GPU.", group="data loading",
+        advanced=True,
+    )
+    persistent_workers: bool = _exec(
+        False, "Keep data-loader workers alive between epochs (needs num_workers > 0).",
+        group="data loading", advanced=True,
+    )
+    inference_batch_size: int = _exec(
+        256, "Patterns per batch at inference.", min=1, max=1_000_000, step=1,
+        group="data loading",
+    )
+    gradient_clip_val: float = _exec(
+        0.0, "Gradient clipping threshold (0: no clipping).", min=0.0, max=1.0e6, step=0.1,
+        group="optimisation",
+    )
+    gradient_clip_algorithm: str = _exec(
+        "norm", "Clip the gradient norm or each gradient value.", choices=("norm", "value"),
+        group="optimisation", advanced=True,
+    )
+    accumulate_grad_batches: int = _exec(
+        1, "Batches whose gradients are accumulated before each optimiser step.", min=1,
+        max=4096, step=1, group="optimisation", advanced=True,
+    )
+    checkpointing: bool = _exec(
+        True, "Save checkpoints (last.ckpt and the best ones).", group="checkpointing"
+    )
+    checkpoint_monitor: str = _exec(
+        "val_loss", "Metric that decides the best checkpoint.",
+        choices=("val_loss", "train_loss"), group="checkpointing", advanced=True,
+    )
+    checkpoint_mode: str = _exec(
+        "min", "Whether the monitored metric is better when lower or higher.",
+        choices=("min", "max"), group="checkpointing", advanced=True,
+    )
+    checkpoint_save_top_k: int = _exec(
+        1, "How many best checkpoints to keep (-1: all).", min=-1, max=1000, step=1,
+        group="checkpointing", advanced=True,
+    )
+    checkpoint_every_n_epochs: int = _exec(
+        1, "Epochs between checkpoints.", min=1, max=10_000, step=1, group="checkpointing",
+        advanced=True,
+    )
+    early_stopping_patience: int = _exec(
+        0, "Stop when the monitored metric has not improved for this many epochs (0: never).",
+        min=0, max=10_000, step=1, group="checkpointing",
+    )
+    logger: str = _exec(
+        "csv", "Experiment logger.", choices=("none", "csv", "tensorboard"), group="logging"
+    )
+    log_every_n_steps: int = _exec(
+        10, "Optimisation steps between logged training losses.", min=1, max=100_000, step=1,
+        group="logging", advanced=True,
+    )
+    progress_bar: bool = _exec(True, "Show progress bars on the terminal.", group="logging")
+    preview_interval_s: float = _exec(
+        0.5, "Minimum time between live preview images sent to the GUI or a reporter.",
+        unit="s", min=0.0, max=3600.0, step=0.1, group="logging", advanced=True,
+    )
+
+
+@dataclass
+class SessionConfig:
+    """A complete session: everything a run needs, saved as one TOML file."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+
+
+# ----------------------------------------------------------------------------------------------
+# Introspection shared by every surface
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One schema field as every surface sees it."""
+
+    section: str
+    name: str
+    type: Any
+    default: Any
+    meta: FieldMeta
+
+    @property
+    def key(self) -> str:
+        """Dotted path, e.g. ``execution.devices``."""
+        return f"{self.section}.{self.name}"
+
+    @property
+    def types(self) -> tuple[type, ...]:
+        """The accepted Python types (more than one for unions such as ``int | str``)."""
+        if get_origin(self.type) is Union:
+            return tuple(get_args(self.type))
+        return (self.type,)
+
+    @property
+    def type_name(self) -> str:
+        return " | ".join(t.__name__ for t in self.types)
+
+    @property
+    def cli_flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def format_number(value: float | None) -> str:
+    """A bound or default as users write it: ``1e-08``, ``0.5``, ``4194304``."""
+    if value is None:
+        return ""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+def section_classes() -> dict[str, type]:
+    """Section name -> dataclass, in display order."""
+    hints = get_type_hints(SessionConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(SessionConfig)}
+
+
+def iter_fields() -> list[FieldSpec]:
+    """Every field of the schema, section by section, in declaration order."""
+    specs = []
+    for section, cls in section_classes().items():
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            specs.append(FieldSpec(section, f.name, hints[f.name], f.default, f.metadata["ptycho"]))
+    return specs
+
+
+def field_specs() -> dict[str, FieldSpec]:
+    """Dotted key -> :class:`FieldSpec`."""
+    return {spec.key: spec for spec in iter_fields()}

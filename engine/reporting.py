@@ -1,0 +1,191 @@
+"""How long operations talk to whoever started them: plain callbacks, no Qt.
+
+The engine's long operations (simulate, train, infer, bench) take a ``reporter`` and a ``stop``
+token. The CLI passes a :class:`TqdmReporter` (progress bars); the GUI passes an adapter that
+re-emits every call as a Qt signal; scripts may pass nothing (:class:`Reporter` does nothing)
+or subclass :class:`Reporter` and override what they need.
+
+A stop token is any object with ``is_set() -> bool``, typically a ``threading.Event``; long
+operations check it between steps and end cleanly ("cancelled") when it is set.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class StopToken(Protocol):
+    """Anything with ``is_set()``: ``threading.Event`` is the usual one."""
+
+    def is_set(self) -> bool: ...
+
+
+def stop_requested(stop: StopToken | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a long operation stands.
+
+    Attributes
+    ----------
+    stage
+        "simulate", "load", "train", "validate", "infer", "stitch", "evaluate", "bench"...
+    done, total
+        Units done and expected (steps, patterns); ``total`` is None when unknown.
+    epoch, max_epochs
+        Training epoch (0-based) and the planned number, when training.
+    elapsed_s, eta_s
+        Seconds since the stage started and the estimate of seconds left (None: unknown).
+    unit
+        What ``done`` counts ("step", "pattern", "epoch").
+    """
+
+    stage: str
+    done: int
+    total: int | None = None
+    epoch: int | None = None
+    max_epochs: int | None = None
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    unit: str = "step"
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(1.0, self.done / self.total)
+
+
+@dataclass(frozen=True)
+class PreviewFrame:
+    """A live picture of the current reconstruction, as plain numpy arrays.
+
+    Attributes
+    ----------
+    obj
+        Complex object estimate (H, W); never-illuminated pixels are NaN.
+    epoch, step
+        Where training stood when the frame was made.
+    probe
+        Complex probe (modes, N, N) when it changes during the run, else None.
+    """
+
+    obj: np.ndarray
+    epoch: int = 0
+    step: int = 0
+    probe: np.ndarray | None = None
+
+
+class Reporter:
+    """Receives the events of a long operation; every method does nothing by default."""
+
+    def run_started(self, info: Mapping[str, Any]) -> None:
+        """Once, when a run starts: resolved accelerator and devices, sizes, run folder."""
+
+    def progress(self, progress: Progress) -> None:
+        """Often (throttle your own display): how far the current stage is."""
+
+    def metrics(self, epoch: int, values: Mapping[str, float]) -> None:
+        """Once per epoch: train/val loss, learning rate, epoch time, throughput."""
+
+    def preview(self, frame: PreviewFrame) -> None:
+        """At most every ``execution.preview_interval_s``: the current reconstruction."""
+
+    def log(self, level: str, message: str) -> None:
+        """A human-readable line ("info", "warning", "error")."""
+
+    def run_finished(self, summary: Mapping[str, Any]) -> None:
+        """Once, at the end (status completed, cancelled or failed)."""
+
+
+@dataclass
+class Throttle:
+    """True at most once per ``interval_s`` (the first call is always True)."""
+
+    interval_s: float
+    _last: float = field(default=-1e30, init=False)
+
+    def ready(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        if now - self._last >= self.interval_s:
+            self._last = now
+            return True
+        return False
+
+
+@dataclass
+class Clock:
+    """Elapsed time and a linear ETA for ``total`` units of work."""
+
+    total: int | None = None
+    start: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def eta(self, done: int) -> float | None:
+        if not self.total or done <= 0:
+            return None
+        return self.elapsed() * max(0, self.total - done) / done
+
+    def progress(self, stage: str, done: int, **kw: Any) -> Progress:
+        return Progress(stage=stage, done=done, total=self.total, elapsed_s=self.elapsed(),
+                        eta_s=self.eta(done), **kw)
+
+
+class TqdmReporter(Reporter):
+    """Terminal reporter of the CLI: one progress bar per stage, log lines on stderr."""
+
+    def __init__(self, enabled: bool = True, stream: Any = None) -> None:
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self._bar: Any = None
+        self._stage: str | None = None
+
+    def progress(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        from tqdm.auto import tqdm
+
+        label = progress.stage
+        if progress.epoch is not None and progress.max_epochs:
+            label = f"{progress.stage} epoch {progress.epoch + 1}/{progress.max_epochs}"
+        if self._bar is None or self._stage != label or (
+            progress.total is not None and self._bar.total != progress.total
+        ):
+            self.close()
+            self._bar = tqdm(total=progress.total, desc=label, unit=progress.unit,
+                             file=self.stream, leave=False, dynamic_ncols=True)
+            self._stage = label
+        self._bar.n = progress.done
+        self._bar.refresh()
+
+    def metrics(self, epoch: int, values: Mapping[str, float]) -> None:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, float))
+        self.log("info", f"epoch {epoch + 1}: {shown}")
+
+    def log(self, level: str, message: str) -> None:
+        text = message if level == "info" else f"{level}: {message}"
+        if self._bar is not None:
+            from tqdm.auto import tqdm
+
+            tqdm.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+            self._stage = None
+
+    def run_finished(self, summary: Mapping[str, Any]) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""ptycho_gui: the PySide6 + pyqtgraph desktop front end of the engine."""
