@@ -20,3 +20,12 @@ def test_default_session_resource_is_current():
     path = ROOT / "resources" / "default_session.toml"
     assert path.read_text(encoding="utf-8") == dumps_session(SessionConfig(), folder=path.parent)
     assert load_session(path) == absolutize_paths(SessionConfig(), path.parent)
+
+
+def test_cli_reference_is_current():
+    from engine.cli.reference import render_cli_markdown
+
+    checked_in = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert checked_in == render_cli_markdown(), (
+        "docs/cli.md is stale: run `ptycho-engine config docs --cli --out docs/cli.md`"
+    )

@@ -33,8 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     val.add_argument("--session", metavar="FILE", required=True)
     val.set_defaults(func=_validate)
 
-    docs = csub.add_parser("docs", help="write the configuration reference (Markdown)")
+    docs = csub.add_parser("docs", help="write the configuration or CLI reference (Markdown)")
     docs.add_argument("--out", metavar="FILE", help="file to write (default: stdout)")
+    docs.add_argument("--cli", action="store_true",
+                      help="write the CLI reference (docs/cli.md) instead")
     docs.set_defaults(func=_docs)
 
 
@@ -82,5 +84,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    _write_or_print(render_markdown(), args.out)
+    if args.cli:
+        from .reference import render_cli_markdown
+
+        _write_or_print(render_cli_markdown(), args.out)
+    else:
+        _write_or_print(render_markdown(), args.out)
     return 0
