@@ -1,0 +1,37 @@
+"""Data formats: readers, writers, ``load_dataset`` and ``inspect`` (numpy and h5py, no torch).
+
+Formats (docs/formats.md): PtychoPINN NPZ, ptychodus product HDF5, ptychodus diffraction HDF5
+and the ptychodus standard-layout folder. Every reader validates what it reads and raises a
+:class:`~engine.errors.DataError` naming the file, the key, what was expected and what was
+found; every writer writes atomically and reproducibly.
+"""
+
+from .data import PtychoData
+from .diffraction import DiffractionData, read_diffraction, write_diffraction
+from .geometry import Geometry, metres_to_pixels, pixels_to_metres
+from .inspection import InspectReport, inspect
+from .lazy import LazyPatterns
+from .loading import load_dataset
+from .npz import write_ptychopinn_npz
+from .probe_scale import fit_probe_scale
+from .product import Product, fill_unilluminated, read_product, write_product
+
+__all__ = [
+    "DiffractionData",
+    "Geometry",
+    "InspectReport",
+    "LazyPatterns",
+    "Product",
+    "PtychoData",
+    "fill_unilluminated",
+    "fit_probe_scale",
+    "inspect",
+    "load_dataset",
+    "metres_to_pixels",
+    "pixels_to_metres",
+    "read_diffraction",
+    "read_product",
+    "write_diffraction",
+    "write_product",
+    "write_ptychopinn_npz",
+]

@@ -1,0 +1,229 @@
+"""Validation of the arrays of a dataset, shared by every reader and by ``inspect``.
+
+Each check records problems in an :class:`~engine.io.issues.Issues` (key, expected, found)
+instead of raising, so a user sees everything that is wrong with a file at once.
+
+Patterns are checked in one streaming pass (:func:`scan_patterns`): every pattern when the
+stack is small (<= ``FULL_SCAN_BYTES``), otherwise an evenly spaced sample of
+``SAMPLE_PATTERNS`` patterns, so that checking a 100 GB file takes seconds. The result says how
+many patterns were looked at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .issues import Issues
+from .lazy import PatternArray
+
+FULL_SCAN_BYTES = 64 * 2**20
+"""Pattern stacks up to this size (as float32) are checked completely."""
+
+SAMPLE_PATTERNS = 256
+"""Patterns checked (evenly spaced) in larger stacks."""
+
+MAX_EXTENT_PX = 1.0e5
+"""A scan wider than this many object pixels is taken as a unit error (metres read as pixels)."""
+
+
+def sample_indices(total: int, count: int) -> np.ndarray:
+    """Up to ``count`` evenly spaced, sorted, unique indexes in ``[0, total)``."""
+    if total <= count:
+        return np.arange(total, dtype=np.int64)
+    return np.unique(np.linspace(0, total - 1, count).round().astype(np.int64))
+
+
+@dataclass(frozen=True)
+class PatternScan:
+    """What one pass over (a sample of) the patterns found, in the stored domain.
+
+    Attributes
+    ----------
+    checked, total
+        Patterns looked at, and patterns in the stack.
+    minimum, maximum
+        Extreme finite values (NaN when no finite value was seen).
+    mean_total
+        Mean over checked patterns of the sum of each pattern (finite values only).
+    nonfinite, negative
+        Number of NaN/inf values and of negative values.
+    first_nonfinite, first_negative
+        ``(pattern, row, column)`` of the first offending value, or ``None``.
+    integer_fraction
+        Fraction of non-zero finite values within 1e-3 of an integer (counts are integers).
+    """
+
+    checked: int
+    total: int
+    minimum: float
+    maximum: float
+    mean_total: float
+    nonfinite: int
+    negative: int
+    first_nonfinite: tuple[int, int, int] | None
+    first_negative: tuple[int, int, int] | None
+    integer_fraction: float
+
+    @property
+    def complete(self) -> bool:
+        return self.checked == self.total
+
+    def describe(self) -> str:
+        """``"all 784 patterns"`` or ``"a sample of 256 of 100000 patterns"``."""
+        if self.complete:
+            return f"all {self.total} patterns"
+        return f"an evenly spaced sample of {self.checked} of {self.total} patterns"
+
+
+def _first(mask: np.ndarray, offset: int, rows: np.ndarray) -> tuple[int, int, int] | None:
+    hits = np.argwhere(mask)
+    if not len(hits):
+        return None
+    k, r, c = (int(v) for v in hits[0])
+    return (int(rows[offset + k]), r, c)
+
+
+def scan_patterns(patterns: PatternArray, *, full: bool | None = None,
+                  chunk: int = 256) -> PatternScan:
+    """Statistics and defects of a pattern stack in one bounded pass.
+
+    Parameters
+    ----------
+    patterns
+        ``(M, N, N)`` array or :class:`~engine.io.lazy.LazyPatterns` (raw stored values).
+    full
+        Force a complete scan (True) or a sample (False); default: complete when the stack
+        is at most ``FULL_SCAN_BYTES``.
+    chunk
+        Patterns read at a time (bounds memory).
+    """
+    total = len(patterns)
+    nbytes = total * int(np.prod(patterns.shape[1:])) * 4
+    if full is None:
+        full = nbytes <= FULL_SCAN_BYTES
+    rows = np.arange(total, dtype=np.int64) if full else sample_indices(total, SAMPLE_PATTERNS)
+    lo, hi, sums = np.inf, -np.inf, 0.0
+    nonfinite = negative = 0
+    first_nf = first_neg = None
+    n_nonzero = n_integer = 0
+    for start in range(0, len(rows), chunk):
+        block = np.asarray(patterns[rows[start:start + chunk]], dtype=np.float64)
+        finite = np.isfinite(block)
+        if not finite.all():
+            nonfinite += int((~finite).sum())
+            if first_nf is None:
+                first_nf = _first(~finite, start, rows)
+            block = np.where(finite, block, 0.0)
+        neg = block < 0
+        if neg.any():
+            negative += int(neg.sum())
+            if first_neg is None:
+                first_neg = _first(neg, start, rows)
+        if block.size:
+            lo = min(lo, float(block[finite].min()) if finite.any() else lo)
+            hi = max(hi, float(block[finite].max()) if finite.any() else hi)
+        sums += float(block.sum())
+        nonzero = block[block != 0]
+        n_nonzero += nonzero.size
+        n_integer += int((np.abs(nonzero - np.round(nonzero)) < 1e-3).sum())
+    checked = len(rows)
+    return PatternScan(
+        checked=checked, total=total,
+        minimum=float(lo) if np.isfinite(lo) else float("nan"),
+        maximum=float(hi) if np.isfinite(hi) else float("nan"),
+        mean_total=sums / checked if checked else float("nan"),
+        nonfinite=nonfinite, negative=negative,
+        first_nonfinite=first_nf, first_negative=first_neg,
+        integer_fraction=n_integer / n_nonzero if n_nonzero else 1.0,
+    )
+
+
+def report_pattern_defects(issues: Issues, key: str, scan: PatternScan, domain: str) -> None:
+    """Record NaN/inf and negative values found by :func:`scan_patterns`."""
+    where = "" if scan.complete else f" (in {scan.describe()})"
+    if scan.nonfinite:
+        p, r, c = scan.first_nonfinite or (0, 0, 0)
+        issues.problem(key, f"finite {domain}",
+                       f"{scan.nonfinite} NaN or infinite value(s){where}, the first in "
+                       f"pattern {p} at row {r}, column {c}")
+    if scan.negative:
+        p, r, c = scan.first_negative or (0, 0, 0)
+        issues.problem(key, f"non-negative {domain}",
+                       f"{scan.negative} negative value(s){where}, minimum {scan.minimum:g}, "
+                       f"the first in pattern {p} at row {r}, column {c}")
+
+
+def check_real_dtype(issues: Issues, key: str, dtype: np.dtype) -> bool:
+    """Patterns must be real numbers (integers or floats); record and return False if not."""
+    if dtype.kind in "iuf":
+        return True
+    issues.problem(key, "real-valued counts (integer or float)", f"dtype {dtype}")
+    return False
+
+
+def check_positions(issues: Issues, keys: str, positions: np.ndarray, n_patterns: int | None,
+                    patterns_key: str = "diffraction") -> bool:
+    """Positions must be ``(M, 2)``, finite, one per pattern, and of a plausible extent."""
+    ok = True
+    if n_patterns is not None and len(positions) != n_patterns:
+        issues.problem(keys, f"one position per pattern ({n_patterns}, as in {patterns_key})",
+                       f"{len(positions)} positions")
+        ok = False
+    if positions.ndim != 2 or positions.shape[-1] != 2:
+        issues.problem(keys, "(M, 2) positions", f"shape {positions.shape}")
+        return False
+    bad = ~np.isfinite(positions).all(axis=1)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        issues.problem(keys, "finite positions",
+                       f"{int(bad.sum())} NaN or infinite position(s), the first at index {first}")
+        return False
+    if len(positions):
+        extent = positions.max(axis=0) - positions.min(axis=0)
+        if (extent > MAX_EXTENT_PX).any() or (np.abs(positions) > 1e9).any():
+            issues.problem(keys, f"scan positions in object pixels (extent below "
+                           f"{MAX_EXTENT_PX:g} px)",
+                           f"an extent of {extent[0]:.4g} x {extent[1]:.4g} px and values up to "
+                           f"{np.abs(positions).max():.4g} (wrong unit?)")
+            ok = False
+    return ok
+
+
+def check_windows_inside(issues: Issues, keys: str, positions: np.ndarray, n: int,
+                         shape: tuple[int, int], object_key: str) -> None:
+    """Every N x N window centred on a position must lie inside the object (1 px slack)."""
+    if not len(positions):
+        return
+    half = (n - 1) / 2.0
+    height, width = shape
+    x, y = positions[:, 0], positions[:, 1]
+    bad = (x < half - 1) | (y < half - 1) | (x > width - 1 - half + 1) | (y > height - 1 - half + 1)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        issues.problem(
+            keys,
+            f"window centres inside the {height} x {width} px {object_key} "
+            f"(x in [{half:g}, {width - 1 - half:g}], y in [{half:g}, {height - 1 - half:g}] "
+            f"for {n} x {n} windows)",
+            f"{int(bad.sum())} position(s) outside, x from {x.min():.6g} to {x.max():.6g}, "
+            f"y from {y.min():.6g} to {y.max():.6g} (first: index {first})")
+
+
+def check_complex_array(issues: Issues, key: str, array: np.ndarray, what: str,
+                        shape: tuple[int, ...] | None = None) -> bool:
+    """A probe or object: numeric, finite, optionally of a given trailing shape."""
+    if array.dtype.kind not in "iufc":
+        issues.problem(key, f"a numeric (complex) {what}", f"dtype {array.dtype}")
+        return False
+    if shape is not None and tuple(array.shape[-len(shape):]) != tuple(shape):
+        expected = " x ".join(str(s) for s in shape)
+        issues.problem(key, f"a {what} of {expected} px (matching the patterns)",
+                       f"shape {tuple(array.shape)}")
+        return False
+    n_bad = int((~np.isfinite(array)).sum())
+    if n_bad:
+        issues.problem(key, f"a finite {what}", f"{n_bad} NaN or infinite value(s)")
+        return False
+    return True

@@ -1,0 +1,180 @@
+"""Ptychodus assembled diffraction files (``diffraction.h5``): read and write.
+
+Layout (docs/formats.md §3): ``/patterns`` ``(P, H, W)`` counts (integer or float, lzf),
+with attributes ``detector_pixel_width_m`` and ``detector_pixel_height_m``; ``/indexes``
+``(P,)`` scan index of each pattern (pairs patterns with the product's positions);
+``/bad_pixels`` ``(H, W)`` bool, True = bad.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..atomic import atomic_path
+from .checks import check_real_dtype
+from .h5files import float_attr, new_dataset, open_h5, read_dataset
+from .issues import Issues
+from .lazy import H5Backend, LazyPatterns, PatternArray
+
+
+@dataclass
+class DiffractionData:
+    """The content of a diffraction file.
+
+    Attributes
+    ----------
+    patterns
+        ``(P, H, W)`` float32 values as stored (counts), in memory or lazy.
+    indexes
+        ``(P,)`` int64 scan index of each pattern.
+    bad_pixels
+        ``(H, W)`` bool, True = bad, or ``None``.
+    detector_pixel_size_m
+        ``(width, height)`` in metres, or ``None`` when not stated.
+    stored_dtype
+        The dtype in the file (``uint32``, ``float32``...).
+    source
+        The file path.
+    warnings
+        Things the reader did on its own (a missing /indexes replaced by 0..P-1).
+    """
+
+    patterns: PatternArray
+    indexes: np.ndarray
+    bad_pixels: np.ndarray | None
+    detector_pixel_size_m: tuple[float, float] | None
+    stored_dtype: str
+    source: str
+    warnings: list[str]
+
+
+def read_diffraction(
+    path: str | os.PathLike[str], *, lazy: bool | None = None, memory_budget_mb: float = 4096,
+    issues: Issues | None = None,
+) -> DiffractionData:
+    """Read a ptychodus diffraction file.
+
+    Parameters
+    ----------
+    path
+        The ``diffraction.h5`` file.
+    lazy
+        Keep the patterns on disk (:class:`~engine.io.lazy.LazyPatterns`); default: only when
+        they exceed ``memory_budget_mb`` as float32.
+    memory_budget_mb
+        See ``lazy``.
+    issues
+        Collect problems here instead of raising (``inspect`` does this).
+
+    Raises
+    ------
+    DataError
+        Naming the file and every problem found (unless ``issues`` is given).
+    """
+    source = str(path)
+    own = issues is None
+    issues = issues if issues is not None else Issues(source)
+    with open_h5(path) as h5:
+        if "patterns" not in h5 or not isinstance(h5["patterns"], h5py.Dataset):
+            raise issues.fail("/patterns", "a (P, H, W) dataset of diffraction patterns",
+                              f"no such dataset (keys: {', '.join(sorted(h5)) or 'none'})")
+        ds = h5["patterns"]
+        shape = tuple(int(s) for s in ds.shape)
+        stored_dtype = str(ds.dtype)
+        if len(shape) != 3:
+            raise issues.fail("/patterns", "3 dimensions (P, H, W)", f"shape {shape}")
+        check_real_dtype(issues, "/patterns", ds.dtype)
+        pixel = (float_attr(ds, "detector_pixel_width_m"),
+                 float_attr(ds, "detector_pixel_height_m"))
+        if "indexes" in h5:
+            indexes = np.asarray(read_dataset(h5, "indexes", source)).reshape(-1)
+            if indexes.dtype.kind not in "iu":
+                issues.problem("/indexes", "integer scan indexes", f"dtype {indexes.dtype}")
+                indexes = np.arange(shape[0])
+            elif len(indexes) != shape[0]:
+                issues.problem("/indexes", f"one index per pattern ({shape[0]})",
+                               f"{len(indexes)} indexes")
+        else:
+            indexes = np.arange(shape[0])
+            issues.warn(f"{source}: no /indexes dataset; patterns are taken as scan indexes "
+                        f"0..{shape[0] - 1}")
+        bad = None
+        if "bad_pixels" in h5:
+            bad = np.asarray(read_dataset(h5, "bad_pixels", source)).astype(bool)
+            if bad.shape != shape[1:]:
+                issues.problem("/bad_pixels", f"a {shape[1]} x {shape[2]} mask like the patterns",
+                               f"shape {bad.shape}")
+                bad = None
+        nbytes = int(np.prod(shape)) * 4
+        keep_lazy = lazy if lazy is not None else nbytes > memory_budget_mb * 2**20
+        if not keep_lazy and ds.dtype.kind in "iuf":
+            patterns: PatternArray = read_dataset(h5, "patterns", source).astype(np.float32)
+        else:
+            patterns = LazyPatterns(H5Backend(str(path), "patterns", shape))
+    if own:
+        issues.raise_if_any()
+    detector = pixel if pixel[0] is not None else None
+    if detector is not None and detector[1] is None:
+        detector = (detector[0], detector[0])
+    return DiffractionData(
+        patterns=patterns, indexes=indexes.astype(np.int64), bad_pixels=bad,
+        detector_pixel_size_m=detector, stored_dtype=stored_dtype, source=source,
+        warnings=list(issues.warnings),
+    )
+
+
+def write_diffraction(
+    path: str | os.PathLike[str],
+    patterns: PatternArray,
+    indexes: np.ndarray | None = None,
+    bad_pixels: np.ndarray | None = None,
+    detector_pixel_size_m: float | tuple[float, float] | None = None,
+    *,
+    chunk: int = 256,
+) -> Path:
+    """Write a ptychodus diffraction file atomically; return its path.
+
+    Parameters
+    ----------
+    patterns
+        ``(P, H, W)`` counts. Integer arrays keep their dtype; anything else is written as
+        float32. Lazy stacks are copied ``chunk`` patterns at a time.
+    indexes
+        Scan index of each pattern (default ``0..P-1``).
+    bad_pixels
+        ``(H, W)`` bool mask, True = bad (optional).
+    detector_pixel_size_m
+        Pixel side, or ``(width, height)``, in metres (optional; 0 is written when unknown).
+    """
+    shape = tuple(int(s) for s in patterns.shape)
+    if len(shape) != 3:
+        raise ValueError(f"patterns: expected shape (P, H, W), found {shape}")
+    dtype = patterns.dtype if np.dtype(patterns.dtype).kind in "iu" else np.dtype(np.float32)
+    idx = np.arange(shape[0]) if indexes is None else np.asarray(indexes).reshape(-1)
+    if len(idx) != shape[0]:
+        raise ValueError(f"indexes: expected {shape[0]} entries, found {len(idx)}")
+    if detector_pixel_size_m is None:
+        width = height = 0.0
+    elif isinstance(detector_pixel_size_m, tuple):
+        width, height = (float(v) for v in detector_pixel_size_m)
+    else:
+        width = height = float(detector_pixel_size_m)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+        ds = h5.create_dataset("patterns", shape=shape, dtype=dtype, compression="lzf",
+                               chunks=(1, shape[1], shape[2]), track_times=False)
+        for start in range(0, shape[0], chunk):
+            ds[start:start + chunk] = np.asarray(patterns[start:start + chunk], dtype=dtype)
+        ds.attrs["detector_pixel_width_m"] = width
+        ds.attrs["detector_pixel_height_m"] = height
+        new_dataset(h5, "indexes", idx.astype(np.int64))
+        if bad_pixels is not None:
+            mask = np.asarray(bad_pixels, dtype=bool)
+            if mask.shape != shape[1:]:
+                raise ValueError(f"bad_pixels: expected shape {shape[1:]}, found {mask.shape}")
+            new_dataset(h5, "bad_pixels", mask)
+    return Path(path)

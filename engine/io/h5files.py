@@ -1,0 +1,96 @@
+"""HDF5 helpers shared by the ptychodus readers and writers.
+
+Opening turns every low-level failure (missing, empty, truncated, not HDF5, missing
+compression filter) into a :class:`~engine.io.issues.UnreadableFileError` naming the file.
+Writing is reproducible: datasets are created without timestamps, so the same content gives
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .issues import UnreadableFileError
+
+
+def open_h5(path: str | os.PathLike[str]) -> h5py.File:
+    """Open an HDF5 file for reading, or raise :class:`UnreadableFileError` saying why."""
+    p = Path(path)
+    if not p.exists():
+        raise UnreadableFileError(f"{p}: file not found")
+    if p.is_dir():
+        raise UnreadableFileError(f"{p}: expected an HDF5 file, found a folder")
+    size = p.stat().st_size
+    if size == 0:
+        raise UnreadableFileError(f"{p}: expected an HDF5 file, found an empty (zero-byte) file")
+    try:
+        return h5py.File(p, "r")
+    except OSError as exc:
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+        if head != b"\x89HDF\r\n\x1a\n":
+            raise UnreadableFileError(
+                f"{p}: expected an HDF5 file (signature \\x89HDF), found {_describe_head(head)}"
+            ) from None
+        raise UnreadableFileError(
+            f"{p}: HDF5 file cannot be opened, it is probably truncated or damaged "
+            f"({size} bytes; {exc})") from None
+
+
+def _describe_head(head: bytes) -> str:
+    if head.startswith(b"PK"):
+        return "a zip archive (an NPZ file?)"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "a text file"
+    return f"a file starting with {head!r}"
+
+
+def read_dataset(h5: h5py.File, key: str, source: str) -> np.ndarray:
+    """Read a whole dataset, explaining a missing compression filter or a damaged file."""
+    try:
+        return np.asarray(h5[key][()])
+    except OSError as exc:
+        raise UnreadableFileError(_filter_message(h5, key, source, exc)) from None
+
+
+def _filter_message(h5: h5py.File, key: str, source: str, exc: Exception) -> str:
+    try:
+        filters = list(h5[key]._filters.keys())  # noqa: SLF001 - only for the message
+    except Exception:  # pragma: no cover - best effort
+        filters = []
+    hint = (f"; it is compressed with filter(s) {', '.join(map(str, filters))}: install the "
+            "hdf5plugin package if one is missing") if filters else ""
+    return f"{source}: /{key.lstrip('/')}: cannot read the data ({exc}){hint}"
+
+
+def attr(obj: Any, *names: str, default: Any = None) -> Any:
+    """The first of ``names`` present in ``obj.attrs`` (str decoded, 1-element arrays unwrapped)."""
+    for name in names:
+        if name in obj.attrs:
+            value = obj.attrs[name]
+            if isinstance(value, bytes):
+                return value.decode("utf-8", "replace")
+            if isinstance(value, np.ndarray) and value.size == 1:
+                value = value.reshape(()).item()
+            if isinstance(value, np.generic):
+                value = value.item()
+            return value
+    return default
+
+
+def float_attr(obj: Any, *names: str) -> float | None:
+    """A numeric attribute as float, or ``None`` when absent or not a number."""
+    value = attr(obj, *names)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def new_dataset(h5: h5py.File, key: str, data: Any, **kwargs: Any) -> h5py.Dataset:
+    """Create a dataset without timestamps (reproducible bytes)."""
+    return h5.create_dataset(key, data=data, track_times=False, **kwargs)

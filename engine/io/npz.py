@@ -1,0 +1,208 @@
+"""PtychoPINN-style NPZ archives: read and write (docs/formats.md §1).
+
+Reading never unpickles: ``numpy.load(..., allow_pickle=False)``, and a member holding an
+object array is refused with a :class:`~engine.errors.DataError`.
+
+Large archives: ``numpy.load`` cannot memory-map inside an NPZ, but a member stored without
+compression (``numpy.savez``) is a plain ``.npy`` at a fixed offset of the zip file, so the
+patterns are memory-mapped there (:class:`~engine.io.lazy.MemmapBackend`). A compressed member
+(``savez_compressed``) must be decompressed whole: it is read into memory, with a warning when
+it exceeds the memory budget. Other keys are read one by one, only when needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atomic import atomic_path
+from .checks import check_real_dtype
+from .issues import Issues, UnreadableFileError
+from .lazy import LazyPatterns, MemmapBackend, PatternArray, npz_member_layout
+
+PATTERN_KEYS = ("diffraction", "diff3d")
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+"""Timestamp of every member we write, so archives are byte-identical for identical content."""
+
+
+def open_npz(path: str | os.PathLike[str]) -> tuple[Any, zipfile.ZipFile]:
+    """Open an NPZ archive: ``(numpy NpzFile, ZipFile)``, or raise :class:`UnreadableFileError`."""
+    p = Path(path)
+    if not p.exists():
+        raise UnreadableFileError(f"{p}: file not found")
+    if p.is_dir():
+        raise UnreadableFileError(f"{p}: expected an NPZ file, found a folder")
+    size = p.stat().st_size
+    if size == 0:
+        raise UnreadableFileError(f"{p}: expected an NPZ archive, found an empty (zero-byte) file")
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x93NUMPY"):
+        raise UnreadableFileError(f"{p}: expected an NPZ archive of named arrays, found a single "
+                                  ".npy array")
+    if not head.startswith(b"PK"):
+        kind = "an HDF5 file" if head.startswith(b"\x89HDF") else (
+            "a text file" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else
+            f"a file starting with {head!r}")
+        raise UnreadableFileError(f"{p}: expected an NPZ (zip) archive, found {kind}")
+    try:
+        zf = zipfile.ZipFile(p)
+        npz = np.load(p, allow_pickle=False)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise UnreadableFileError(
+            f"{p}: NPZ archive cannot be opened, it is probably truncated or damaged "
+            f"({size} bytes; {exc})") from None
+    return npz, zf
+
+
+def read_member(npz: Any, key: str, issues: Issues) -> np.ndarray:
+    """One member, refusing object arrays and explaining damaged members."""
+    try:
+        return np.asarray(npz[key])
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+            raise issues.fail(key, "a numeric array",
+                              "an array of Python objects, which would need unpickling "
+                              "(refused: loading it could execute code)") from None
+        raise issues.fail(key, "a readable .npy member", f"an unreadable member ({exc})") from None
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+        raise UnreadableFileError(f"{issues.source}: {key}: member is truncated or damaged "
+                                  f"({exc})") from None
+
+
+def read_metadata(npz: Any, issues: Issues) -> dict[str, Any]:
+    """The ``_metadata`` JSON (empty when absent; a warning when unreadable)."""
+    if "_metadata" not in npz.files:
+        return {}
+    try:
+        raw = np.asarray(npz["_metadata"])
+    except ValueError:
+        issues.warn(f"{issues.source}: _metadata is a pickled object and was ignored "
+                    "(expected a JSON string)")
+        return {}
+    try:
+        value = raw.item() if raw.shape == () or raw.size == 1 else None
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        data = json.loads(value) if isinstance(value, str) else None
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        issues.warn(f"{issues.source}: _metadata is not a JSON object and was ignored")
+        return {}
+    return data
+
+
+def pattern_key(npz: Any, issues: Issues) -> str:
+    """``diffraction`` (or the older ``diff3d``), or raise naming what is there."""
+    present = [k for k in PATTERN_KEYS if k in npz.files]
+    if not present:
+        raise issues.fail("diffraction", "a key 'diffraction' (or older 'diff3d') holding "
+                          "the (M, N, N) patterns",
+                          f"keys {', '.join(sorted(npz.files)) or '(none)'}")
+    if len(present) > 1:
+        issues.warn(f"{issues.source}: both 'diffraction' and 'diff3d' present; "
+                    "'diffraction' is used")
+    return present[0]
+
+
+def open_patterns(path: str, npz: Any, zf: zipfile.ZipFile, key: str, issues: Issues,
+                  lazy_over_bytes: float) -> PatternArray:
+    """The stored pattern array (raw values), memory-mapped when large and uncompressed."""
+    layout = npz_member_layout(path, zf, key)
+    if layout is not None:
+        if not check_real_dtype(issues, key, layout.dtype):
+            raise issues.fail(key, "real-valued patterns", f"dtype {layout.dtype}")
+        if len(layout.shape) != 3:
+            raise issues.fail(key, "3 dimensions (M, N, N)", f"shape {layout.shape}")
+        nbytes = int(np.prod(layout.shape)) * 4
+        if nbytes > lazy_over_bytes:
+            backend = MemmapBackend(path, layout.offset, layout.dtype, layout.shape,
+                                    layout.fortran)
+            # Raw stored values: the loader adds the domain, layout and bad-pixel conversions.
+            return LazyPatterns(backend)
+    array = read_member(npz, key, issues)
+    if not check_real_dtype(issues, key, array.dtype):
+        raise issues.fail(key, "real-valued patterns", f"dtype {array.dtype}")
+    if array.ndim != 3:
+        raise issues.fail(key, "3 dimensions (M, N, N)", f"shape {array.shape}")
+    if array.size * 4 > lazy_over_bytes:
+        issues.warn(f"{issues.source}: {key} is compressed, so it was read into memory "
+                    f"({array.size * 4 / 2**20:.0f} MiB, over the memory budget); save it "
+                    "uncompressed (numpy.savez) or as HDF5 to stream it from disk")
+    return array
+
+
+def write_ptychopinn_npz(
+    path: str | os.PathLike[str],
+    *,
+    patterns: PatternArray,
+    positions: np.ndarray,
+    probe: np.ndarray,
+    object_guess: np.ndarray | None = None,
+    metadata: dict[str, Any] | None = None,
+    measurement: str = "counts",
+    scan_index: np.ndarray | None = None,
+    compress: bool = False,
+) -> Path:
+    """Write a PtychoPINN NPZ atomically and reproducibly; return its path.
+
+    Parameters
+    ----------
+    patterns
+        ``(M, N, N)`` counts (a lazy stack is read whole).
+    positions
+        ``(M, 2)`` window centres ``(x, y)`` in object pixels (``xcoords``, ``ycoords`` and
+        the ``*_start`` copies).
+    probe
+        ``(modes, N, N)`` or ``(N, N)``; written as ``probeGuess`` ``(N, N)`` for one mode,
+        ``(modes, N, N)`` otherwise (our reader accepts both).
+    object_guess
+        ``objectGuess`` (e.g. the ground truth of a simulation).
+    metadata
+        Extra ``_metadata`` JSON entries; ``measurement`` is always recorded.
+    measurement
+        ``"counts"`` or ``"amplitude"`` (then ``sqrt(counts)`` is stored).
+    compress
+        Deflate members (smaller, but then the patterns cannot be memory-mapped).
+    """
+    if measurement not in ("counts", "amplitude"):
+        raise ValueError(f"measurement: expected 'counts' or 'amplitude', found {measurement!r}")
+    counts = np.asarray(patterns, dtype=np.float32)
+    stored = np.sqrt(counts) if measurement == "amplitude" else counts
+    pos = np.asarray(positions, np.float64).reshape(-1, 2)
+    probe_arr = np.asarray(probe, np.complex64)
+    if probe_arr.ndim == 3 and probe_arr.shape[0] == 1:
+        probe_arr = probe_arr[0]
+    meta = dict(metadata or {})
+    meta["measurement"] = measurement
+    arrays: dict[str, np.ndarray] = {
+        "diffraction": stored.astype(np.float32),
+        "xcoords": pos[:, 0].copy(),
+        "ycoords": pos[:, 1].copy(),
+        "xcoords_start": pos[:, 0].copy(),
+        "ycoords_start": pos[:, 1].copy(),
+        "probeGuess": probe_arr,
+        "scan_index": (np.zeros(len(pos), np.int64) if scan_index is None
+                       else np.asarray(scan_index, np.int64)),
+        "_metadata": np.array(json.dumps(meta, sort_keys=True)),
+    }
+    if object_guess is not None:
+        arrays["objectGuess"] = np.asarray(object_guess, np.complex64)
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=method,
+                                                   allowZip64=True) as zf:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=FIXED_ZIP_TIME)
+            info.compress_type = method
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(value),
+                                          allow_pickle=False)
+    return Path(path)
