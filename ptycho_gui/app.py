@@ -1,0 +1,74 @@
+"""Entry point: ``ptycho-gui [SESSION.toml]``.
+
+Starting is quick because nothing here imports torch or Lightning: they load on the worker
+thread when the first run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .qtenv import select_pyside6
+
+ORGANIZATION = "ptycho-pinn"
+APPLICATION = "ptycho-gui"
+
+
+def app_settings() -> "QSettings":  # noqa: F821 (imported lazily below)
+    """Per-user settings (window geometry, recent files): INI file, never the session."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION,
+                     APPLICATION)
+
+
+def create_main_window(session: str | None = None, settings: "QSettings | None" = None):  # noqa: F821
+    """Build the main window and its controller (a QApplication must exist).
+
+    Parameters
+    ----------
+    session
+        Session file to open at once (a bad file shows its problems; defaults stay).
+    settings
+        Where geometry and recent files live (default: :func:`app_settings`).
+
+    Returns
+    -------
+    MainWindow
+        With ``.controller`` set.
+    """
+    select_pyside6()
+    from .controller import MainController
+    from .main_window import MainWindow
+
+    window = MainWindow()
+    window.controller = MainController(window, settings if settings is not None else app_settings())
+    if session:
+        window.controller.open_session(session)
+    return window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Open the main window (and ``SESSION.toml`` when given); return the exit code."""
+    parser = argparse.ArgumentParser(prog="ptycho-gui", description="Ptychographic "
+                                     "reconstruction with physics-informed neural networks.")
+    parser.add_argument("session", nargs="?", help="session file (TOML) to open")
+    args, qt_args = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    select_pyside6()
+    from PySide6.QtWidgets import QApplication
+
+    from .icons import icon
+
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setWindowIcon(icon("app"))
+    window = create_main_window(args.session)
+    window.show()
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

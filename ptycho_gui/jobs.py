@@ -1,0 +1,186 @@
+"""The jobs the GUI runs on its worker thread: thin calls of the engine's public API.
+
+Each ``*_job`` function returns a :class:`~ptycho_gui.worker.Job` whose function runs on the
+worker thread, calls the engine (imported lazily: torch and Lightning load only when a run
+starts) and turns its result into plain numpy data the views can show, so the GUI thread
+never reads files for a run's results.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.config import DataConfig, SessionConfig, copy_config
+from engine.reporting import Reporter
+
+from .worker import Job
+
+PREVIEW_PATTERNS = 4096
+"""Patterns kept in memory for the browser when the source is not lazy already."""
+
+
+@dataclass
+class Reconstruction:
+    """What the views and the export need from a finished run.
+
+    Attributes
+    ----------
+    obj
+        Complex object (H, W), NaN where never illuminated.
+    probe, positions
+        Probe (modes, N, N) and window centres (M, 2) in object pixels, when known.
+    product_path
+        The product file the run wrote (exported by reading and re-writing it).
+    loss_epochs, loss_values
+        Loss history for the loss view.
+    """
+
+    obj: np.ndarray
+    probe: np.ndarray | None = None
+    positions: np.ndarray | None = None
+    product_path: Path | None = None
+    loss_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    loss_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+@dataclass
+class RunOutput:
+    """A finished simulate/train/infer job, for the GUI thread."""
+
+    kind: str
+    status: str
+    raw: Any = None
+    folder: Path | None = None
+    dataset_path: Path | None = None
+    checkpoint: Path | None = None
+    reconstruction: Reconstruction | None = None
+    message: str = ""
+
+
+@dataclass
+class DataPreview:
+    """What the data preview shows before any run.
+
+    ``patterns`` is array-like (numpy, or the engine's lazy array for large files).
+    """
+
+    path: str
+    report_text: str = ""
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    patterns: Any = None
+    positions: np.ndarray | None = None
+    probe: np.ndarray | None = None
+    object_shape: tuple[int, int] | None = None
+    object_guess: np.ndarray | None = None
+
+
+def _read_reconstruction(path: Path | None) -> Reconstruction | None:
+    """Read a product the engine wrote (None when there is none)."""
+    if path is None or not Path(path).is_file():
+        return None
+    from engine.io import read_product
+
+    product = read_product(path)
+    return Reconstruction(
+        obj=product.object_masked, probe=product.probe, positions=product.positions,
+        product_path=Path(path), loss_epochs=np.asarray(product.loss_epochs),
+        loss_values=np.asarray(product.loss_values))
+
+
+def simulate_job(config: SessionConfig, out_dir: Path) -> Job:
+    """Simulate a dataset into ``out_dir`` (dataset.npz, product.h5, diffraction.h5, truth.h5)."""
+    config = copy_config(config)
+
+    def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
+        import engine
+
+        raw = engine.simulate(config, out_dir, reporter=reporter, stop=stop)
+        status = str(getattr(raw, "status", "cancelled" if stop.is_set() else "completed"))
+        dataset = Path(getattr(raw, "dataset_path", Path(out_dir) / "dataset.npz"))
+        return RunOutput("simulate", status, raw=raw, folder=Path(out_dir),
+                         dataset_path=dataset if dataset.is_file() else None)
+
+    return Job("simulate", run, {"out_dir": str(out_dir)})
+
+
+def train_job(config: SessionConfig) -> Job:
+    """Train on ``config.data.path``; the output names the run folder and checkpoint."""
+    config = copy_config(config)
+
+    def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
+        import engine
+
+        raw = engine.train(config, reporter=reporter, stop=stop)
+        checkpoint = _best_checkpoint(raw)
+        recon_path = getattr(raw, "reconstruction", None) or getattr(
+            raw, "reconstruction_path", None)
+        return RunOutput("train", str(raw.status), raw=raw, folder=Path(raw.run_dir),
+                         checkpoint=checkpoint,
+                         reconstruction=_read_reconstruction(
+                             Path(recon_path) if recon_path else None))
+
+    return Job("train", run)
+
+
+def _best_checkpoint(raw: Any) -> Path | None:
+    for name in ("best_checkpoint", "last_checkpoint", "checkpoint"):
+        value = getattr(raw, name, None)
+        if value:
+            return Path(value)
+    paths = getattr(raw, "checkpoints", None) or getattr(raw, "checkpoint_paths", None)
+    if isinstance(paths, dict):
+        paths = list(paths.values())
+    return Path(paths[0]) if paths else None
+
+
+def infer_job(config: SessionConfig) -> Job:
+    """Reconstruct ``inference.data_path`` (or ``data.path``) with ``inference.checkpoint``."""
+    config = copy_config(config)
+    data = config.inference.data_path or config.data.path
+
+    def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
+        import engine
+
+        raw = engine.infer(config.inference.checkpoint, data, config.inference.output,
+                           config=config, reporter=reporter, stop=stop)
+        status = str(getattr(raw, "status", "cancelled" if stop.is_set() else "completed"))
+        out = Path(getattr(raw, "output", None) or config.inference.output)
+        return RunOutput("infer", status, raw=raw, folder=out.parent,
+                         reconstruction=_read_reconstruction(out))
+
+    return Job("infer", run)
+
+
+def data_preview_job(data: DataConfig, generation: int) -> Job:
+    """Inspect and load ``data.path`` for the preview; problems become messages."""
+
+    def run(reporter: Reporter, stop: threading.Event) -> DataPreview:
+        from engine.io import inspect, load_dataset
+
+        report = inspect(data)
+        preview = DataPreview(path=data.path, report_text=report.format(),
+                              problems=[str(p) for p in getattr(report, "problems", [])])
+        try:
+            dataset = load_dataset(data)
+        except Exception as exc:  # inspect already listed the problems; keep its report
+            preview.problems.append(str(exc))
+            return preview
+        patterns = dataset.patterns
+        if isinstance(patterns, np.ndarray) and len(patterns) > PREVIEW_PATTERNS:
+            patterns = patterns[:PREVIEW_PATTERNS]
+        preview.patterns = patterns
+        preview.positions = np.asarray(dataset.positions)
+        preview.probe = np.asarray(dataset.probe)
+        preview.object_shape = tuple(int(v) for v in dataset.object_shape)
+        if dataset.object_guess is not None:
+            preview.object_guess = np.asarray(dataset.object_guess)
+        preview.warnings = [str(w) for w in dataset.warnings]
+        return preview
+
+    return Job("preview", run, {"generation": generation, "path": data.path})

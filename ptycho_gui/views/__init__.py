@@ -1,0 +1,1 @@
+"""pyqtgraph views: reconstruction, loss curves, patterns, positions, probe, log."""

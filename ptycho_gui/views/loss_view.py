@@ -1,0 +1,73 @@
+"""Loss curves: training and validation loss per epoch, log y when all values are positive."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from ..qtenv import pyqtgraph_module
+
+pg = pyqtgraph_module()
+
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+
+
+class LossView(QWidget):
+    """One curve per metric whose name ends in "loss" (train_loss, val_loss...)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot_widget = pg.PlotWidget()
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setLabel("bottom", "epoch")
+        self.plot.setLabel("left", "loss")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.addLegend(offset=(-10, 10))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget)
+        self.history: dict[str, tuple[list[float], list[float]]] = {}
+        self._curves: dict[str, object] = {}
+
+    def add_metrics(self, epoch: int, values: Mapping[str, float]) -> None:
+        """Append the epoch's loss values (epochs shown 1-based)."""
+        for name, value in values.items():
+            if not name.endswith("loss") or not isinstance(value, (int, float)):
+                continue
+            if not math.isfinite(float(value)):
+                continue
+            xs, ys = self.history.setdefault(name, ([], []))
+            xs.append(float(epoch + 1))
+            ys.append(float(value))
+            if name not in self._curves:
+                colour = _COLOURS[len(self._curves) % len(_COLOURS)]
+                self._curves[name] = self.plot.plot(
+                    [], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
+                    symbolBrush=colour, name=name.replace("_", " "))
+            self._curves[name].setData(xs, ys)
+        self._update_log_mode()
+
+    def set_history(self, epochs: list[int], values: Mapping[str, list[float]]) -> None:
+        """Replace the curves with a whole history (e.g. a finished run's metrics)."""
+        self.clear()
+        for i, epoch in enumerate(epochs):
+            self.add_metrics(epoch, {k: v[i] for k, v in values.items() if i < len(v)})
+
+    def clear(self) -> None:
+        self.history.clear()
+        for curve in self._curves.values():
+            self.plot.removeItem(curve)
+        self._curves.clear()
+        if self.plot.legend is not None:
+            self.plot.legend.clear()
+
+    @property
+    def log_y(self) -> bool:
+        return bool(self.plot.ctrl.logYCheck.isChecked())
+
+    def _update_log_mode(self) -> None:
+        # A Poisson NLL without its constant term can be negative: log y only when it can be.
+        positive = all(y > 0 for _, ys in self.history.values() for y in ys)
+        self.plot.setLogMode(x=False, y=positive)

@@ -1,0 +1,83 @@
+"""Scan positions over the object: a scatter of window centres on the object's amplitude."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ..qtenv import pyqtgraph_module
+from .image_panel import LINEAR_MAP
+
+pg = pyqtgraph_module()
+
+
+class PositionsView(QWidget):
+    """Positions in object pixels (x = column, y = row, window centres).
+
+    A pixel's centre is at integer coordinates in the engine's convention while pyqtgraph
+    draws pixel i over [i, i + 1); markers are shifted by half a pixel so that they sit on
+    the pixel centres of the image below.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot_widget = pg.PlotWidget()
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setAspectLocked(True)
+        self.plot.invertY(True)
+        self.plot.setLabel("bottom", "x (object px)")
+        self.plot.setLabel("left", "y (object px)")
+        self.background = pg.ImageItem()
+        self.background.setColorMap(pg.colormap.get(LINEAR_MAP))
+        self.plot.addItem(self.background)
+        self.outline = pg.PlotCurveItem(pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DashLine))
+        self.plot.addItem(self.outline)
+        self.scatter = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(255, 80, 80, 200))
+        self.plot.addItem(self.scatter)
+        self.info = QLabel("No positions yet.")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.info)
+        self.positions: np.ndarray | None = None
+
+    def set_positions(self, positions: np.ndarray, object_shape: tuple[int, int] | None = None,
+                      background: np.ndarray | None = None) -> None:
+        """Show ``positions`` (M, 2) over an object of ``object_shape`` (H, W)."""
+        self.positions = np.asarray(positions, dtype=np.float64)
+        self.scatter.setData(self.positions[:, 0] + 0.5, self.positions[:, 1] + 0.5)
+        if object_shape is not None:
+            h, w = object_shape
+            self.outline.setData([0, w, w, 0, 0], [0, 0, h, h, 0])
+        if background is not None:
+            amp = np.abs(np.asarray(background)).astype(np.float32)
+            self.background.setImage(amp, autoLevels=False,
+                                     levels=_finite_range(amp))
+        else:
+            self.background.clear()
+        extent = np.ptp(self.positions, axis=0) if len(self.positions) else np.zeros(2)
+        shape_text = f", object {object_shape[1]} x {object_shape[0]} px" if object_shape else ""
+        self.info.setText(f"{len(self.positions)} positions, extent {extent[0]:.1f} x "
+                          f"{extent[1]:.1f} px{shape_text}")
+        self.plot.autoRange(padding=0.02)
+
+    def set_background(self, obj: np.ndarray) -> None:
+        """Replace the image under the positions (e.g. with the latest reconstruction)."""
+        amp = np.abs(np.asarray(obj)).astype(np.float32)
+        self.background.setImage(amp, autoLevels=False, levels=_finite_range(amp))
+
+    def clear(self) -> None:
+        self.positions = None
+        self.scatter.clear()
+        self.outline.setData([], [])
+        self.background.clear()
+        self.info.setText("No positions yet.")
+
+
+def _finite_range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    low, high = float(finite.min()), float(finite.max())
+    return (low, high if high > low else low + 1.0)

@@ -1,0 +1,53 @@
+"""The live reconstruction: two linked image panels (amplitude and phase by default)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .image_panel import ImagePanel
+
+
+class ReconstructionView(QWidget):
+    """Amplitude and phase side by side; each panel can show any component (or HSV)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.left = ImagePanel("Object", component="amplitude")
+        self.right = ImagePanel("Object", component="phase")
+        # One zoom for both: panning one pans the other.
+        self.right.plot.setXLink(self.left.plot)
+        self.right.plot.setYLink(self.left.plot)
+        self.caption = QLabel("No reconstruction yet: run Train or Infer.")
+        self.readout = QLabel("")
+        panels = QHBoxLayout()
+        panels.addWidget(self.left)
+        panels.addWidget(self.right)
+        footer = QHBoxLayout()
+        footer.addWidget(self.caption, 1)
+        footer.addWidget(self.readout)
+        layout = QVBoxLayout(self)
+        layout.addLayout(panels, 1)
+        layout.addLayout(footer)
+        self.obj: np.ndarray | None = None
+        self.left.hovered.connect(self.readout.setText)
+        self.right.hovered.connect(self.readout.setText)
+
+    @property
+    def frames(self) -> int:
+        """How many frames were drawn since the view was made."""
+        return self.left.frames
+
+    def set_object(self, obj: np.ndarray, caption: str = "") -> None:
+        """Show a complex object (NaN where not illuminated), keeping zoom and levels."""
+        self.obj = np.asarray(obj)
+        self.left.set_data(self.obj)
+        self.right.set_data(self.obj)
+        if caption:
+            self.caption.setText(caption)
+
+    def clear(self) -> None:
+        self.obj = None
+        self.left.clear()
+        self.right.clear()
+        self.caption.setText("No reconstruction yet: run Train or Infer.")

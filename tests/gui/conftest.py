@@ -1,0 +1,47 @@
+"""GUI test setup: offscreen Qt, settings in a temporary folder, no dialog ever waits.
+
+Qt itself is put offscreen by ``tests/conftest.py``. Every test gets its own QSettings file,
+so window geometry and recent files of the developer are never read or written.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6", reason="the GUI needs the 'gui' extra (PySide6)")
+pytest.importorskip("pyqtgraph", reason="the GUI needs the 'gui' extra (pyqtgraph)")
+
+import ptycho_gui  # noqa: E402,F401  (its PySide6 refcount guard must run before Qt is used)
+from PySide6.QtCore import QSettings  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_qsettings(tmp_path):
+    """Default-constructed QSettings (if any) also land in the test's folder."""
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(tmp_path / "user-settings"))
+    yield
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "ptycho-gui.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """A main window whose "unsaved changes?" question answers "discard"."""
+    from ptycho_gui.app import create_main_window
+
+    win = create_main_window(settings=settings)
+    win.controller.ask_save_changes = lambda parent, name: "discard"
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    assert win.controller.shutdown(timeout_s=30)
+
+
+@pytest.fixture
+def controller(window):
+    return window.controller
