@@ -360,3 +360,22 @@ def test_gradients_flow_through_overlap_forward_and_poisson_loss():
     assert torch.isfinite(guess.grad).all()
     assert float(guess.grad.abs().sum()) > 0
     assert guess.grad.abs().amax(dim=(-2, -1)).min() > 0  # every patch receives gradient
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_results_match_cpu():
+    patches, offsets = _group_from_object(seed=6, jitter=True)
+    patches = patches.to(torch.complex64)
+    probe = torch.from_numpy(_disk_probe(modes=2))
+    cpu = forward_intensity(overlap_constraint(patches, offsets.float()), probe)
+    gpu = forward_intensity(overlap_constraint(patches.cuda(), offsets.float().cuda()),
+                            probe.cuda())
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-4)
+    pos = _raster(80, 80, step=9, jitter=1.0, seed=4)
+    obj = _smooth_object(80, 80, seed=3)
+    true_patches = extract_patches(torch.from_numpy(obj).cuda(), pos, N)
+    assert true_patches.device.type == "cuda"
+    stitched, mask = stitch(true_patches, pos, (80, 80), probe.cuda())
+    assert _psnr(np.abs(stitched[mask]), np.abs(obj[mask])) > 40
