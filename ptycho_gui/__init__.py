@@ -4,6 +4,6 @@ Importing the package guards against a PySide6 reference-counting bug on CPython
 (see :mod:`ptycho_gui._none_refcount`) before any other Qt call is made.
 """
 
-from ._none_refcount import protect_none
+from ._none_refcount import protect_singletons
 
-NONE_GUARD_APPLIED = protect_none()
+SINGLETON_GUARD_APPLIED = protect_singletons()

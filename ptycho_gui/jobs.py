@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.config import DataConfig, SessionConfig, copy_config
+from engine.errors import EngineError
 from engine.reporting import Reporter
 
 from .worker import Job
@@ -163,12 +164,15 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
     def run(reporter: Reporter, stop: threading.Event) -> DataPreview:
         from engine.io import inspect, load_dataset
 
-        report = inspect(data)
+        report = inspect(data)  # raises DataError only when the file cannot be opened
         preview = DataPreview(path=data.path, report_text=report.format(),
-                              problems=[str(p) for p in getattr(report, "problems", [])])
+                              problems=[str(p) for p in report.problems],
+                              warnings=[str(w) for w in report.warnings])
+        if preview.problems or stop.is_set():
+            return preview  # loading would only repeat the problems
         try:
             dataset = load_dataset(data)
-        except Exception as exc:  # inspect already listed the problems; keep its report
+        except EngineError as exc:
             preview.problems.append(str(exc))
             return preview
         patterns = dataset.patterns
@@ -180,7 +184,7 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         preview.object_shape = tuple(int(v) for v in dataset.object_shape)
         if dataset.object_guess is not None:
             preview.object_guess = np.asarray(dataset.object_guess)
-        preview.warnings = [str(w) for w in dataset.warnings]
+        preview.warnings = list(dict.fromkeys(preview.warnings + [str(w) for w in dataset.warnings]))
         return preview
 
     return Job("preview", run, {"generation": generation, "path": data.path})
