@@ -13,6 +13,8 @@ from ..errors import EngineError
 # Each module defines ``register(subparsers)``; its sub-command sets ``func(args) -> int``.
 COMMAND_MODULES = (
     "engine.cli.config_cmd",
+    "engine.cli.simulate_cmd",
+    "engine.cli.inspect_cmd",
     "engine.cli.evaluate_cmd",
 )
 

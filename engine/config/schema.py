@@ -399,7 +399,8 @@ class SimulationConfig:
     )
     probe_diameter_px: float = setting(
         24.0,
-        "Width of the illumination in the object plane.",
+        "Width of the illumination in the object plane: aperture diameter (disk), intensity "
+        "FWHM (gaussian) or beam diameter (fzp).",
         unit="px",
         min=2.0,
         max=1024.0,
@@ -408,7 +409,8 @@ class SimulationConfig:
     )
     defocus_px: float = setting(
         40.0,
-        "Defocus of the pupil, expressed as propagation distance in units of N * pixel.",
+        "Fresnel propagation distance from the aperture to the sample for the disk and "
+        "gaussian probes, as lambda * z / dx^2 with dx the object pixel (0: in focus).",
         unit="px",
         min=0.0,
         max=1.0e5,

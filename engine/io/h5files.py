@@ -15,39 +15,23 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .issues import UnreadableFileError
+from .issues import UnreadableFileError, check_file, describe_head
 
 
 def open_h5(path: str | os.PathLike[str]) -> h5py.File:
     """Open an HDF5 file for reading, or raise :class:`UnreadableFileError` saying why."""
     p = Path(path)
-    if not p.exists():
-        raise UnreadableFileError(f"{p}: file not found")
-    if p.is_dir():
-        raise UnreadableFileError(f"{p}: expected an HDF5 file, found a folder")
-    size = p.stat().st_size
-    if size == 0:
-        raise UnreadableFileError(f"{p}: expected an HDF5 file, found an empty (zero-byte) file")
+    size, head = check_file(p, "an HDF5 file")
     try:
         return h5py.File(p, "r")
     except OSError as exc:
-        with open(p, "rb") as fh:
-            head = fh.read(8)
         if head != b"\x89HDF\r\n\x1a\n":
             raise UnreadableFileError(
-                f"{p}: expected an HDF5 file (signature \\x89HDF), found {_describe_head(head)}"
+                f"{p}: expected an HDF5 file (signature \\x89HDF), found {describe_head(head)}"
             ) from None
         raise UnreadableFileError(
             f"{p}: HDF5 file cannot be opened, it is probably truncated or damaged "
             f"({size} bytes; {exc})") from None
-
-
-def _describe_head(head: bytes) -> str:
-    if head.startswith(b"PK"):
-        return "a zip archive (an NPZ file?)"
-    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
-        return "a text file"
-    return f"a file starting with {head!r}"
 
 
 def read_dataset(h5: h5py.File, key: str, source: str) -> np.ndarray:

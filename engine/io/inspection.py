@@ -208,7 +208,7 @@ def inspect(path: str | os.PathLike[str] | DataConfig, **overrides: Any) -> Insp
     report.kind = {"npz": "PtychoPINN NPZ", "product": "ptychodus product + diffraction",
                    "layout": "ptychodus standard-layout folder"}[kind]
     try:
-        data, scan = read_source(cfg, issues, lazy=True)
+        data, scan = read_source(cfg, issues, lazy=True, full_check=None)
     except UnreadableFileError:
         raise
     except DataError as exc:

@@ -9,12 +9,39 @@ expected and what was found; the error message adds the file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import DataError
 
 
 class UnreadableFileError(DataError):
     """The file cannot be opened at all (missing, empty, truncated, not the claimed format)."""
+
+
+def check_file(path: Path, what: str) -> tuple[int, bytes]:
+    """``(size, first 8 bytes)`` of a non-empty file, or raise saying why it cannot be read."""
+    if not path.exists():
+        raise UnreadableFileError(f"{path}: file not found")
+    if path.is_dir():
+        raise UnreadableFileError(f"{path}: expected {what}, found a folder")
+    size = path.stat().st_size
+    if size == 0:
+        raise UnreadableFileError(f"{path}: expected {what}, found an empty (zero-byte) file")
+    with open(path, "rb") as fh:
+        return size, fh.read(8)
+
+
+def describe_head(head: bytes) -> str:
+    """What a file looks like from its first bytes (for "expected X, found Y" messages)."""
+    if head.startswith(b"PK"):
+        return "a zip archive (an NPZ file?)"
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single .npy array"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "a text file"
+    return f"a file starting with {head!r}"
 
 
 @dataclass

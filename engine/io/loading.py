@@ -316,8 +316,12 @@ def _derived_object_shape(positions: np.ndarray, n: int, issues: Issues
 
 
 def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
-                full_check: bool | None = None) -> tuple[PtychoData, Any]:
+                full_check: bool | None | str = "default") -> tuple[PtychoData, Any]:
     """Read and check a data source; problems go to ``issues`` (the probe is not rescaled).
+
+    ``lazy`` forces file-backed (True) or in-memory (False) patterns (default: by
+    ``data.memory_budget_mb``). ``full_check``: check every pattern (True), a sample (False),
+    decide by size (None), or ``"default"`` = all when in memory, a sample when lazy.
 
     Returns the data and the :class:`~engine.io.checks.PatternScan` of the stored values.
     """
@@ -339,8 +343,11 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
     if stored_view.shape[-1] != stored_view.shape[-2]:
         issues.problem(raw.patterns_key, "square N x N patterns",
                        f"{stored_view.shape[-2]} x {stored_view.shape[-1]} px")
-    scan = scan_patterns(stored_view, full=full_check if full_check is not None
-                         else not isinstance(stored_view, LazyPatterns))
+    # Default: in memory, check everything (cheap); lazy, check a bounded sample (never read
+    # a large file whole just to load it). None: by size (see checks.FULL_SCAN_BYTES).
+    if full_check == "default":
+        full_check = not isinstance(stored_view, LazyPatterns)
+    scan = scan_patterns(stored_view, full=full_check)
     domain, how = _decide_measurement(cfg, raw, scan.integer_fraction, issues)
     report_pattern_defects(issues, raw.patterns_key, scan,
                            "counts" if domain == "counts" else "amplitudes")

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from .checks import check_real_dtype
-from .issues import Issues, UnreadableFileError
+from .issues import Issues, UnreadableFileError, check_file, describe_head
 from .lazy import LazyPatterns, MemmapBackend, PatternArray, npz_member_layout
 
 PATTERN_KEYS = ("diffraction", "diff3d")
@@ -34,23 +34,10 @@ FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 def open_npz(path: str | os.PathLike[str]) -> tuple[Any, zipfile.ZipFile]:
     """Open an NPZ archive: ``(numpy NpzFile, ZipFile)``, or raise :class:`UnreadableFileError`."""
     p = Path(path)
-    if not p.exists():
-        raise UnreadableFileError(f"{p}: file not found")
-    if p.is_dir():
-        raise UnreadableFileError(f"{p}: expected an NPZ file, found a folder")
-    size = p.stat().st_size
-    if size == 0:
-        raise UnreadableFileError(f"{p}: expected an NPZ archive, found an empty (zero-byte) file")
-    with open(p, "rb") as fh:
-        head = fh.read(8)
-    if head.startswith(b"\x93NUMPY"):
-        raise UnreadableFileError(f"{p}: expected an NPZ archive of named arrays, found a single "
-                                  ".npy array")
+    size, head = check_file(p, "an NPZ archive")
     if not head.startswith(b"PK"):
-        kind = "an HDF5 file" if head.startswith(b"\x89HDF") else (
-            "a text file" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else
-            f"a file starting with {head!r}")
-        raise UnreadableFileError(f"{p}: expected an NPZ (zip) archive, found {kind}")
+        raise UnreadableFileError(f"{p}: expected an NPZ (zip) archive of named arrays, found "
+                                  f"{describe_head(head)}")
     try:
         zf = zipfile.ZipFile(p)
         npz = np.load(p, allow_pickle=False)
@@ -203,6 +190,7 @@ def write_ptychopinn_npz(
             info.compress_type = method
             info.external_attr = 0o644 << 16
             with zf.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.ascontiguousarray(value),
+                # (ascontiguousarray would turn the 0-d _metadata string into 1-d.)
+                np.lib.format.write_array(member, np.require(value, requirements="C"),
                                           allow_pickle=False)
     return Path(path)
