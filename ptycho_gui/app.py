@@ -9,14 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .qtenv import select_pyside6
+
+if TYPE_CHECKING:  # Qt loads in main(), after the binding is chosen
+    from PySide6.QtCore import QSettings
+
+    from .main_window import MainWindow
 
 ORGANIZATION = "ptycho-pinn"
 APPLICATION = "ptycho-gui"
 
 
-def app_settings() -> "QSettings":  # noqa: F821 (imported lazily below)
+def app_settings() -> QSettings:
     """Per-user settings (window geometry, recent files): INI file, never the session."""
     from PySide6.QtCore import QSettings
 
@@ -24,7 +30,8 @@ def app_settings() -> "QSettings":  # noqa: F821 (imported lazily below)
                      APPLICATION)
 
 
-def create_main_window(session: str | None = None, settings: "QSettings | None" = None):  # noqa: F821
+def create_main_window(session: str | None = None,
+                       settings: QSettings | None = None) -> MainWindow:
     """Build the main window and its controller (a QApplication must exist).
 
     Parameters

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -20,8 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import ConfigIssue, FieldSpec, SessionConfig, copy_config, iter_fields
-from engine.config import section_classes
+from engine.config import (
+    ConfigIssue,
+    FieldSpec,
+    SessionConfig,
+    copy_config,
+    iter_fields,
+    section_classes,
+)
 
 from .field_editors import FieldEditor, field_label, make_editor
 
@@ -122,7 +127,7 @@ class ConfigForm(QWidget):
 
     def set_config(self, config: SessionConfig) -> None:
         """Show every value of ``config`` (no :attr:`value_edited` signals)."""
-        for key, row in self.rows.items():
+        for row in self.rows.values():
             row.editor.set_value(getattr(getattr(config, row.spec.section), row.spec.name))
 
     def config(self, base: SessionConfig | None = None) -> SessionConfig:
@@ -143,7 +148,7 @@ class ConfigForm(QWidget):
         self._apply_visibility()
 
     def is_field_visible(self, key: str) -> bool:
-        """Whether the row of ``key`` is shown (advanced rows are folded unless they have a problem)."""
+        """Whether ``key``'s row is shown (advanced rows fold away unless they have a problem)."""
         row = self.rows[key]
         return self._show_advanced or not row.spec.meta.advanced or key in self._issue_keys
 
@@ -186,8 +191,3 @@ class ConfigForm(QWidget):
                 self.tabs.setCurrentIndex(index)
         row.editor.widget.setFocus(Qt.FocusReason.OtherFocusReason)
 
-
-def field_value(config: SessionConfig, key: str) -> Any:
-    """``config.section.field`` from a dotted key."""
-    section, name = key.split(".", 1)
-    return getattr(getattr(config, section), name)

@@ -5,7 +5,6 @@ ones are dropped; the newest data-preview request wins and stale results are ign
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,15 @@ from engine.reporting import PreviewFrame, Progress
 from . import dialogs
 from .document import SessionDocument
 from .export import export_reconstruction
-from .jobs import DataPreview, Reconstruction, RunOutput, data_preview_job, infer_job
-from .jobs import simulate_job, train_job
+from .jobs import (
+    DataPreview,
+    Reconstruction,
+    RunOutput,
+    data_preview_job,
+    infer_job,
+    simulate_job,
+    train_job,
+)
 from .main_window import APP_NAME, MainWindow
 from .recent import RecentFiles
 from .worker import JobOutcome, JobRunner
@@ -133,6 +139,7 @@ class MainController(QObject):
         w.action_train.triggered.connect(self._on_action_train_triggered)
         w.action_infer.triggered.connect(self._on_action_infer_triggered)
         w.action_stop.triggered.connect(self._on_action_stop_triggered)
+        w.preset_menu.aboutToShow.connect(self._on_preset_menu_about_to_show)
         self.runner.started.connect(self._on_runner_started)
         self.runner.finished.connect(self._on_runner_finished)
         signals = self.runner.signals
@@ -317,6 +324,29 @@ class MainController(QObject):
         self.recent.clear()
         self._rebuild_recent_menu()
 
+    def apply_preset(self, name: str) -> bool:
+        """Set the fields of simulation preset ``name`` (e.g. "tiny") in the session."""
+        from engine.simulation import apply_preset
+
+        try:
+            resolved = apply_preset(self.document.config, name)
+        except EngineError as exc:
+            self.show_error(self.window, f"Cannot apply preset {name}", str(exc), "")
+            return False
+        changed = [key for key, source in resolved.sources.items() if source.startswith("preset")]
+        self.document.set_config(resolved.config)
+        self.log("info", f"Preset {name} applied" + (f": {', '.join(changed)}" if changed else
+                                                      " (the defaults)"))
+        return True
+
+    def _on_preset_menu_about_to_show(self) -> None:
+        from engine.simulation import PRESETS  # loaded on first use, not at start-up
+
+        menu = self.window.preset_menu
+        menu.clear()
+        for name in PRESETS:
+            menu.addAction(name, lambda n=name: self.apply_preset(n))
+
     # -- runs -----------------------------------------------------------------------------
     def run_config(self) -> SessionConfig:
         """The session with relative paths made absolute against the session's folder."""
@@ -399,7 +429,8 @@ class MainController(QObject):
             if not self._closing:
                 self.show_error(w, f"{kind.capitalize()} failed", outcome.error, outcome.details)
         else:
-            w.progress_bar.setValue(100 if outcome.status == "completed" else w.progress_bar.value())
+            if outcome.status == "completed":
+                w.progress_bar.setValue(100)
             w.progress_bar.setFormat(f"{kind}: {outcome.status}")
             self.set_state_text(f"{kind.capitalize()} {outcome.status} "
                                 f"in {format_duration(outcome.elapsed_s)}")
@@ -456,7 +487,8 @@ class MainController(QObject):
             bar.setRange(0, 0)
         bar.setFormat(describe_progress(progress))
         self.window.time_label.setText(
-            f"elapsed {format_duration(progress.elapsed_s)} · ETA {format_duration(progress.eta_s)}")
+            f"elapsed {format_duration(progress.elapsed_s)} · "
+            f"ETA {format_duration(progress.eta_s)}")
 
     def _on_reporter_metrics(self, epoch: int, values: dict) -> None:
         self.window.loss_view.add_metrics(epoch, values)

@@ -36,7 +36,7 @@ _UNIT_SUFFIXES = {"m", "ev", "px", "s", "mb", "min", "rad"}
 
 
 def field_label(spec: FieldSpec) -> str:
-    """Human label of a field, with its unit: ``detector_distance_m`` -> ``Detector distance (m)``."""
+    """A field's label with its unit: ``detector_distance_m`` -> ``Detector distance (m)``."""
     words = spec.name.split("_")
     if spec.meta.unit and len(words) > 1 and words[-1].lower() in _UNIT_SUFFIXES:
         words = words[:-1]
@@ -51,7 +51,8 @@ def field_tooltip(spec: FieldSpec) -> str:
     meta = spec.meta
     lines = [meta.help, "", f"Key: {spec.key}"]
     if meta.min is not None or meta.max is not None:
-        lines.append(f"Range: {meta.min:g} .. {meta.max:g}" + (f" {meta.unit}" if meta.unit else ""))
+        unit = f" {meta.unit}" if meta.unit else ""
+        lines.append(f"Range: {meta.min:g} .. {meta.max:g}{unit}")
     if meta.choices:
         lines.append("Choices: " + ", ".join(str(c) for c in meta.choices))
     lines.append(f"Default: {spec.default!r}")

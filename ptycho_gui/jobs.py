@@ -102,10 +102,9 @@ def simulate_job(config: SessionConfig, out_dir: Path) -> Job:
         import engine
 
         raw = engine.simulate(config, out_dir, reporter=reporter, stop=stop)
-        status = str(getattr(raw, "status", "cancelled" if stop.is_set() else "completed"))
-        dataset = Path(getattr(raw, "dataset_path", Path(out_dir) / "dataset.npz"))
-        return RunOutput("simulate", status, raw=raw, folder=Path(out_dir),
-                         dataset_path=dataset if dataset.is_file() else None)
+        dataset = raw.files.get("dataset")
+        return RunOutput("simulate", raw.status, raw=raw, folder=Path(raw.out_dir),
+                         dataset_path=Path(dataset) if dataset else None)
 
     return Job("simulate", run, {"out_dir": str(out_dir)})
 
@@ -184,7 +183,8 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         preview.object_shape = tuple(int(v) for v in dataset.object_shape)
         if dataset.object_guess is not None:
             preview.object_guess = np.asarray(dataset.object_guess)
-        preview.warnings = list(dict.fromkeys(preview.warnings + [str(w) for w in dataset.warnings]))
+        warnings = preview.warnings + [str(w) for w in dataset.warnings]
+        preview.warnings = list(dict.fromkeys(warnings))  # inspect and load say some twice
         return preview
 
     return Job("preview", run, {"generation": generation, "path": data.path})

@@ -11,8 +11,9 @@ import pytest
 pytest.importorskip("PySide6", reason="the GUI needs the 'gui' extra (PySide6)")
 pytest.importorskip("pyqtgraph", reason="the GUI needs the 'gui' extra (pyqtgraph)")
 
-import ptycho_gui  # noqa: E402,F401  (its PySide6 refcount guard must run before Qt is used)
 from PySide6.QtCore import QSettings  # noqa: E402
+
+import ptycho_gui  # noqa: E402,F401  (its PySide6 refcount guard must run before Qt is used)
 
 
 @pytest.fixture(autouse=True)

@@ -42,7 +42,8 @@ def fake_training(epochs: int = 3, steps: int = 4, delay: float = 0.005,
                 reporter.progress(clock.progress("train", done, epoch=epoch, max_epochs=epochs))
                 for _ in range(previews_per_step):
                     reporter.preview(PreviewFrame(obj=fake_object(epoch), epoch=epoch, step=done))
-            reporter.metrics(epoch, {"train_loss": 1.0 / (epoch + 1), "val_loss": 1.2 / (epoch + 1)})
+            losses = {"train_loss": 1.0 / (epoch + 1), "val_loss": 1.2 / (epoch + 1)}
+            reporter.metrics(epoch, losses)
         reporter.run_finished({"status": "completed"})
         return {"status": "completed", "epochs": epochs}
 

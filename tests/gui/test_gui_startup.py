@@ -1,0 +1,59 @@
+"""Start-up: quick, no torch or Lightning until a run starts, session from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from engine.config import SessionConfig, save_session
+
+STARTUP = textwrap.dedent("""
+    import json, sys, time
+    t0 = time.perf_counter()
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+    import ptycho_gui.app as app_module
+    qapp = QApplication([])
+    settings = QSettings(sys.argv[2], QSettings.Format.IniFormat)
+    window = app_module.create_main_window(sys.argv[1] or None, settings=settings)
+    window.show()
+    qapp.processEvents()
+    elapsed = time.perf_counter() - t0
+    heavy = sorted(m for m in ("torch", "lightning", "pytorch_lightning") if m in sys.modules)
+    print(json.dumps({"elapsed": elapsed, "heavy": heavy, "title": window.windowTitle(),
+                      "epochs": window.form.config().training.max_epochs}))
+    window.controller.shutdown()
+""")
+
+
+def _start(session: str, tmp_path) -> dict:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", STARTUP, session, str(tmp_path / "s.ini")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_window_opens_without_torch_and_quickly(tmp_path):
+    result = _start("", tmp_path)
+    assert result["heavy"] == []  # torch and Lightning load when a run starts, not before
+    assert result["elapsed"] < 10.0  # about a second on a quiet machine; generous under load
+    assert result["title"].startswith("untitled")
+
+
+def test_session_given_on_the_command_line_is_opened(tmp_path):
+    config = SessionConfig()
+    config.training.max_epochs = 4
+    path = save_session(config, tmp_path / "start.toml")
+    result = _start(str(path), tmp_path)
+    assert result["title"].startswith("start.toml —")
+    assert result["epochs"] == 4
+
+
+def test_main_help_exits_cleanly():
+    out = subprocess.run([sys.executable, "-m", "ptycho_gui.app", "--help"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "SESSION" in out.stdout.upper()
