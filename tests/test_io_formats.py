@@ -399,3 +399,46 @@ def test_large_diffraction_h5_stays_lazy(tmp_path):
     assert data.is_lazy
     assert type(data.patterns.backend).__name__ == "H5Backend"
     assert data.patterns[7].shape == (n, n)
+
+
+def test_diffraction_file_as_data_path_pairs_with_the_product_next_to_it(tmp_path):
+    pos_px, _, _ = _foreign_product(tmp_path / "product.h5")
+    write_diffraction(tmp_path / "diffraction.h5", _counts())
+    data = load_dataset(tmp_path / "diffraction.h5")
+    assert np.allclose(data.positions, pos_px, atol=1e-9)
+
+
+def test_lazy_patterns_survive_a_copy_to_another_worker(tmp_path):
+    import copy
+
+    write_diffraction(tmp_path / "diffraction.h5", _counts())
+    lazy = read_diffraction(tmp_path / "diffraction.h5", lazy=True).patterns
+    _ = lazy[0]  # opens the file
+    clone = copy.deepcopy(lazy)  # goes through __getstate__, like pickling for workers
+    assert clone.backend._file is None
+    assert np.array_equal(clone[2], _counts()[2])
+    lazy.close()
+
+
+def test_compressed_npz_over_budget_is_read_with_a_warning(tmp_path):
+    m, n = 1100, 64
+    counts = np.zeros((m, n, n), np.float32)
+    k = np.arange(m)
+    pos = np.stack([40.0 + 3 * (k % 33), 40.0 + 3 * (k // 33)], axis=1)
+    np.savez_compressed(tmp_path / "c.npz", diffraction=counts, xcoords=pos[:, 0],
+                        ycoords=pos[:, 1], probeGuess=_probe(n))
+    data = load_dataset(tmp_path / "c.npz", memory_budget_mb=16, measurement="counts",
+                        probe_scale="file")
+    assert isinstance(data.patterns, np.ndarray)
+    assert any("compressed" in w for w in data.warnings)
+
+
+def test_object_guess_with_nan_is_filled_with_a_warning(tmp_path):
+    obj = _object()
+    obj[:4] = np.nan
+    np.savez(tmp_path / "r.npz", diffraction=_counts(), xcoords=_positions()[:, 0],
+             ycoords=_positions()[:, 1], probeGuess=_probe(), objectGuess=obj)
+    data = load_dataset(tmp_path / "r.npz")
+    assert np.isfinite(data.object_guess).all()
+    assert np.allclose(data.object_guess[4:], obj[4:])
+    assert any("NaN" in w for w in data.warnings)

@@ -34,7 +34,7 @@ from .issues import Issues, UnreadableFileError
 from .lazy import LazyPatterns, PatternArray
 from .npz import open_npz, open_patterns, pattern_key, read_member, read_metadata
 from .probe_scale import fill_bad_pixels, fit_probe_scale
-from .product import read_product
+from .product import fill_unilluminated, read_product
 
 PRODUCT_NAMES = ("product.h5", "product-in.h5")
 DIFFRACTION_NAME = "diffraction.h5"
@@ -315,6 +315,27 @@ def _derived_object_shape(positions: np.ndarray, n: int, issues: Issues
     return positions, (height, width)
 
 
+def _object_guess(raw: RawSource, issues: Issues) -> np.ndarray | None:
+    """The object guess as complex64 (H, W); non-finite pixels filled by the NaN rule."""
+    obj = raw.object_guess
+    if obj is None:
+        return None
+    if obj.ndim != 2:
+        issues.problem(raw.object_key, "an (H, W) object", f"shape {obj.shape}")
+        return None
+    if obj.dtype.kind not in "iufc":
+        issues.problem(raw.object_key, "a numeric (complex) object", f"dtype {obj.dtype}")
+        return None
+    obj = np.asarray(obj, np.complex64)
+    bad = ~np.isfinite(obj)
+    if bad.any():
+        # A reconstruction used as a guess: NaN marks never-illuminated pixels, not an error.
+        obj, _ = fill_unilluminated(obj)
+        issues.warn(f"{issues.source}: {raw.object_key} has {int(bad.sum())} NaN or infinite "
+                    "pixel(s); replaced by the mean of the others")
+    return obj
+
+
 def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
                 full_check: bool | None | str = "default") -> tuple[PtychoData, Any]:
     """Read and check a data source; problems go to ``issues`` (the probe is not rescaled).
@@ -378,14 +399,7 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
         check_complex_array(issues, probe_key, probe, "probe", (n, n))
         probe = np.asarray(probe.reshape(-1, *probe.shape[-2:]), np.complex64)
 
-    obj = raw.object_guess
-    if obj is not None:
-        if obj.ndim != 2 or not check_complex_array(issues, raw.object_key, obj, "object"):
-            if obj.ndim != 2:
-                issues.problem(raw.object_key, "an (H, W) object", f"shape {obj.shape}")
-            obj = None
-        else:
-            obj = np.asarray(obj, np.complex64)
+    obj = _object_guess(raw, issues)
     if obj is not None:
         object_shape = (int(obj.shape[0]), int(obj.shape[1]))
         if positions_ok:
