@@ -156,3 +156,11 @@ def test_cli_inspect_in_a_fresh_process_prints_no_traceback(corpus):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "text.npz" in proc.stderr
+
+
+def test_public_names_are_exported_lazily_from_engine():
+    import engine
+    import engine.io
+
+    assert engine.load_dataset is engine.io.load_dataset
+    assert engine.inspect is engine.io.inspect

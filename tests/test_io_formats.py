@@ -442,3 +442,27 @@ def test_object_guess_with_nan_is_filled_with_a_warning(tmp_path):
     assert np.isfinite(data.object_guess).all()
     assert np.allclose(data.object_guess[4:], obj[4:])
     assert any("NaN" in w for w in data.warnings)
+
+
+def test_unreadable_chunks_of_a_lazy_file_name_the_file_and_dataset(tmp_path, monkeypatch):
+    from engine.io import lazy as lazy_mod
+
+    write_diffraction(tmp_path / "diffraction.h5", _counts())
+    lazy = read_diffraction(tmp_path / "diffraction.h5", lazy=True).patterns
+
+    class Broken:
+        def __getitem__(self, key):
+            raise OSError("Can't read data (required filter 'blosc' is not registered)")
+
+    monkeypatch.setattr(lazy_mod.H5Backend, "_dataset", lambda self: Broken())
+    with pytest.raises(DataError, match=r"diffraction.h5: /patterns: cannot read.*blosc"):
+        lazy[0]
+
+
+def test_product_without_geometry_round_trips_positions_in_pixels(tmp_path):
+    path = write_product(tmp_path / "p.h5", obj=_object(), probe=_probe(),
+                         positions_px=_positions(), object_pixel_size_m=None)
+    product = read_product(path)
+    assert product.object_pixel_size_m is None and product.geometry.object_pixel_size_m is None
+    assert np.allclose(product.positions, _positions())
+    assert np.allclose(product.probe[0], _probe())  # stored in our units, factor 1

@@ -39,10 +39,10 @@ def read_dataset(h5: h5py.File, key: str, source: str) -> np.ndarray:
     try:
         return np.asarray(h5[key][()])
     except OSError as exc:
-        raise UnreadableFileError(_filter_message(h5, key, source, exc)) from None
+        raise UnreadableFileError(filter_message(h5, key, source, exc)) from None
 
 
-def _filter_message(h5: h5py.File, key: str, source: str, exc: Exception) -> str:
+def filter_message(h5: h5py.File, key: str, source: str, exc: Exception) -> str:
     try:
         filters = list(h5[key]._filters.keys())  # noqa: SLF001 - only for the message
     except Exception:  # pragma: no cover - best effort

@@ -46,9 +46,14 @@ class H5Backend:
         index: Any = _as_slice(rows)
         if index is None:
             index = rows  # h5py fancy indexing needs increasing indexes: callers sort
-        if axis == 0:
-            return np.asarray(ds[index])
-        return np.asarray(ds[:, :, index])
+        try:
+            return np.asarray(ds[index] if axis == 0 else ds[:, :, index])
+        except OSError as exc:  # a missing compression filter, a damaged chunk
+            from .h5files import filter_message
+            from .issues import UnreadableFileError
+
+            raise UnreadableFileError(filter_message(self._file, self.key, self.path, exc)
+                                      ) from None
 
     def close(self) -> None:
         if self._file is not None:

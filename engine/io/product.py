@@ -38,6 +38,7 @@ MASK_KEY = "illumination_mask"
 
 DETECTOR_PIXEL_ATTR = "ptycho_pinn_detector_pixel_size_m"
 SCALE_FACTOR_ATTR = "ptycho_pinn_probe_scale_factor"
+UNKNOWN_PIXEL_ATTR = "ptycho_pinn_pixel_size_unknown"
 
 
 @dataclass
@@ -158,11 +159,12 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
         if MASK_KEY in h5:
             mask = np.asarray(read_dataset(h5, MASK_KEY, source)).astype(bool)
         root = {k: attr(h5, k) for k in h5.attrs}
+        pixel_unknown = bool(attr(h5, UNKNOWN_PIXEL_ATTR, default=False))
         geometry = Geometry(
             photon_energy_ev=float_attr(h5, "photon_energy_eV", "probe_energy_eV"),
             detector_distance_m=float_attr(h5, "detector_object_distance_m"),
             detector_pixel_size_m=float_attr(h5, DETECTOR_PIXEL_ATTR),
-            object_pixel_size_m=obj_pixel[0] if obj_pixel else None,
+            object_pixel_size_m=obj_pixel[0] if obj_pixel and not pixel_unknown else None,
         )
 
     for key, raw in (("/probe", probe_raw), ("/object", obj_raw)):
@@ -203,8 +205,7 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
 
     factor = stored_factor
     if factor is None:
-        factor = fresnel_probe_factor(obj_pixel[0] if obj_pixel else None, geometry,
-                                      probe.shape[-1])
+        factor = fresnel_probe_factor(geometry.object_pixel_size_m, geometry, probe.shape[-1])
         if factor is not None:
             issues.warn(f"{source}: probe converted from the ptychodus (Fresnel) convention "
                         f"to counts with a unitary FFT: multiplied by F*N = {factor:.6g}")
@@ -225,7 +226,7 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
         issues.raise_if_any()
     return Product(
         object=obj, probe=probe, positions=positions, indexes=indexes.astype(np.int64),
-        object_pixel_size_m=obj_pixel, probe_pixel_size_m=probe_pixel, object_center_m=center,
+        object_pixel_size_m=None if pixel_unknown else obj_pixel, probe_pixel_size_m=probe_pixel, object_center_m=center,
         geometry=geometry, loss_epochs=loss_epochs, loss_values=loss_values, mask=mask,
         probe_factor=factor, name=name, comments=comments, metadata=metadata, source=source,
         warnings=list(issues.warnings),
@@ -270,7 +271,7 @@ def write_product(
     obj: np.ndarray,
     probe: np.ndarray,
     positions_px: np.ndarray,
-    object_pixel_size_m: float | tuple[float, float],
+    object_pixel_size_m: float | tuple[float, float] | None,
     geometry: Geometry | None = None,
     indexes: np.ndarray | None = None,
     object_center_m: tuple[float, float] = (0.0, 0.0),
@@ -296,7 +297,9 @@ def write_product(
     positions_px
         ``(P, 2)`` window centres ``(x, y)`` in object pixels.
     object_pixel_size_m
-        Object (and probe) pixel side, or ``(width, height)``, in metres.
+        Object (and probe) pixel side, or ``(width, height)``, in metres. ``None`` (unknown
+        geometry): written as 1.0 with the root attribute ``ptycho_pinn_pixel_size_unknown``,
+        so positions still round-trip in pixels; the reader reports the size as unknown.
     geometry
         Photon energy and distance (written as 0 when unknown) and detector pixel size.
     indexes
@@ -314,8 +317,9 @@ def write_product(
         The intensity factor fitted on load (recorded as an attribute), if any.
     """
     geometry = geometry or Geometry()
-    pw, ph = (object_pixel_size_m if isinstance(object_pixel_size_m, tuple)
-              else (object_pixel_size_m, object_pixel_size_m))
+    unknown_pixel = object_pixel_size_m is None
+    size = 1.0 if object_pixel_size_m is None else object_pixel_size_m
+    pw, ph = size if isinstance(size, tuple) else (size, size)
     pw, ph = float(pw), float(ph)
     filled, valid = fill_unilluminated(obj, mask)
     if filled.ndim != 2:
@@ -324,7 +328,7 @@ def write_product(
     probe3 = _promote(np.asarray(probe, np.complex64), 3)
     positions = np.asarray(positions_px, np.float64).reshape(-1, 2)
     idx = np.arange(len(positions)) if indexes is None else np.asarray(indexes).reshape(-1)
-    factor = fresnel_probe_factor(pw, geometry, probe3.shape[-1])
+    factor = None if unknown_pixel else fresnel_probe_factor(pw, geometry, probe3.shape[-1])
     stored_probe = probe3 / np.float32(factor) if factor is not None else probe3
     photons = float(np.sum(np.abs(probe3) ** 2)) if probe_photon_count is None \
         else float(probe_photon_count)
@@ -343,6 +347,8 @@ def write_product(
         h5.attrs[DETECTOR_PIXEL_ATTR] = geometry.detector_pixel_size_m or 0.0
         if probe_scale_factor is not None:
             h5.attrs[SCALE_FACTOR_ATTR] = float(probe_scale_factor)
+        if unknown_pixel:
+            h5.attrs[UNKNOWN_PIXEL_ATTR] = True
         new_dataset(h5, "probe_position_indexes", idx.astype(np.int64))
         new_dataset(h5, "probe_position_x_m",
                     pixels_to_metres(positions[:, 0], object_center_m[0], pw, width))
