@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "engine.cli.simulate_cmd",
     "engine.cli.inspect_cmd",
     "engine.cli.evaluate_cmd",
+    "engine.cli.train_cmd",
 )
 
 

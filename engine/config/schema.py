@@ -322,6 +322,12 @@ class TrainingConfig:
         path=True,
         group="output",
     )
+    overwrite: bool = setting(
+        False,
+        "Replace a previous run found in output_dir (otherwise such a folder is refused).",
+        group="output",
+        advanced=True,
+    )
 
 
 @dataclass

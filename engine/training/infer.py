@@ -1,0 +1,227 @@
+"""``infer(checkpoint, data, out) -> InferenceResult``: reconstruct a dataset with a trained PINN.
+
+The checkpoint is read with ``torch.load(weights_only=True)`` and refused when it does not fit
+the data (pattern size, probe shape, gridsize) with a :class:`CheckpointError` naming both
+values. The network runs on the resolved device (``execution.accelerator``/``devices``; a
+GPU-trained checkpoint runs on the CPU and vice versa), every pattern is predicted in batches
+of ``execution.inference_batch_size`` and stitched as it streams
+(:mod:`engine.training.reconstruct`), and the complex object is written as a ptychodus
+product with ``<name>_amplitude.png`` and ``<name>_phase.png`` next to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import DataConfig, ResolvedConfig, SessionConfig, validate
+from ..errors import ConfigError, RunError
+from ..reporting import Reporter, StopToken
+
+
+@dataclass
+class InferenceResult:
+    """A reconstruction made by :func:`infer`.
+
+    Attributes
+    ----------
+    output
+        The product file written (None when cancelled before writing).
+    obj, mask
+        complex64 ``(H, W)`` object (NaN where not illuminated) and its bool mask.
+    status
+        "completed" or "cancelled".
+    n_patterns
+        Patterns reconstructed.
+    seconds
+        Network + stitching wall time.
+    patterns_per_s
+        ``n_patterns / seconds``.
+    device
+        Where the network ran.
+    pngs
+        ``(amplitude, phase)`` picture paths, or None.
+    quality
+        :func:`engine.metrics.evaluate` result when the data have a ground truth, else None.
+    """
+
+    output: Path | None
+    obj: np.ndarray
+    mask: np.ndarray
+    status: str
+    n_patterns: int
+    seconds: float
+    patterns_per_s: float
+    device: str
+    pngs: tuple[Path, Path] | None = None
+    quality: dict[str, Any] | None = None
+    ground_truth: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able summary (no arrays)."""
+        return {
+            "output": str(self.output) if self.output else None, "status": self.status,
+            "n_patterns": self.n_patterns, "seconds": self.seconds,
+            "patterns_per_s": self.patterns_per_s, "device": self.device,
+            "pngs": [str(p) for p in self.pngs] if self.pngs else None,
+            "quality": self.quality, "ground_truth": self.ground_truth,
+        }
+
+
+def png_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """``RECON.h5`` -> ``RECON_amplitude.png``, ``RECON_phase.png`` next to it."""
+    p = Path(output)
+    return p.with_name(f"{p.stem}_amplitude.png"), p.with_name(f"{p.stem}_phase.png")
+
+
+def _explicit_model_settings(config: SessionConfig | ResolvedConfig | None) -> dict[str, Any]:
+    """Model settings the user set on purpose (they must agree with the checkpoint)."""
+    if not isinstance(config, ResolvedConfig):
+        return {}
+    explicit = {}
+    for key in ("N", "gridsize"):
+        source = config.sources.get(f"model.{key}", "default")
+        if source not in ("default", "base"):
+            explicit[key] = getattr(config.config.model, key)
+    return explicit
+
+
+def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[str] | None,
+          *, config: SessionConfig | ResolvedConfig | None = None,
+          reporter: Reporter | None = None, stop: StopToken | None = None,
+          evaluate_truth: bool = True) -> InferenceResult:
+    """Reconstruct ``data`` with the network in ``checkpoint``.
+
+    Parameters
+    ----------
+    checkpoint
+        A ``.ckpt`` written by training (``RUN_DIR/checkpoints/last.ckpt`` or a best one).
+    data
+        A data path (any format :func:`engine.io.load_dataset` reads; read with
+        ``config.data``'s other settings), a :class:`DataConfig`, or a loaded
+        :class:`engine.io.PtychoData`.
+    out
+        Product ``.h5`` to write (PNGs next to it when ``inference.export_png``); None writes
+        nothing and only returns the object.
+    config
+        Execution (accelerator, devices, inference_batch_size, seed), inference
+        (stitch_weighting, export_png) and data settings; default: the defaults. Model
+        settings come from the checkpoint; ``model.N``/``model.gridsize`` set explicitly in a
+        ResolvedConfig must agree with it.
+    reporter, stop
+        Progress (stage "infer", unit "pattern"), log lines, cancellation between batches.
+    evaluate_truth
+        Score against a ground truth found next to the data (see
+        :mod:`engine.training.truth`).
+
+    Returns
+    -------
+    InferenceResult
+
+    Raises
+    ------
+    CheckpointError
+        Unreadable checkpoint, or one that does not match the data.
+    DataError, ConfigError, RunError
+        Bad data, settings, or device.
+
+    Examples
+    --------
+    >>> res = engine.infer("run/checkpoints/last.ckpt", "scan.npz", "recon.h5")  # doctest: +SKIP
+    >>> res.patterns_per_s, res.obj.shape                                        # doctest: +SKIP
+    """
+    from ..io import PtychoData, load_dataset, write_product
+    from .checkpoint import check_compatible, load_module, probe_difference
+    from .devices import inference_device
+    from .images import write_object_pngs
+    from .reconstruct import reconstruct
+    from .truth import find_ground_truth, quality
+
+    report = reporter or Reporter()
+    session = config.config if isinstance(config, ResolvedConfig) else (config or SessionConfig())
+    issues = validate(session)
+    if issues:
+        raise ConfigError(issues)
+    module, ckpt = load_module(checkpoint)
+    hp = ckpt["hyper_parameters"]
+
+    if isinstance(data, PtychoData):
+        loaded, source = data, data.source
+    else:
+        cfg_data = data if isinstance(data, DataConfig) else dataclasses.replace(
+            session.data, path=str(data), diffraction_path="")
+        loaded = load_dataset(cfg_data)
+        source = str(cfg_data.path)
+        for warning in loaded.warnings:
+            report.log("warning", warning)
+    check_compatible(hp, N=loaded.N, probe_shape=tuple(np.shape(loaded.probe)),
+                     n_patterns=loaded.n_patterns, checkpoint=str(checkpoint), data=source,
+                     model_overrides=_explicit_model_settings(config))
+    diff = probe_difference(loaded.probe, module.net.probe.detach().numpy())
+    if diff > 0.1:
+        report.log("warning", f"the probe of {source} differs from the checkpoint's by "
+                   f"{diff:.0%} (relative norm); the network was trained with the latter")
+
+    device = inference_device(session.execution)
+    report.run_started({"checkpoint": str(checkpoint), "data": source, "device": str(device),
+                        "accelerator": device.type, "devices": 1,
+                        "n_patterns": loaded.n_patterns, "N": loaded.N})
+    stitched = reconstruct(
+        module.net, loaded.patterns, loaded.positions, loaded.object_shape,
+        n_neighbours=int(hp["model"]["n_neighbours"]), seed=session.execution.seed,
+        batch_size=session.execution.inference_batch_size, device=device,
+        weighting=session.inference.stitch_weighting, reporter=report, stop=stop)
+    module.net.to("cpu")
+    status = "completed" if stitched.completed else "cancelled"
+    report.log("info", f"reconstructed {stitched.n_patterns} patterns in "
+               f"{stitched.seconds:.2f} s ({stitched.patterns_per_s:.0f} patterns/s on {device})")
+
+    output, pngs = None, None
+    if out is not None and status == "completed":
+        output = Path(out).resolve()
+        if output.is_dir():
+            raise RunError(f"inference.output = '{output}': expected a file name (.h5), "
+                           "found a folder")
+        write_product(output, obj=stitched.obj,
+                      probe=module.net.effective_probe().detach().numpy(),
+                      positions_px=loaded.positions,
+                      object_pixel_size_m=loaded.object_pixel_size_m or 1.0,
+                      geometry=loaded.geometry, indexes=loaded.indexes, mask=stitched.mask,
+                      name="ptycho-engine inference",
+                      comments=f"checkpoint {checkpoint}; data {source}",
+                      probe_scale_factor=loaded.probe_scale_factor)
+        if session.inference.export_png:
+            pngs = write_object_pngs(stitched.obj, *png_paths(output))
+    scores, truth_source = None, None
+    if evaluate_truth and status == "completed":
+        truth = find_ground_truth(source, loaded.metadata, loaded.object_guess)
+        if truth is not None:
+            scores, truth_source = quality(stitched.obj, truth[0], loaded.probe), truth[1]
+    result = InferenceResult(
+        output=output, obj=stitched.obj, mask=stitched.mask, status=status,
+        n_patterns=stitched.n_patterns, seconds=stitched.seconds,
+        patterns_per_s=stitched.patterns_per_s, device=str(device), pngs=pngs,
+        quality=scores, ground_truth=truth_source)
+    report.run_finished(result.to_dict())
+    return result
+
+
+def infer_from_config(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = None,
+                      stop: StopToken | None = None) -> InferenceResult:
+    """:func:`infer` driven by ``inference.checkpoint``, ``inference.data_path`` (empty:
+    ``data.path``) and ``inference.output`` of a session (the GUI's and CLI's entry)."""
+    session = config.config if isinstance(config, ResolvedConfig) else config
+    inf = session.inference
+    if not inf.checkpoint:
+        raise ConfigError(["inference.checkpoint: a trained checkpoint (.ckpt) is needed"])
+    data_path = inf.data_path or session.data.path
+    if not data_path:
+        raise ConfigError(["inference.data_path: the data to reconstruct are needed (or "
+                           "data.path)"])
+    return infer(inf.checkpoint, data_path, inf.output or None, config=config,
+                 reporter=reporter, stop=stop)

@@ -1,0 +1,147 @@
+"""The physics-informed network: generator + physics layer, with its two persisted constants.
+
+``PINN`` is a plain ``torch.nn.Module`` (used by the Lightning module, the plain-PyTorch
+benchmark loop and inference alike):
+
+1. input normaliser: ``x = sqrt(counts) * input_scale``, one dataset-level constant chosen on
+   the training split so that ``mean(sum(x**2)) = (N/2)**2`` (unit: 1/sqrt(photon));
+2. generator (:mod:`engine.training.generators`): ``(B, C, N, N)`` -> ``C`` complex patches;
+3. overlap constraint (gridsize > 1, :func:`engine.physics.overlap_constraint`);
+4. forward model (:func:`engine.physics.forward_intensity`) with the probe, which carries the
+   photon scale (``engine.io`` fits it to the data's counts), so predictions are counts;
+5. loss: Poisson NLL (or amplitude MAE) per pattern, averaged, divided by the loss normaliser
+   ``loss_scale`` = mean total counts per pattern of the training split (unit: photons).
+
+Both constants, the probe, N, gridsize and every model setting are stored in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config.schema import ModelConfig
+from ..physics import amplitude_mae, forward_intensity, overlap_constraint, poisson_nll
+from .generators import build_generator
+
+
+@dataclass(frozen=True)
+class Normalisers:
+    """The two dataset constants of a trained network (both from the training split).
+
+    Attributes
+    ----------
+    input_scale
+        Multiplies ``sqrt(counts)`` (unit 1/sqrt(photon)) so that the mean energy of an input
+        pattern is ``(N/2)**2``.
+    loss_scale
+        Mean total counts per pattern (photons); the loss is divided by it.
+    """
+
+    input_scale: float
+    loss_scale: float
+
+    @classmethod
+    def from_mean_counts(cls, mean_total_counts: float, N: int) -> Normalisers:
+        """Both constants from the mean total counts per training pattern."""
+        mean = max(float(mean_total_counts), 1e-12)
+        return cls(input_scale=(N / 2) / math.sqrt(mean), loss_scale=mean)
+
+
+def mean_total_counts(patterns: Any, indices: np.ndarray, chunk: int = 512) -> float:
+    """Mean of ``patterns[i].sum()`` over ``indices``, read in sorted chunks (lazy-safe)."""
+    idx = np.unique(np.asarray(indices, dtype=np.int64))
+    if idx.size == 0:
+        raise ValueError("no training patterns to normalise with")
+    total = 0.0
+    for start in range(0, idx.size, chunk):
+        block = np.asarray(patterns[idx[start:start + chunk]], dtype=np.float64)
+        total += float(block.sum())
+    return total / idx.size
+
+
+def circular_mask(N: int) -> torch.Tensor:
+    """Disk of radius N/2 centred on the window (the optional probe support)."""
+    r = torch.arange(N, dtype=torch.float32) - (N - 1) / 2
+    return ((r[None, :] ** 2 + r[:, None] ** 2) <= (N / 2) ** 2).to(torch.float32)
+
+
+class PINN(nn.Module):
+    """Generator, probe and physics: counts in, patches and predicted counts out.
+
+    Parameters
+    ----------
+    model
+        The model settings (generator, width, gridsize, object_output...).
+    probe
+        Complex ``(M, N, N)`` probe scaled to counts.
+    normalisers
+        Input and loss normalisers from the training split.
+    loss
+        ``"poisson"`` or ``"mae"``.
+    """
+
+    def __init__(self, model: ModelConfig, probe: torch.Tensor | np.ndarray,
+                 normalisers: Normalisers, loss: str = "poisson") -> None:
+        super().__init__()
+        probe_t = torch.as_tensor(np.asarray(probe) if not torch.is_tensor(probe) else probe)
+        probe_t = probe_t.to(torch.complex64)
+        if probe_t.ndim == 2:
+            probe_t = probe_t[None]
+        if probe_t.shape[-2:] != (model.N, model.N):
+            raise ValueError(f"probe {tuple(probe_t.shape)} does not match model.N = {model.N}")
+        self.N = int(model.N)
+        self.gridsize = int(model.gridsize)
+        self.channels = self.gridsize**2
+        self.use_overlap = bool(model.overlap_constraint) and self.channels > 1
+        self.loss_name = loss
+        self.input_scale = float(normalisers.input_scale)
+        self.loss_scale = float(normalisers.loss_scale)
+        self.generator = build_generator(model)
+        if model.probe_trainable:
+            self.probe = nn.Parameter(probe_t.clone())
+        else:
+            self.register_buffer("probe", probe_t.clone())
+        self.register_buffer("probe_support",
+                             circular_mask(self.N) if model.probe_mask else torch.ones(()))
+
+    def effective_probe(self) -> torch.Tensor:
+        """The probe used by the forward model (support mask applied when enabled)."""
+        return self.probe * self.probe_support
+
+    def normalise(self, counts: torch.Tensor) -> torch.Tensor:
+        """Network input ``sqrt(counts) * input_scale`` (negative counts clamp to 0)."""
+        return torch.sqrt(counts.clamp(min=0.0)) * self.input_scale
+
+    def forward(self, counts: torch.Tensor) -> torch.Tensor:
+        """Complex patches ``(B, C, N, N)`` predicted from counts ``(B, C, N, N)``."""
+        return self.generator(self.normalise(counts))
+
+    def physics(self, patches: torch.Tensor, offsets: torch.Tensor | None,
+                canvas_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Overlap constraint (gridsize > 1) then forward model: ``(patches, intensity)``."""
+        if self.use_overlap and offsets is not None:
+            patches = overlap_constraint(patches, offsets, canvas_size)
+        return patches, forward_intensity(patches, self.effective_probe())
+
+    def loss(self, pred: torch.Tensor, counts: torch.Tensor,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Scalar training loss: per-pattern loss averaged, divided by ``loss_scale``."""
+        if self.loss_name == "mae":
+            # MAE on amplitudes: normalise by the mean amplitude scale instead of counts.
+            per = amplitude_mae(pred, counts, mask)
+            return per.mean() * (self.N / math.sqrt(self.loss_scale))
+        return poisson_nll(pred, counts, mask).mean() / self.loss_scale
+
+    def step(self, counts: torch.Tensor, offsets: torch.Tensor | None,
+             mask: torch.Tensor | None = None,
+             canvas_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training evaluation: ``(loss, raw predicted patches)``."""
+        raw = self(counts)
+        _, pred = self.physics(raw, offsets, canvas_size)
+        return self.loss(pred, counts, mask), raw

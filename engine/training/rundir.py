@@ -1,0 +1,176 @@
+"""The run directory: one folder per training run, every file written atomically.
+
+Layout (docs/training.md)::
+
+    RUN_DIR/
+      session.toml        complete resolved config; `ptycho-engine train --session` re-runs it
+      provenance.json     source of every value, resolved accelerator/devices, versions, start
+      checkpoints/        last.ckpt and the best ones (best-EPOCH.ckpt)
+      metrics.csv         one row per epoch: epoch, train_loss, val_loss, lr, epoch_time_s,
+                          patterns_per_s
+      reconstruction.h5   stitched object of the training data (ptychodus product + losses)
+      amplitude.png, phase.png
+      summary.json        status, epochs, wall time, throughput, losses, quality metrics
+      logs/               Lightning's step-level logger output (csv or tensorboard)
+
+Only global rank 0 writes here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..atomic import atomic_write_text
+from ..config import SessionConfig, save_session
+from ..errors import RunError
+
+SESSION = "session.toml"
+PROVENANCE = "provenance.json"
+METRICS = "metrics.csv"
+SUMMARY = "summary.json"
+RECONSTRUCTION = "reconstruction.h5"
+AMPLITUDE_PNG = "amplitude.png"
+PHASE_PNG = "phase.png"
+CHECKPOINTS = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+METRIC_COLUMNS = ("epoch", "train_loss", "val_loss", "lr", "epoch_time_s", "patterns_per_s")
+RUN_MARKERS = (SESSION, SUMMARY, CHECKPOINTS)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN/inf floats turned into None and numpy scalars into Python ones."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> Path:
+    """Write strict JSON (no NaN) atomically."""
+    p = Path(path)
+    atomic_write_text(p, json.dumps(json_safe(payload), indent=2, allow_nan=False) + "\n")
+    return p
+
+
+class RunDirectory:
+    """Paths and writers of one run directory."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).resolve()
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / LAST_CHECKPOINT
+
+    def holds_run(self) -> bool:
+        """True when the folder already holds a run's files."""
+        return any((self.path / marker).exists() for marker in RUN_MARKERS)
+
+    def prepare(self, *, resume: bool, overwrite: bool) -> None:
+        """Create the folder; refuse to mix a new run into an old one.
+
+        Raises
+        ------
+        RunError
+            The folder is a file, cannot be created, holds a previous run (and neither
+            ``resume`` nor ``overwrite``), or ``resume`` is asked without ``last.ckpt``.
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise RunError(f"training.output_dir = '{self.path}': expected a folder for the "
+                           "run, found a file")
+        if resume:
+            if not self.last_checkpoint.is_file():
+                raise RunError(f"cannot resume from '{self.path}': expected "
+                               f"{CHECKPOINTS}/{LAST_CHECKPOINT} in it, found none")
+            return
+        if self.holds_run() and not overwrite:
+            raise RunError(
+                f"training.output_dir = '{self.path}' already holds a run (session.toml, "
+                "summary.json or checkpoints/); choose another folder (--out DIR), continue "
+                "it with --resume, or set training.overwrite = true to replace it")
+        if self.holds_run():
+            self._clear_previous()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.checkpoints.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"training.output_dir = '{self.path}': cannot create the run "
+                           f"folder ({exc.strerror})") from None
+
+    def _clear_previous(self) -> None:
+        """Remove the files of a previous run (only the names this module writes)."""
+        for name in (SESSION, PROVENANCE, METRICS, SUMMARY, RECONSTRUCTION, AMPLITUDE_PNG,
+                     PHASE_PNG):
+            (self.path / name).unlink(missing_ok=True)
+        if self.checkpoints.is_dir():
+            for ckpt in self.checkpoints.glob("*.ckpt"):
+                ckpt.unlink()
+
+    def write_session(self, config: SessionConfig) -> Path:
+        return save_session(config, self.file(SESSION))
+
+    def write_provenance(self, payload: Mapping[str, Any]) -> Path:
+        return write_json(self.file(PROVENANCE), payload)
+
+    def write_summary(self, payload: Mapping[str, Any]) -> Path:
+        return write_json(self.file(SUMMARY), payload)
+
+    def read_metrics(self) -> list[dict[str, float]]:
+        """Rows of an existing metrics.csv (empty when there is none)."""
+        path = self.file(METRICS)
+        if not path.is_file():
+            return []
+        rows = []
+        with path.open(newline="", encoding="utf-8") as fh:
+            for raw in csv.DictReader(fh):
+                row: dict[str, float] = {}
+                for key in METRIC_COLUMNS:
+                    text = raw.get(key, "")
+                    row[key] = float(text) if text not in ("", None) else math.nan
+                row["epoch"] = int(row["epoch"])
+                rows.append(row)
+        return rows
+
+    def write_metrics(self, rows: Sequence[Mapping[str, float]]) -> Path:
+        """Rewrite metrics.csv with every row (atomic; small: one line per epoch)."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(METRIC_COLUMNS)
+        for row in rows:
+            writer.writerow([_csv_value(row.get(k)) for k in METRIC_COLUMNS])
+        path = self.file(METRICS)
+        atomic_write_text(path, buf.getvalue())
+        return path
+
+    def best_checkpoints(self) -> list[Path]:
+        """The best-*.ckpt files, sorted by name."""
+        return sorted(self.checkpoints.glob("best-*.ckpt")) if self.checkpoints.is_dir() else []
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)

@@ -1,0 +1,70 @@
+"""Everything a fit needs, built one way for training runs and benchmarks alike."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import SessionConfig
+from ..errors import ConfigError, DataError
+from .data import GroupDataModule, Split, make_split, max_offset_px
+from .module import PINNModule, hyper_parameters
+from .pinn import Normalisers
+
+
+@dataclass
+class Prepared:
+    """Data split, data module and LightningModule of one fit."""
+
+    split: Split
+    datamodule: GroupDataModule
+    module: PINNModule
+    normalisers: Normalisers
+
+
+def check_data_matches(config: SessionConfig, data: Any) -> None:
+    """Refuse data whose pattern size differs from ``model.N`` or that are too few."""
+    if data.N != config.model.N:
+        raise ConfigError([
+            f"model.N = {config.model.N}: the data in {data.source} have "
+            f"{data.N} x {data.N} px patterns; set model.N = {data.N}"])
+    groupsize = config.model.gridsize**2
+    if data.n_patterns < max(2, groupsize):
+        raise DataError(f"{data.source}: training needs at least {max(2, groupsize)} patterns "
+                        f"for gridsize {config.model.gridsize}, found {data.n_patterns}")
+
+
+def prepare_fit(config: SessionConfig, data: Any,
+                normalisers: Normalisers | None = None) -> Prepared:
+    """Group and split the data, compute the normalisers (unless given), build the module.
+
+    Parameters
+    ----------
+    config
+        The session (model, training and execution settings are used).
+    data
+        A loaded :class:`engine.io.PtychoData`.
+    normalisers
+        Reuse these (a resumed run takes them from its checkpoint).
+    """
+    check_data_matches(config, data)
+    ex = config.execution
+    split = make_split(data.positions, config.model.gridsize, config.model.n_neighbours,
+                       config.training.val_fraction, ex.seed)
+    dm = GroupDataModule(data.patterns, data.positions, split, config.training.batch_size,
+                         ex.num_workers, ex.pin_memory, ex.persistent_workers, ex.seed)
+    if normalisers is None:
+        normalisers = dm.normalisers(data.N)
+    canvas = None
+    if config.model.gridsize > 1:
+        # One canvas size for every batch: no per-batch device sync to size it.
+        canvas = data.N + 2 * math.ceil(max_offset_px(data.positions, split.groups)) + 2
+    hparams = hyper_parameters(config.model, config.training, normalisers,
+                               tuple(np.shape(data.probe)), canvas)
+    module = PINNModule(hparams, probe=torch.from_numpy(np.asarray(data.probe)),
+                        compile=ex.compile)
+    return Prepared(split=split, datamodule=dm, module=module, normalisers=normalisers)

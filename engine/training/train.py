@@ -1,0 +1,357 @@
+"""``train(config, reporter, stop) -> RunResult``: one training run, start to run directory.
+
+Steps: validate and absolutise the config; prepare the run directory (rank 0); seed
+everything; load the data; group and split; normalisers from the training split (or the
+checkpoint when resuming); build the module and the one Trainer; write ``session.toml`` and
+``provenance.json``; fit; on cancel make sure ``last.ckpt`` exists; stitch the training
+data into ``reconstruction.h5`` + PNGs; score against ground truth when there is one; write
+``summary.json``. A failure writes ``summary.json`` with status "failed" and re-raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import ResolvedConfig, SessionConfig, absolutize_paths, validate
+from ..errors import ConfigError
+from ..reporting import Reporter, StopToken
+from .rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
+
+API_SOURCE = "api SessionConfig"
+
+
+@dataclass
+class RunResult:
+    """What a training run produced.
+
+    Attributes
+    ----------
+    run_dir
+        The run directory (absolute).
+    status
+        "completed", "cancelled" or "failed".
+    epochs
+        Epochs completed in total (a resumed run counts the earlier ones too).
+    history
+        Rows of ``metrics.csv`` (one dict per epoch).
+    summary
+        The content of ``summary.json``.
+    checkpoints
+        ``{"last": path, "best": path or None}``.
+    reconstruction
+        ``reconstruction.h5`` of the training data (None if the run failed before it).
+    """
+
+    run_dir: Path
+    status: str
+    epochs: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    checkpoints: dict[str, Path | None] = field(default_factory=dict)
+    reconstruction: Path | None = None
+
+
+def _resolved(config: SessionConfig | ResolvedConfig) -> ResolvedConfig:
+    if isinstance(config, ResolvedConfig):
+        return config
+    if not isinstance(config, SessionConfig):
+        raise TypeError(f"train: expected a SessionConfig or ResolvedConfig, found "
+                        f"{type(config).__name__}")
+    from ..config import field_specs
+
+    return ResolvedConfig(config=config, sources={k: API_SOURCE for k in field_specs()})
+
+
+def _versions() -> dict[str, str]:
+    import lightning
+    import torch
+
+    from .. import __version__
+
+    return {"ptycho-engine": __version__, "torch": torch.__version__,
+            "lightning": lightning.__version__, "numpy": np.__version__,
+            "python": sys.version.split()[0], "platform": platform.platform()}
+
+
+def _device_info(trainer: Any) -> dict[str, Any]:
+    """The accelerator, devices and strategy Lightning actually resolved."""
+    return {
+        "accelerator": type(trainer.accelerator).__name__.replace("Accelerator", "").lower(),
+        "device": str(trainer.strategy.root_device),
+        "devices": int(trainer.num_devices),
+        "num_nodes": int(trainer.num_nodes),
+        "world_size": int(trainer.world_size),
+        "strategy": type(trainer.strategy).__name__,
+        "precision": str(trainer.precision),
+    }
+
+
+def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = None,
+          stop: StopToken | None = None, *, resume: bool = False) -> RunResult:
+    """Train the PINN on ``config.data`` and write a complete run directory.
+
+    Parameters
+    ----------
+    config
+        A :class:`SessionConfig`, or a :class:`ResolvedConfig` whose sources are recorded in
+        ``provenance.json``. Relative paths resolve against the current directory.
+    reporter
+        Receives ``run_started`` (resolved accelerator/devices, sizes, run folder),
+        ``progress``, per-epoch ``metrics``, ``preview`` frames, ``log`` lines and
+        ``run_finished`` (the summary).
+    stop
+        Stop token (``threading.Event``): training ends within one optimisation step, the
+        run is written with status "cancelled" and a loadable ``last.ckpt``.
+    resume
+        Continue the run in ``training.output_dir`` from its ``checkpoints/last.ckpt``; the
+        epoch count continues towards ``training.max_epochs``.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    EngineError
+        Bad configuration, data or run folder (the run directory's ``summary.json`` then
+        says "failed" when the folder could be prepared).
+
+    Examples
+    --------
+    >>> import engine                                                    # doctest: +SKIP
+    >>> cfg = engine.resolve_config(overrides={"data.path": "scan.npz",
+    ...                                         "training.max_epochs": 5})
+    >>> result = engine.train(cfg)                                       # doctest: +SKIP
+    >>> result.status, result.summary["quality"]                         # doctest: +SKIP
+    """
+    from .devices import launch_rank
+
+    resolved = _resolved(config)
+    issues = validate(resolved.config)
+    if issues:
+        raise ConfigError(issues)
+    cfg = absolutize_paths(resolved.config, os.getcwd())
+    run_dir = RunDirectory(cfg.training.output_dir)
+    is_zero = launch_rank() == 0
+    if is_zero:
+        run_dir.prepare(resume=resume, overwrite=cfg.training.overwrite)
+    run = _Run(cfg, resolved, run_dir, reporter, stop, resume, is_zero)
+    return run.execute()
+
+
+class _Run:
+    """The state of one training run (kept out of :func:`train` to keep it readable)."""
+
+    def __init__(self, cfg: SessionConfig, resolved: ResolvedConfig, run_dir: RunDirectory,
+                 reporter: Reporter | None, stop: StopToken | None, resume: bool,
+                 is_zero: bool) -> None:
+        self.cfg = cfg
+        self.resolved = resolved
+        self.run_dir = run_dir
+        self.reporter = reporter or Reporter()
+        self.user_reporter = reporter
+        self.stop = stop
+        self.resume = resume
+        self.is_zero = is_zero
+        self.started = datetime.now(timezone.utc)
+        self.t0 = time.perf_counter()
+        self.history: list[dict[str, float]] = []
+        self.device: dict[str, Any] = {}
+        self.trainer: Any = None
+
+    # -- the run ---------------------------------------------------------------------------
+    def execute(self) -> RunResult:
+        try:
+            return self._execute()
+        except BaseException as exc:
+            if self.is_zero and (self.trainer is None or self.trainer.is_global_zero):
+                summary = self._summary("failed", error=exc)
+                try:
+                    self.run_dir.write_summary(summary)
+                finally:
+                    self.reporter.log("error", f"training failed: {exc}")
+                    self.reporter.run_finished(summary)
+            raise
+
+    def _execute(self) -> RunResult:
+        import lightning as L
+
+        from ..io import load_dataset
+        from .callbacks import EpochMetrics, PreviewCanvas, ReportProgress, StopOnToken
+        from .checkpoint import read_checkpoint
+        from .pinn import Normalisers
+        from .setup import prepare_fit
+        from .trainer import build_trainer
+
+        cfg, ex = self.cfg, self.cfg.execution
+        L.seed_everything(ex.seed, workers=True, verbose=False)
+        data = load_dataset(cfg.data)
+        for warning in data.warnings:
+            self.reporter.log("warning", warning)
+        self.data = data
+        ckpt_path = self.run_dir.last_checkpoint if self.resume else None
+        normalisers = None
+        if ckpt_path is not None:
+            saved = read_checkpoint(ckpt_path)["hyper_parameters"]["normalisers"]
+            normalisers = Normalisers(saved["input_scale"], saved["loss_scale"])
+            self.history = self.run_dir.read_metrics()
+        prepared = prepare_fit(cfg, data, normalisers)
+        split, dm, module = prepared.split, prepared.datamodule, prepared.module
+        normalisers = prepared.normalisers
+
+        self.stopper = StopOnToken(self.stop)
+        self.epoch_metrics = EpochMetrics(self._on_epoch, cfg.model.gridsize**2)
+        callbacks: list[Any] = [self.stopper, self.epoch_metrics]
+        if self.user_reporter is not None:
+            canvas_preview = PreviewCanvas(data.object_shape, module.net.probe)
+            callbacks.append(ReportProgress(self.reporter, canvas_preview,
+                                            ex.preview_interval_s))
+        self.trainer = trainer = build_trainer(
+            ex, max_epochs=cfg.training.max_epochs, run_dir=self.run_dir.path,
+            callbacks=callbacks, max_time_min=cfg.training.max_time_min,
+            enable_progress_bar=ex.progress_bar and self.user_reporter is None)
+        self.device = _device_info(trainer)
+        if trainer.is_global_zero:
+            self.run_dir.write_session(cfg)
+            self.run_dir.write_provenance(self._provenance(data, split, normalisers))
+            self.reporter.run_started({
+                "run_dir": str(self.run_dir.path), **self.device,
+                "n_patterns": data.n_patterns, "N": data.N,
+                "groups_train": int(split.train.size), "groups_val": int(split.val.size),
+                "gridsize": cfg.model.gridsize, "max_epochs": cfg.training.max_epochs,
+                "resume": self.resume, "data": data.source,
+            })
+        # Lightning's ddp launcher re-runs the program in new processes from here.
+        trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
+
+        cancelled = self.stopper.cancelled
+        if cancelled or not self.run_dir.last_checkpoint.is_file():
+            if ex.checkpointing or cancelled:
+                trainer.save_checkpoint(self.run_dir.last_checkpoint)
+        if not trainer.is_global_zero:
+            return RunResult(self.run_dir.path, "cancelled" if cancelled else "completed",
+                             int(trainer.current_epoch))
+        return self._finish(module, "cancelled" if cancelled else "completed")
+
+    # -- callbacks -------------------------------------------------------------------------
+    def _on_epoch(self, row: dict[str, float]) -> None:
+        self.history = [r for r in self.history if int(r["epoch"]) < int(row["epoch"])]
+        self.history.append(row)
+        self.run_dir.write_metrics(self.history)
+        self.reporter.metrics(int(row["epoch"]),
+                              {k: float(v) for k, v in row.items() if k != "epoch"})
+
+    # -- outputs ---------------------------------------------------------------------------
+    def _finish(self, module: Any, status: str) -> RunResult:
+        from ..io import write_product
+        from .devices import inference_device
+        from .images import write_object_pngs
+        from .reconstruct import reconstruct
+        from .truth import find_ground_truth, quality
+
+        cfg, data = self.cfg, self.data
+        self.train_time_s = time.perf_counter() - self.t0
+        device = inference_device(cfg.execution) if self.device.get("accelerator") != "cpu" \
+            else "cpu"
+        self.reporter.log("info", "stitching the training data into reconstruction.h5")
+        stitched = reconstruct(
+            module.net, data.patterns, data.positions, data.object_shape,
+            n_neighbours=cfg.model.n_neighbours, seed=cfg.execution.seed,
+            batch_size=cfg.execution.inference_batch_size, device=device,
+            weighting=cfg.inference.stitch_weighting, reporter=self.reporter, stage="stitch")
+        module.net.to("cpu")
+        epochs = [int(r["epoch"]) for r in self.history]
+        losses = [float(r["train_loss"]) for r in self.history]
+        recon_path = write_product(
+            self.run_dir.file(RECONSTRUCTION), obj=stitched.obj,
+            probe=module.net.effective_probe().detach().cpu().numpy(),
+            positions_px=data.positions,
+            object_pixel_size_m=data.object_pixel_size_m or 1.0, geometry=data.geometry,
+            indexes=data.indexes, loss_epochs=np.asarray(epochs, np.int64),
+            loss_values=np.asarray(losses, np.float64), mask=stitched.mask,
+            name="ptycho-engine reconstruction of the training data",
+            comments=f"trained by ptycho-engine; run {self.run_dir.path}",
+            probe_scale_factor=data.probe_scale_factor)
+        write_object_pngs(stitched.obj, self.run_dir.file(AMPLITUDE_PNG),
+                          self.run_dir.file(PHASE_PNG))
+        truth = find_ground_truth(str(cfg.data.path), data.metadata, data.object_guess)
+        scores = None
+        if truth is not None:
+            scores = quality(stitched.obj, truth[0], data.probe)
+            self.reporter.log("info", f"quality against {truth[1]}: amplitude SSIM "
+                              f"{scores['amplitude']['ssim']:.3f}, phase SSIM "
+                              f"{scores['phase']['ssim']:.3f}")
+        summary = self._summary(status, stitched=stitched, quality=scores,
+                                truth_source=truth[1] if truth else None)
+        self.run_dir.write_summary(summary)
+        self.reporter.run_finished(summary)
+        best = self.run_dir.best_checkpoints()
+        return RunResult(
+            run_dir=self.run_dir.path, status=status, epochs=summary["epochs"],
+            history=list(self.history), summary=summary,
+            checkpoints={"last": self.run_dir.last_checkpoint,
+                         "best": _best_path(self.trainer) or (best[-1] if best else None)},
+            reconstruction=recon_path)
+
+    def _provenance(self, data: Any, split: Any, normalisers: Any) -> dict[str, Any]:
+        return {
+            "started": self.started.isoformat(timespec="seconds"),
+            "resumed": self.resume,
+            "sources": dict(self.resolved.sources),
+            "resolved": self.device,
+            "configured": {"accelerator": self.cfg.execution.accelerator,
+                           "devices": self.cfg.execution.devices,
+                           "strategy": self.cfg.execution.strategy},
+            "versions": _versions(),
+            "data": {"source": data.source, "n_patterns": data.n_patterns, "N": data.N,
+                     "lazy": bool(getattr(data, "is_lazy", False)),
+                     "probe_scale_factor": data.probe_scale_factor,
+                     "groups_train": int(split.train.size), "groups_val": int(split.val.size)},
+            "normalisers": dataclasses.asdict(normalisers),
+            "argv": list(sys.argv),
+        }
+
+    def _summary(self, status: str, *, error: BaseException | None = None,
+                 stitched: Any = None, quality: dict[str, Any] | None = None,
+                 truth_source: str | None = None) -> dict[str, Any]:
+        rows = self.history
+        rates = [r["patterns_per_s"] for r in rows if math.isfinite(r["patterns_per_s"])]
+        last = rows[-1] if rows else {}
+        done = int(last["epoch"]) + 1 if rows else 0
+        return {
+            "status": status,
+            "epochs": done,
+            "max_epochs": self.cfg.training.max_epochs,
+            "resumed": self.resume,
+            "started": self.started.isoformat(timespec="seconds"),
+            "wall_time_s": time.perf_counter() - self.t0,
+            "train_time_s": getattr(self, "train_time_s", None),
+            "throughput": {
+                "train_patterns_per_s": float(np.median(rates)) if rates else None,
+                "inference_patterns_per_s": stitched.patterns_per_s if stitched else None,
+            },
+            "final": {"train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
+                      "lr": last.get("lr")},
+            "device": self.device,
+            "quality": quality,
+            "ground_truth": truth_source,
+            "run_dir": str(self.run_dir.path),
+            "error": None if error is None else f"{type(error).__name__}: {error}",
+        }
+
+
+def _best_path(trainer: Any) -> Path | None:
+    cb = getattr(trainer, "checkpoint_callback", None)
+    path = getattr(cb, "best_model_path", "") if cb is not None else ""
+    return Path(path) if path else None

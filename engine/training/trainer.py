@@ -1,0 +1,128 @@
+"""The ONE place that constructs a ``lightning.Trainer``: :func:`build_trainer`.
+
+Every Trainer argument comes from :class:`engine.config.ExecutionConfig` (plus the schedule
+limits and callbacks of the run), so what a session says is what the Trainer gets.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from ..config import ExecutionConfig, parse_devices
+from ..errors import ConfigError
+
+CHECKPOINT_DIR = "checkpoints"
+LOG_DIR = "logs"
+
+
+def checkpoint_callback(execution: ExecutionConfig, run_dir: str | os.PathLike[str]
+                        ) -> ModelCheckpoint:
+    """``last.ckpt`` plus the best ``save_top_k`` by ``checkpoint_monitor``."""
+    return ModelCheckpoint(
+        dirpath=Path(run_dir) / CHECKPOINT_DIR,
+        filename="best-{epoch:04d}",
+        monitor=execution.checkpoint_monitor,
+        mode=execution.checkpoint_mode,
+        save_top_k=execution.checkpoint_save_top_k,
+        every_n_epochs=execution.checkpoint_every_n_epochs,
+        save_last=True,
+        auto_insert_metric_name=False,
+    )
+
+
+def make_logger(execution: ExecutionConfig, run_dir: str | os.PathLike[str]) -> Logger | bool:
+    """The experiment logger named by ``execution.logger`` (step-level logs under logs/)."""
+    if execution.logger == "csv":
+        return CSVLogger(save_dir=str(run_dir), name=LOG_DIR, version="")
+    if execution.logger == "tensorboard":
+        try:
+            return TensorBoardLogger(save_dir=str(run_dir), name=LOG_DIR, version="")
+        except ModuleNotFoundError as exc:
+            raise ConfigError([
+                "execution.logger = 'tensorboard' needs the tensorboard package "
+                f"({exc}); install it (pip install 'ptycho-pinn-app[tensorboard]') or use "
+                "'csv'"]) from None
+    return False
+
+
+def build_trainer(
+    execution: ExecutionConfig,
+    *,
+    max_epochs: int,
+    run_dir: str | os.PathLike[str],
+    callbacks: Sequence[L.Callback] = (),
+    logger: Logger | bool | None = None,
+    max_time_min: float = 0.0,
+    enable_progress_bar: bool | None = None,
+    **overrides: Any,
+) -> L.Trainer:
+    """Build the Lightning Trainer of a run from the execution config.
+
+    Parameters
+    ----------
+    execution
+        Accelerator, devices, num_nodes, strategy, precision, determinism, clipping,
+        accumulation, checkpointing, early stopping, logger, logging cadence, progress bar,
+        matmul precision (applied here with ``torch.set_float32_matmul_precision``).
+    max_epochs
+        Total epochs of the run (a resumed run continues counting towards it).
+    run_dir
+        Run directory: checkpoints go to ``run_dir/checkpoints`` and logs to ``run_dir/logs``.
+    callbacks
+        The run's own callbacks (stop token, reporting, metrics); checkpointing and early
+        stopping are added from ``execution``.
+    logger
+        Overrides ``execution.logger`` when given (False: none).
+    max_time_min
+        Wall-time limit in minutes (0: none).
+    enable_progress_bar
+        Overrides ``execution.progress_bar`` (the CLI turns Lightning's bar off when its own
+        reporter draws one).
+    **overrides
+        Extra Trainer arguments for tests and benchmarks (``limit_train_batches``...).
+
+    Returns
+    -------
+    lightning.Trainer
+    """
+    torch.set_float32_matmul_precision(execution.matmul_precision)
+    all_callbacks = list(callbacks)
+    if execution.checkpointing:
+        all_callbacks.append(checkpoint_callback(execution, run_dir))
+    if execution.early_stopping_patience > 0:
+        all_callbacks.append(EarlyStopping(monitor=execution.checkpoint_monitor,
+                                           mode=execution.checkpoint_mode,
+                                           patience=execution.early_stopping_patience))
+    kwargs: dict[str, Any] = {
+        "accelerator": execution.accelerator,
+        "devices": parse_devices(execution.devices),
+        "num_nodes": execution.num_nodes,
+        "strategy": execution.strategy,
+        "precision": execution.precision,
+        "deterministic": execution.deterministic,
+        "gradient_clip_val": execution.gradient_clip_val or None,
+        "gradient_clip_algorithm": execution.gradient_clip_algorithm,
+        "accumulate_grad_batches": execution.accumulate_grad_batches,
+        "enable_checkpointing": execution.checkpointing,
+        "logger": make_logger(execution, run_dir) if logger is None else logger,
+        "log_every_n_steps": execution.log_every_n_steps,
+        "enable_progress_bar": execution.progress_bar if enable_progress_bar is None
+        else enable_progress_bar,
+        "enable_model_summary": False,
+        "callbacks": all_callbacks,
+        "max_epochs": int(max_epochs),
+        "max_time": datetime.timedelta(minutes=max_time_min) if max_time_min > 0 else None,
+        "default_root_dir": str(run_dir),
+        "num_sanity_val_steps": 0,
+    }
+    kwargs.update(overrides)
+    return L.Trainer(**kwargs)
