@@ -90,11 +90,15 @@ def test_other_seed_gives_other_data():
 
 def test_second_object_with_the_same_probe_and_scan():
     first = simulate_scan(tiny())
-    second = simulate_scan(tiny(), object_seed=7, probe=first.probe)
-    assert np.array_equal(second.probe, first.probe)
+    second = simulate_scan(tiny(), object_seed=7)
+    assert np.array_equal(second.probe, first.probe)  # same beam, scaled for the first object
     assert np.array_equal(second.positions, first.positions)
     assert second.obj.shape == first.obj.shape
     assert np.abs(second.obj - first.obj).mean() > 0.05
+    assert second.photons_per_pattern == pytest.approx(1e6, rel=0.3)
+    # An explicit probe is used as is.
+    third = simulate_scan(tiny(), object_seed=8, probe=first.probe)
+    assert np.array_equal(third.probe, first.probe)
 
 
 def test_default_preset_sizes_and_overlap():

@@ -167,8 +167,11 @@ def simulate_scan(
     config
         ``config.simulation`` drives everything; ``config.model.N`` is the pattern size.
     object_seed
-        Draw the object from this seed instead of ``simulation.seed`` (probe, scan and noise
-        unchanged): a second, different object under the same illumination.
+        Draw the object from this seed instead of ``simulation.seed``: a second, different
+        object under the same illumination. Probe, scan and noise streams are unchanged and the
+        probe keeps the photon scale of the ``simulation.seed`` object, so the probe is
+        identical to the one of the simulation without ``object_seed`` (the mean counts then
+        differ from the setting by the objects' different transmission).
     obj
         Use this ``(H, W)`` object instead of generating one (the scan is centred in it).
     probe
@@ -191,6 +194,7 @@ def simulate_scan(
     scan = make_scan(sim.scan, sim.n_positions, sim.step_px, sim.jitter_px, rng["scan"])
     size = sim.object_size if obj is None else 0
     positions, shape = place_scan(scan, n, size)
+    given_object = obj is not None
     if obj is not None:
         obj = np.asarray(obj, np.complex64)
         needed = shape
@@ -211,10 +215,18 @@ def simulate_scan(
     expected = _forward(obj, probe, positions, n, reporter, stop)
     mean_total = float(expected.sum(axis=(1, 2)).mean())
     if not given_probe:
-        scale = sim.photons_per_pattern / mean_total
+        reference = mean_total
+        if object_seed is not None and not given_object:
+            # Scale the probe for the seed's own object, so it equals that simulation's probe.
+            own = make_object(sim.object, shape, random_streams(sim.seed)["object"],
+                              amplitude_min=sim.amplitude_min, phase_range=sim.phase_range,
+                              image_path=sim.object_path)
+            reference = float(_forward(own, probe, positions, n, None, stop)
+                              .sum(axis=(1, 2)).mean())
+        scale = sim.photons_per_pattern / reference
         expected *= scale
         probe = (probe * np.float32(math.sqrt(scale))).astype(np.complex64)
-        mean_total = sim.photons_per_pattern
+        mean_total *= scale
     counts = rng["noise"].poisson(expected).astype(np.float32)
     return SimulatedScan(
         obj=obj, probe=probe, positions=positions, counts=counts,
