@@ -226,7 +226,8 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
         issues.raise_if_any()
     return Product(
         object=obj, probe=probe, positions=positions, indexes=indexes.astype(np.int64),
-        object_pixel_size_m=None if pixel_unknown else obj_pixel, probe_pixel_size_m=probe_pixel, object_center_m=center,
+        object_pixel_size_m=None if pixel_unknown else obj_pixel,
+        probe_pixel_size_m=probe_pixel, object_center_m=center,
         geometry=geometry, loss_epochs=loss_epochs, loss_values=loss_values, mask=mask,
         probe_factor=factor, name=name, comments=comments, metadata=metadata, source=source,
         warnings=list(issues.warnings),
