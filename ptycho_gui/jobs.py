@@ -117,26 +117,13 @@ def train_job(config: SessionConfig) -> Job:
         import engine
 
         raw = engine.train(config, reporter=reporter, stop=stop)
-        checkpoint = _best_checkpoint(raw)
-        recon_path = getattr(raw, "reconstruction", None) or getattr(
-            raw, "reconstruction_path", None)
-        return RunOutput("train", str(raw.status), raw=raw, folder=Path(raw.run_dir),
-                         checkpoint=checkpoint,
-                         reconstruction=_read_reconstruction(
-                             Path(recon_path) if recon_path else None))
+        checkpoints = raw.checkpoints or {}
+        checkpoint = checkpoints.get("best") or checkpoints.get("last")
+        return RunOutput("train", raw.status, raw=raw, folder=Path(raw.run_dir),
+                         checkpoint=Path(checkpoint) if checkpoint else None,
+                         reconstruction=_read_reconstruction(raw.reconstruction))
 
     return Job("train", run)
-
-
-def _best_checkpoint(raw: Any) -> Path | None:
-    for name in ("best_checkpoint", "last_checkpoint", "checkpoint"):
-        value = getattr(raw, name, None)
-        if value:
-            return Path(value)
-    paths = getattr(raw, "checkpoints", None) or getattr(raw, "checkpoint_paths", None)
-    if isinstance(paths, dict):
-        paths = list(paths.values())
-    return Path(paths[0]) if paths else None
 
 
 def infer_job(config: SessionConfig) -> Job:
@@ -147,12 +134,16 @@ def infer_job(config: SessionConfig) -> Job:
     def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
         import engine
 
-        raw = engine.infer(config.inference.checkpoint, data, config.inference.output,
+        raw = engine.infer(config.inference.checkpoint, data, config.inference.output or None,
                            config=config, reporter=reporter, stop=stop)
-        status = str(getattr(raw, "status", "cancelled" if stop.is_set() else "completed"))
-        out = Path(getattr(raw, "output", None) or config.inference.output)
-        return RunOutput("infer", status, raw=raw, folder=out.parent,
-                         reconstruction=_read_reconstruction(out))
+        recon = _read_reconstruction(raw.output)
+        if recon is not None:
+            recon.obj = np.asarray(raw.obj)  # the in-memory object keeps its NaN exactly
+        elif raw.status == "completed":
+            recon = Reconstruction(obj=np.asarray(raw.obj))
+        return RunOutput("infer", raw.status, raw=raw,
+                         folder=Path(raw.output).parent if raw.output else None,
+                         reconstruction=recon)
 
     return Job("infer", run)
 

@@ -62,6 +62,8 @@ class ProbeView(QWidget):
             plots = self.graphics.ci.getItem(mode, 0), self.graphics.ci.getItem(mode, 1)
             plots[0].setTitle(f"mode {mode + 1} amplitude ({100 * share[mode]:.1f} %)")
             plots[1].setTitle(f"mode {mode + 1} phase")
+            if not same_layout:
+                plots[0].autoRange(padding=0.02)  # phase is linked to it
         n = probe.shape[-1]
         self.info.setText(f"{probe.shape[0]} mode(s) of {n} x {n} px")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 
 import h5py
 import numpy as np
@@ -86,7 +87,6 @@ def test_data_file_problems_are_messages_not_crashes(window, qtbot, tmp_path):
 
 @needs_simulate
 @needs_train
-@pytest.mark.slow
 def test_tiny_training_from_the_gui_streams_and_completes(window, qtbot, tmp_path):
     c = window.controller
     simulate_tiny(window, qtbot, tmp_path / "sim")
@@ -122,22 +122,34 @@ def test_tiny_training_from_the_gui_streams_and_completes(window, qtbot, tmp_pat
     pngs = c.export(tmp_path / "exported.png")
     assert [p.name for p in pngs] == ["exported-amplitude.png", "exported-phase.png"]
 
+    # Infer with the checkpoint the run filled in, into a product next to the data.
+    form.editor("inference.output").line.setText(str(tmp_path / "inferred.h5"))
+    with qtbot.waitSignal(c.runner.finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        window.action_infer.trigger()
+    assert blocker.args[0].status == "completed", blocker.args[0].error
+    assert (tmp_path / "inferred.h5").is_file()
+    assert c.reconstruction.product_path == tmp_path / "inferred.h5"
+    assert "Infer completed" in window.state_label.text()
+
 
 @needs_simulate
 @needs_train
-@pytest.mark.slow
 def test_stopping_a_real_training_ends_it_as_cancelled(window, qtbot, tmp_path):
     c = window.controller
     simulate_tiny(window, qtbot, tmp_path / "sim")
     window.form.editor("training.max_epochs").widget.setValue(500)
     window.form.editor("training.output_dir").line.setText(str(tmp_path / "run"))
     window.form.editor("execution.accelerator").widget.setCurrentText("cpu")
-    with qtbot.waitSignal(c.runner.signals.progress_ready, timeout=RUN_TIMEOUT_MS):
+    # Stop mid-run, after the first epoch's metrics arrived (the user saw the run going).
+    with qtbot.waitSignal(c.runner.signals.metrics, timeout=RUN_TIMEOUT_MS):
         assert c.start_train()
+    t0 = time.monotonic()
     with qtbot.waitSignal(c.runner.finished, timeout=30_000) as blocker:
-        c.stop()
-    assert blocker.args[0].status == "cancelled"
+        window.action_stop.trigger()
+    assert blocker.args[0].status == "cancelled", blocker.args[0].error
+    assert time.monotonic() - t0 < 10.0  # cooperative stop within a few seconds
     assert "cancelled" in window.state_label.text()
+    assert len(window.loss_view.history["train_loss"][1]) < 500
 
 
 @needs_train

@@ -1,0 +1,113 @@
+"""Make the user guide's screenshots: a short demo-sized run in a real window.
+
+Run it under a display (``xvfb-run -s "-screen 0 1600x1000x24" python -m
+ptycho_gui.screenshot``): it simulates a dataset, trains a few epochs, and saves the main
+window and each view as PNG files in ``docs/images``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from .qtenv import select_pyside6
+
+VIEWS = {"main-window": "reconstruction_view", "loss": "loss_view",
+         "patterns": "pattern_browser", "positions": "positions_view", "probe": "probe_view"}
+
+
+def _wait(signal: object, timeout_s: float) -> list:
+    """Run the event loop until ``signal`` fires; its arguments (TimeoutError when late)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    received: list = []
+
+    def done(*args: object) -> None:
+        received.append(args)
+        loop.quit()
+
+    signal.connect(done)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    signal.disconnect(done)
+    if not received:
+        raise TimeoutError(f"nothing happened within {timeout_s:.0f} s")
+    return list(received[0])
+
+
+def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int,
+                     size: tuple[int, int] = (1500, 920)) -> list[Path]:
+    """Simulate ``preset``, train ``epochs`` epochs from the GUI, save the window and views."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from .app import create_main_window
+
+    settings = QSettings(str(work_dir / "screenshot.ini"), QSettings.Format.IniFormat)
+    window = create_main_window(settings=settings)
+    window.resize(*size)
+    window.show()
+    c = window.controller
+    c.ask_save_changes = lambda parent, name: "discard"
+    c.apply_preset(preset)
+    form = window.form
+    form.editor("training.max_epochs").set_value(epochs)
+    c.document.set_value("training.max_epochs", epochs)
+    c.document.set_value("training.output_dir", str(work_dir / "run"))
+    form.editor("training.output_dir").set_value(str(work_dir / "run"))
+    c.start_simulate(work_dir / "data")
+    outcome = _wait(c.runner.finished, 600)[0]
+    if outcome.status != "completed":
+        raise RuntimeError(f"simulation {outcome.status}: {outcome.error}")
+    if c.loader.busy:
+        _wait(c.loader.finished, 120)
+    if not c.start_train():
+        raise RuntimeError("cannot train: " + "; ".join(c.run_blockers("train")))
+    outcome = _wait(c.runner.finished, 3600)[0]
+    if outcome.status != "completed":
+        raise RuntimeError(f"training {outcome.status}: {outcome.error}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    window.pattern_browser.show_index(len(window.positions_view.positions) // 2)
+    written = []
+    for name, attribute in VIEWS.items():
+        window.view_tabs.setCurrentWidget(getattr(window, attribute))
+        for _ in range(5):
+            QApplication.processEvents()
+        path = out_dir / f"{name}.png"
+        if not window.grab().save(str(path), "PNG"):
+            raise OSError(f"cannot write {path}")
+        written.append(path)
+    window.view_tabs.setCurrentWidget(window.reconstruction_view)
+    window.close()
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ptycho_gui.screenshot",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/images"),
+                        help="folder for the PNG files (default: docs/images)")
+    parser.add_argument("--preset", default="default", help="simulation preset (default)")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs (3)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for the simulated data and run (default: a temporary one)")
+    args = parser.parse_args(argv)
+    select_pyside6()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ptycho-gui")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        for path in make_screenshots(args.out, work, args.preset, args.epochs):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
