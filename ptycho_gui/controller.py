@@ -457,7 +457,7 @@ class MainController(QObject):
         if recon is not None:
             self.reconstruction = recon
             self.window.reconstruction_view.set_object(
-                recon.obj, caption=f"{output.kind} result ({output.status})")
+                recon.obj, caption=f"{output.kind} result ({output.status})", fit_levels=True)
             if recon.probe is not None:
                 self.window.probe_view.set_probe(recon.probe)
             if recon.positions is not None:

@@ -16,7 +16,8 @@ from pathlib import Path
 from .qtenv import select_pyside6
 
 VIEWS = {"main-window": "reconstruction_view", "loss": "loss_view",
-         "patterns": "pattern_browser", "positions": "positions_view", "probe": "probe_view"}
+         "patterns": "pattern_browser"}
+"""File name -> the view shown in it (the images of docs/user-guide.md)."""
 
 
 def _wait(signal: object, timeout_s: float) -> list:

@@ -84,13 +84,18 @@ class ImagePanel(QWidget):
     def set_component(self, component: str) -> None:
         self.component_box.setCurrentText(component)
 
-    def set_data(self, data: np.ndarray) -> None:
-        """Show ``data`` (2-D, complex or real); keeps zoom and levels after the first frame."""
+    def set_data(self, data: np.ndarray, fit_levels: bool = False) -> None:
+        """Show ``data`` (2-D, complex or real); keeps zoom and levels after the first frame.
+
+        ``fit_levels`` re-fits the colour levels (a final result) but keeps the zoom.
+        """
         data = np.asarray(data)
         if self._data is None or data.shape != self._data.shape:
             self._fresh = True
         self._data = data
         self._render()
+        if fit_levels:
+            self.fit_levels()
 
     def clear(self) -> None:
         self._data = None
@@ -148,9 +153,13 @@ class ImagePanel(QWidget):
             self._render()
             self.plot.setRange(xRange=shape_range[0], yRange=shape_range[1], padding=0)
 
-    def _on_fit_button_clicked(self) -> None:
+    def fit_levels(self) -> None:
+        """Fit the colour levels to the image shown (robust percentiles; phase: -pi..pi)."""
         if self._shown is not None and self._shown.ndim == 2:
             self.colorbar.setLevels(robust_levels(self._shown, self.component))
+
+    def _on_fit_button_clicked(self) -> None:
+        self.fit_levels()
 
     def _on_scene_mouse_moved(self, pos: object) -> None:
         if self._shown is None or not self.plot.sceneBoundingRect().contains(pos):

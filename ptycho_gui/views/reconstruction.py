@@ -38,11 +38,12 @@ class ReconstructionView(QWidget):
         """How many frames were drawn since the view was made."""
         return self.left.frames
 
-    def set_object(self, obj: np.ndarray, caption: str = "") -> None:
-        """Show a complex object (NaN where not illuminated), keeping zoom and levels."""
+    def set_object(self, obj: np.ndarray, caption: str = "", fit_levels: bool = False) -> None:
+        """Show a complex object (NaN where not illuminated), keeping zoom (and levels unless
+        ``fit_levels``: a run's final result gets levels of its own)."""
         self.obj = np.asarray(obj)
-        self.left.set_data(self.obj)
-        self.right.set_data(self.obj)
+        self.left.set_data(self.obj, fit_levels)
+        self.right.set_data(self.obj, fit_levels)
         if caption:
             self.caption.setText(caption)
 

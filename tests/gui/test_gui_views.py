@@ -134,3 +134,17 @@ def test_png_export_writes_amplitude_and_phase(tmp_path):
     assert phase.shape == (12, 10, 3)
     assert tuple(phase[0, 0]) == (0, 0, 0)  # NaN shown black
     assert len({tuple(px) for px in phase.reshape(-1, 3)}) > 20  # a real colour ramp
+
+
+def test_final_result_gets_its_own_levels_but_keeps_the_zoom(qtbot):
+    panel = ImagePanel(component="amplitude")
+    qtbot.addWidget(panel)
+    panel.resize(400, 300)
+    panel.show()
+    panel.set_data(np.full((30, 30), 1.0 + 0j) + np.linspace(0, 0.01, 900).reshape(30, 30))
+    panel.plot.setRange(xRange=(3, 9), yRange=(3, 9), padding=0)
+    zoom = panel.plot.viewRange()
+    panel.set_data(np.linspace(0, 5, 900).reshape(30, 30) + 0j, fit_levels=True)
+    low, high = panel.levels()
+    assert low < 0.5 and high > 4.5
+    assert np.allclose(panel.plot.viewRange(), zoom)
