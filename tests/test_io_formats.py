@@ -290,6 +290,10 @@ def test_diffraction_round_trip(tmp_path):
     assert np.array_equal(d.indexes, np.arange(M) * 2)
     assert np.array_equal(d.bad_pixels, bad)
     assert d.detector_pixel_size_m == (75e-6, 70e-6)
+    gz = write_diffraction(tmp_path / "gz.h5", counts, compression="gzip")
+    with h5py.File(gz, "r") as h5:
+        assert h5["patterns"].compression == "gzip"
+    assert np.array_equal(read_diffraction(gz).patterns, counts)
     lazy = read_diffraction(path, lazy=True)
     assert isinstance(lazy.patterns, LazyPatterns)
     assert np.array_equal(lazy.patterns[[5, 1, 5]], counts[[5, 1, 5]])

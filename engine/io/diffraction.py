@@ -1,6 +1,7 @@
 """Ptychodus assembled diffraction files (``diffraction.h5``): read and write.
 
-Layout (docs/formats.md §3): ``/patterns`` ``(P, H, W)`` counts (integer or float, lzf),
+Layout (docs/formats.md §3): ``/patterns`` ``(P, H, W)`` counts (integer or float, lzf or
+gzip),
 with attributes ``detector_pixel_width_m`` and ``detector_pixel_height_m``; ``/indexes``
 ``(P,)`` scan index of each pattern (pairs patterns with the product's positions);
 ``/bad_pixels`` ``(H, W)`` bool, True = bad.
@@ -135,6 +136,7 @@ def write_diffraction(
     bad_pixels: np.ndarray | None = None,
     detector_pixel_size_m: float | tuple[float, float] | None = None,
     *,
+    compression: str = "lzf",
     chunk: int = 256,
 ) -> Path:
     """Write a ptychodus diffraction file atomically; return its path.
@@ -150,7 +152,15 @@ def write_diffraction(
         ``(H, W)`` bool mask, True = bad (optional).
     detector_pixel_size_m
         Pixel side, or ``(width, height)``, in metres (optional; 0 is written when unknown).
+    compression
+        ``"lzf"`` (ptychodus's choice, fast) or ``"gzip"`` (level 4 with byte shuffling).
+        Only gzip gives byte-identical files on rerun: liblzf leaves its hash table
+        uninitialised, so its output (always decodable) can vary from run to run.
     """
+    if compression not in ("lzf", "gzip"):
+        raise ValueError(f"compression: expected 'lzf' or 'gzip', found {compression!r}")
+    filters: dict = ({"compression": "lzf"} if compression == "lzf" else
+                     {"compression": "gzip", "compression_opts": 4, "shuffle": True})
     shape = tuple(int(s) for s in patterns.shape)
     if len(shape) != 3:
         raise ValueError(f"patterns: expected shape (P, H, W), found {shape}")
@@ -165,8 +175,8 @@ def write_diffraction(
     else:
         width = height = float(detector_pixel_size_m)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
-        ds = h5.create_dataset("patterns", shape=shape, dtype=dtype, compression="lzf",
-                               chunks=(1, shape[1], shape[2]), track_times=False)
+        ds = h5.create_dataset("patterns", shape=shape, dtype=dtype,
+                               chunks=(1, shape[1], shape[2]), track_times=False, **filters)
         for start in range(0, shape[0], chunk):
             ds[start:start + chunk] = np.asarray(patterns[start:start + chunk], dtype=dtype)
         ds.attrs["detector_pixel_width_m"] = width

@@ -46,7 +46,7 @@ def write_outputs(scan: SimulatedScan, out_dir: Path, config: SessionConfig) -> 
             probe=scan.probe, object_guess=scan.obj, metadata=scan_metadata(scan, config)),
         "diffraction": write_diffraction(
             out_dir / DIFFRACTION_NAME, scan.counts, np.arange(scan.n_patterns),
-            detector_pixel_size_m=g.detector_pixel_size_m),
+            detector_pixel_size_m=g.detector_pixel_size_m, compression="gzip"),  # reproducible
         "product": write_product(
             out_dir / PRODUCT_NAME, obj=np.ones_like(scan.obj), name="initial guess", **common),
         "truth": write_product(
