@@ -106,7 +106,6 @@ class MainController(QObject):
         self.data_preview: DataPreview | None = None
         self._preview_generation = 0
         self._pending_preview: SessionConfig | None = None
-        self._last_frame_time = 0.0
         self._frame_timer = QTimer(self)
         self._frame_timer.setSingleShot(True)
         self._frame_timer.timeout.connect(self._on_frame_timer_timeout)
@@ -156,6 +155,11 @@ class MainController(QObject):
         self.document.set_value(key, value)
         if key.startswith("data."):
             self._preview_timer.start()
+
+    def set_field(self, key: str, value: Any) -> None:
+        """Set ``section.field`` in the session and its widget (an edit: marks modified)."""
+        self.window.form.editor(key).set_value(value)
+        self.document.set_value(key, value)
 
     def _on_advanced_box_toggled(self, checked: bool) -> None:
         self.window.form.set_show_advanced(checked)
@@ -445,13 +449,11 @@ class MainController(QObject):
         if output.folder is not None:
             self.log("info", f"Output: {output.folder}")
         if output.kind == "simulate" and output.dataset_path is not None:
-            self.window.form.editor("data.path").set_value(str(output.dataset_path))
-            self.document.set_value("data.path", str(output.dataset_path))
+            self.set_field("data.path", str(output.dataset_path))
             self.log("info", f"data.path set to the simulated {output.dataset_path}")
             self.request_data_preview()
         if output.checkpoint is not None and not self.document.config.inference.checkpoint:
-            self.window.form.editor("inference.checkpoint").set_value(str(output.checkpoint))
-            self.document.set_value("inference.checkpoint", str(output.checkpoint))
+            self.set_field("inference.checkpoint", str(output.checkpoint))
             self.log("info", f"inference.checkpoint set to {output.checkpoint}")
         recon = output.reconstruction
         if recon is not None:

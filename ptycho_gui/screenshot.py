@@ -55,11 +55,8 @@ def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int,
     c = window.controller
     c.ask_save_changes = lambda parent, name: "discard"
     c.apply_preset(preset)
-    form = window.form
-    form.editor("training.max_epochs").set_value(epochs)
-    c.document.set_value("training.max_epochs", epochs)
-    c.document.set_value("training.output_dir", str(work_dir / "run"))
-    form.editor("training.output_dir").set_value(str(work_dir / "run"))
+    c.set_field("training.max_epochs", epochs)
+    c.set_field("training.output_dir", str(work_dir / "run"))
     c.start_simulate(work_dir / "data")
     outcome = _wait(c.runner.finished, 600)[0]
     if outcome.status != "completed":
