@@ -568,8 +568,11 @@ class MainController(QObject):
         self.log("info", preview.report_text)
         w = self.window
         if preview.patterns is not None:
-            w.pattern_browser.set_patterns(
-                preview.patterns, f"{Path(preview.path).name}: {len(preview.patterns)} patterns")
+            shown = len(preview.patterns)
+            label = f"{Path(preview.path).name}: {preview.n_patterns} patterns"
+            if shown < preview.n_patterns:
+                label += f" (the first {shown} can be browsed)"
+            w.pattern_browser.set_patterns(preview.patterns, label)
         if preview.positions is not None:
             w.positions_view.set_positions(preview.positions, preview.object_shape,
                                            background=preview.object_guess)

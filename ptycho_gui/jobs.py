@@ -24,6 +24,9 @@ from .worker import Job
 PREVIEW_PATTERNS = 4096
 """Patterns kept in memory for the browser when the source is not lazy already."""
 
+PREVIEW_BUDGET_MB = 256
+"""Above this, the preview leaves patterns on disk (read one at a time as you browse)."""
+
 
 @dataclass
 class Reconstruction:
@@ -75,6 +78,7 @@ class DataPreview:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     patterns: Any = None
+    n_patterns: int = 0
     positions: np.ndarray | None = None
     probe: np.ndarray | None = None
     object_shape: tuple[int, int] | None = None
@@ -161,14 +165,17 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         if preview.problems or stop.is_set():
             return preview  # loading would only repeat the problems
         try:
-            dataset = load_dataset(data)
+            # A smaller budget than a run's: the preview must not hold gigabytes.
+            dataset = load_dataset(data, memory_budget_mb=min(data.memory_budget_mb,
+                                                              PREVIEW_BUDGET_MB))
         except EngineError as exc:
             preview.problems.append(str(exc))
             return preview
         patterns = dataset.patterns
         if isinstance(patterns, np.ndarray) and len(patterns) > PREVIEW_PATTERNS:
-            patterns = patterns[:PREVIEW_PATTERNS]
+            patterns = patterns[:PREVIEW_PATTERNS].copy()  # a view would keep them all alive
         preview.patterns = patterns
+        preview.n_patterns = dataset.n_patterns
         preview.positions = np.asarray(dataset.positions)
         preview.probe = np.asarray(dataset.probe)
         preview.object_shape = tuple(int(v) for v in dataset.object_shape)
