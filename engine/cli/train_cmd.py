@@ -88,6 +88,31 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Keep the terminal to our own progress bars and messages.
+
+    Lightning's banner lines ("GPU available...", tips) and two known-harmless warnings (a
+    small-epoch logging-interval notice, a torch pytree deprecation inside Lightning) are
+    hidden; every other warning still shows.
+    """
+    import logging
+    import warnings
+
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
+            warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def _reporter(resolved: ResolvedConfig) -> Any:
     from ..reporting import TqdmReporter
 
@@ -126,7 +151,7 @@ def _train(args: argparse.Namespace) -> int:
     reporter = _reporter(resolved)
     stop = threading.Event()
     try:
-        with _interrupt_sets(stop):
+        with _interrupt_sets(stop), _quiet_lightning():
             result = train(resolved, reporter=reporter, stop=stop, resume=bool(args.resume))
     finally:
         reporter.close()
@@ -161,7 +186,7 @@ def _infer(args: argparse.Namespace) -> int:
     reporter = _reporter(resolved)
     stop = threading.Event()
     try:
-        with _interrupt_sets(stop):
+        with _interrupt_sets(stop), _quiet_lightning():
             result = infer_from_config(resolved, reporter=reporter, stop=stop)
     finally:
         reporter.close()
@@ -183,7 +208,7 @@ def _demo(args: argparse.Namespace) -> int:
     reporter = _reporter(resolved)
     stop = threading.Event()
     try:
-        with _interrupt_sets(stop):
+        with _interrupt_sets(stop), _quiet_lightning():
             report = run_demo(args.out, config=resolved, preset=args.preset, reporter=reporter,
                               stop=stop)
     finally:

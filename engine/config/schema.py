@@ -199,8 +199,9 @@ class ModelConfig:
         group="network",
     )
     width: int = setting(
-        32,
-        "Number of channels of the first encoder level (doubles at each level).",
+        16,
+        "Number of channels of the first encoder level (doubles at each level); "
+        "'cnn_large' uses twice as many.",
         min=4,
         max=512,
         step=4,

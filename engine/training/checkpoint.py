@@ -9,8 +9,6 @@ in it needs unpickling of arbitrary objects.
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +32,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"{p}: checkpoint file not found")
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError,
-            ValueError) as exc:
+    except (OSError, MemoryError) as exc:
+        raise CheckpointError(f"{p}: cannot read the checkpoint ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means "not a checkpoint"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{p}: expected a ptycho-engine checkpoint (.ckpt) loadable with "

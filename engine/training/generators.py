@@ -90,9 +90,11 @@ class FastEncoderDecoder(nn.Module):
 
     def __init__(self, channels: int, width: int, depth: int, activation: str,
                  object_output: str, amplitude_max: float, norm: str = "none",
-                 log_input: bool = False, dense: int = 0, n: int = 64) -> None:
+                 log_input: bool = False, dense: int = 0, n: int = 64,
+                 central: bool = False) -> None:
         super().__init__()
         self.channels = channels
+        self.central = central
         self.log_input = log_input
         widths = [width * 2**i for i in range(depth + 1)]
         cin = 2 * channels if log_input else channels
@@ -115,8 +117,11 @@ class FastEncoderDecoder(nn.Module):
                           *_block(widths[i + 1], widths[i], activation, norm))
             for i in reversed(range(depth - 1))
         )
-        self.out = nn.Sequential(nn.Conv2d(widths[0], 4 * 2 * channels, 3, padding=1),
-                                 nn.PixelShuffle(2))
+        if central:
+            self.out = nn.Conv2d(widths[0], 2 * channels, 3, padding=1)
+        else:
+            self.out = nn.Sequential(nn.Conv2d(widths[0], 4 * 2 * channels, 3, padding=1),
+                                     nn.PixelShuffle(2))
         self.head = ObjectHead(object_output, amplitude_max)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -130,6 +135,9 @@ class FastEncoderDecoder(nn.Module):
         for layer in self.up:
             h = layer(h)
         y = self.out(h)
+        if self.central:
+            q = y.shape[-1] // 2
+            y = nn.functional.pad(y, (q, q, q, q))
         return self.head(y[:, : self.channels], y[:, self.channels:])
 
 

@@ -190,7 +190,7 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         write_product(output, obj=stitched.obj,
                       probe=module.net.effective_probe().detach().numpy(),
                       positions_px=loaded.positions,
-                      object_pixel_size_m=loaded.object_pixel_size_m or 1.0,
+                      object_pixel_size_m=loaded.object_pixel_size_m,
                       geometry=loaded.geometry, indexes=loaded.indexes, mask=stitched.mask,
                       name="ptycho-engine inference",
                       comments=f"checkpoint {checkpoint}; data {source}",

@@ -105,6 +105,11 @@ class PINNModule(L.LightningModule):
                  batch_size=batch["counts"].shape[0], sync_dist=True)
         return loss
 
+    def on_validation_epoch_end(self) -> None:
+        if self.cancelled:
+            # The skipped validation of a cancelled epoch: NaN never becomes "best".
+            self.log("val_loss", float("nan"), sync_dist=True)
+
     def configure_optimizers(self) -> Any:
         t = self.hparams["training"]
         params = self.parameters()

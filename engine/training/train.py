@@ -172,6 +172,11 @@ class _Run:
 
     # -- the run ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
+        import torch
+
+        # deterministic=True switches torch into deterministic mode process-wide; a GUI or
+        # notebook that trains again should get back the mode it had.
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
         try:
             return self._execute()
         except BaseException as exc:
@@ -183,6 +188,8 @@ class _Run:
                     self.reporter.log("error", f"training failed: {exc}")
                     self.reporter.run_finished(summary)
             raise
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
 
     def _execute(self) -> RunResult:
         import lightning as L
@@ -220,7 +227,9 @@ class _Run:
         self.trainer = trainer = build_trainer(
             ex, max_epochs=cfg.training.max_epochs, run_dir=self.run_dir.path,
             callbacks=callbacks, max_time_min=cfg.training.max_time_min,
-            enable_progress_bar=ex.progress_bar and self.user_reporter is None)
+            enable_progress_bar=ex.progress_bar and self.user_reporter is None,
+            # No validation groups (val_fraction 0 or tiny data): no validation loop at all.
+            **({"limit_val_batches": 0} if split.val.size == 0 else {}))
         self.device = _device_info(trainer)
         if trainer.is_global_zero:
             self.run_dir.write_session(cfg)
@@ -277,7 +286,7 @@ class _Run:
             self.run_dir.file(RECONSTRUCTION), obj=stitched.obj,
             probe=module.net.effective_probe().detach().cpu().numpy(),
             positions_px=data.positions,
-            object_pixel_size_m=data.object_pixel_size_m or 1.0, geometry=data.geometry,
+            object_pixel_size_m=data.object_pixel_size_m, geometry=data.geometry,
             indexes=data.indexes, loss_epochs=np.asarray(epochs, np.int64),
             loss_values=np.asarray(losses, np.float64), mask=stitched.mask,
             name="ptycho-engine reconstruction of the training data",
@@ -289,9 +298,12 @@ class _Run:
         scores = None
         if truth is not None:
             scores = quality(stitched.obj, truth[0], data.probe)
-            self.reporter.log("info", f"quality against {truth[1]}: amplitude SSIM "
-                              f"{scores['amplitude']['ssim']:.3f}, phase SSIM "
-                              f"{scores['phase']['ssim']:.3f}")
+            if scores is None:
+                self.reporter.log("warning", f"could not compare with {truth[1]}")
+            else:
+                self.reporter.log("info", f"quality against {truth[1]}: amplitude SSIM "
+                                  f"{scores['amplitude']['ssim']:.3f}, phase SSIM "
+                                  f"{scores['phase']['ssim']:.3f}")
         summary = self._summary(status, stitched=stitched, quality=scores,
                                 truth_source=truth[1] if truth else None)
         self.run_dir.write_summary(summary)

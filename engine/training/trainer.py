@@ -14,7 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from ..config import ExecutionConfig, parse_devices
@@ -22,6 +22,24 @@ from ..errors import ConfigError
 
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
+
+
+class LastCheckpoint(Checkpoint):
+    """Writes ``checkpoints/last.ckpt`` at the end of every ``every_n_epochs``-th epoch.
+
+    Lightning's ``save_last=True`` refreshes last.ckpt only when a best checkpoint is saved in
+    the same step, so after an epoch that did not improve it would hold an older state; this
+    callback (run after ModelCheckpoint) makes last.ckpt always the latest epoch.
+    """
+
+    def __init__(self, path: Path, every_n_epochs: int = 1) -> None:
+        self.path = Path(path)
+        self.every_n_epochs = max(1, int(every_n_epochs))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        trainer.save_checkpoint(self.path)
 
 
 def checkpoint_callback(execution: ExecutionConfig, run_dir: str | os.PathLike[str]
@@ -36,6 +54,7 @@ def checkpoint_callback(execution: ExecutionConfig, run_dir: str | os.PathLike[s
         every_n_epochs=execution.checkpoint_every_n_epochs,
         save_last=True,
         auto_insert_metric_name=False,
+        enable_version_counter=False,  # one last.ckpt, overwritten, also after a resume
     )
 
 
@@ -98,6 +117,8 @@ def build_trainer(
     all_callbacks = list(callbacks)
     if execution.checkpointing:
         all_callbacks.append(checkpoint_callback(execution, run_dir))
+        all_callbacks.append(LastCheckpoint(Path(run_dir) / CHECKPOINT_DIR / "last.ckpt",
+                                            execution.checkpoint_every_n_epochs))
     if execution.early_stopping_patience > 0:
         all_callbacks.append(EarlyStopping(monitor=execution.checkpoint_monitor,
                                            mode=execution.checkpoint_mode,

@@ -69,8 +69,16 @@ def probe_radius_px(probe: np.ndarray, fraction: float = 0.9) -> int:
     return int(np.ceil(r[order][min(k, r.size - 1)]))
 
 
-def quality(obj: np.ndarray, truth: np.ndarray, probe: np.ndarray) -> dict[str, Any]:
-    """:func:`engine.metrics.evaluate` on the scanned region minus a probe-radius border."""
+def quality(obj: np.ndarray, truth: np.ndarray, probe: np.ndarray) -> dict[str, Any] | None:
+    """:func:`engine.metrics.evaluate` on the scanned region minus a probe-radius border.
+
+    No registration: positions are known and not refined, so the reconstruction lives on the
+    truth's pixel grid (registering an early, poor reconstruction finds spurious shifts).
+    Returns None when the two cannot be compared (e.g. nothing illuminated in common).
+    """
     from ..metrics import evaluate
 
-    return evaluate(obj, truth, border=probe_radius_px(probe))
+    try:
+        return evaluate(obj, truth, border=probe_radius_px(probe), register=False)
+    except DataError:
+        return None

@@ -1,0 +1,155 @@
+"""Inference: checkpoints reload (weights_only) and infer identically; mismatches refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import CheckpointError
+from test_training_helpers import tiny_config, tiny_data  # noqa: F401 - fixture
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):  # noqa: F811 - the imported fixture
+    from engine.training import train
+
+    run_dir = tmp_path_factory.mktemp("infer") / "run"
+    result = train(tiny_config(tiny_data, run_dir, training__max_epochs=1))
+    assert result.status == "completed"
+    return result
+
+
+def test_checkpoint_reloads_and_infers_identically(trained, tiny_data, tmp_path):
+    from PIL import Image
+
+    from engine.io import read_product
+    from engine.training import infer
+
+    ckpt = trained.checkpoints["last"]
+    # Only tensors and plain types inside: loads with weights_only.
+    raw = torch.load(ckpt, weights_only=True)
+    assert raw["hyper_parameters"]["normalisers"]["input_scale"] > 0
+    assert raw["state_dict"]["net.probe"].dtype == torch.complex64
+
+    cfg = tiny_config(tiny_data, tmp_path / "unused")
+    a = infer(ckpt, tiny_data, tmp_path / "a.h5", config=cfg)
+    b = infer(ckpt, tiny_data, tmp_path / "b.h5", config=cfg)
+    assert a.status == "completed" and a.n_patterns == 64 and a.patterns_per_s > 0
+    np.testing.assert_array_equal(a.obj, b.obj)
+    assert np.isnan(a.obj).any() and np.isfinite(a.obj[a.mask]).all()
+
+    # The reconstruction stored by training used the same network: same object.
+    stored = read_product(trained.reconstruction).object
+    np.testing.assert_allclose(stored[a.mask], a.obj[a.mask], rtol=1e-5, atol=1e-6)
+
+    # The complex object is saved, not only pictures, and the pictures sit next to it.
+    assert np.iscomplexobj(read_product(tmp_path / "a.h5").object)
+    for png in (tmp_path / "a_amplitude.png", tmp_path / "a_phase.png"):
+        with Image.open(png) as img:
+            assert img.size == a.obj.shape[::-1]
+    assert a.quality is not None and a.ground_truth.endswith("truth.h5")
+
+
+def _shrunk(data, n):
+    """The same scan with patterns and probe cropped to n x n (a "different detector")."""
+    lo = (data.N - n) // 2
+    return dataclasses.replace(
+        data, patterns=np.ascontiguousarray(data.patterns[:, lo:lo + n, lo:lo + n]),
+        probe=np.ascontiguousarray(data.probe[:, lo:lo + n, lo:lo + n]))
+
+
+def test_mismatched_checkpoint_is_refused_naming_both_values(trained, tiny_data, tmp_path):
+    from engine.io import load_dataset
+    from engine.training import infer
+
+    data = load_dataset(tiny_data)
+    with pytest.raises(CheckpointError, match=r"checkpoint 32 x 32 px, data 16 x 16 px"):
+        infer(trained.checkpoints["last"], _shrunk(data, 16), tmp_path / "x.h5")
+
+    two_modes = dataclasses.replace(data, probe=np.concatenate([data.probe, data.probe]) / 2)
+    with pytest.raises(CheckpointError, match=r"checkpoint \(1, 32, 32\), data \(2, 32, 32\)"):
+        infer(trained.checkpoints["last"], two_modes, tmp_path / "x.h5")
+
+    from engine.config import resolve_config
+
+    cfg = resolve_config(overrides={"model.gridsize": 3, "model.n_neighbours": 9})
+    with pytest.raises(CheckpointError, match=r"model.gridsize: checkpoint 2, configuration 3"):
+        infer(trained.checkpoints["last"], data, tmp_path / "x.h5", config=cfg)
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_not_a_checkpoint_is_a_clear_error(tmp_path):
+    from engine.training import infer
+
+    bogus = tmp_path / "notes.ckpt"
+    bogus.write_text("hello")
+    with pytest.raises(CheckpointError, match="notes.ckpt: expected a ptycho-engine checkpoint"):
+        infer(bogus, tmp_path / "data.npz", None)
+    with pytest.raises(CheckpointError, match="checkpoint file not found"):
+        infer(tmp_path / "missing.ckpt", tmp_path / "data.npz", None)
+
+
+def test_cli_infer_writes_the_product(trained, tiny_data, tmp_path, capsys):
+    from engine.cli.main import main
+
+    out = tmp_path / "recon.h5"
+    code = main(["infer", "--checkpoint", str(trained.checkpoints["last"]), "--data",
+                 str(tiny_data), "--out", str(out), "--batch-size", "16", "--accelerator",
+                 "cpu", "--no-progress-bar"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "patterns/s" in text and str(out) in text
+    assert out.is_file() and (tmp_path / "recon_phase.png").is_file()
+
+
+def test_cli_infer_mismatch_exits_2(trained, tmp_path, capsys):
+    from engine.cli.main import main
+    from engine.config import SessionConfig
+    from engine.simulation import simulate
+
+    other = simulate(SessionConfig(), tmp_path / "n16", preset="tiny")  # N = 32 too ...
+    data = other.files["dataset"]
+    # ... so ask for a gridsize the checkpoint does not have.
+    code = main(["infer", "--checkpoint", str(trained.checkpoints["last"]), "--data",
+                 str(data), "--out", str(tmp_path / "r.h5"), "--set", "model.gridsize=1",
+                 "--accelerator", "cpu"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "model.gridsize: checkpoint 2, configuration 1" in err and "Traceback" not in err
+
+
+def test_inference_stop_token_cancels(trained, tiny_data, tmp_path):
+    import threading
+
+    from engine.training import infer
+
+    stop = threading.Event()
+    stop.set()
+    res = infer(trained.checkpoints["last"], tiny_data, tmp_path / "c.h5", stop=stop)
+    assert res.status == "cancelled" and res.output is None
+    assert not (tmp_path / "c.h5").exists()
+
+
+def test_demo_end_to_end_on_the_tiny_preset(tmp_path, capsys):
+    from engine.cli.main import main
+
+    code = main(["demo", "--out", str(tmp_path), "--preset", "tiny", "--accelerator", "cpu",
+                 "--no-progress-bar", "--set", "training.max_epochs=1",
+                 "--set", "model.width=8", "--set", "model.depth=2"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "training scan" in text and "unseen object" in text and "patterns/s" in text
+    report = json.loads((tmp_path / "demo.json").read_text())
+    assert report["status"] == "completed"
+    for key in ("training_scan", "unseen_object"):
+        assert set(report["quality"][key]) == {"amplitude", "phase"}
+        assert set(report["quality"][key]["phase"]) == {"psnr", "ssim", "frc_px"}
+    assert report["speed"]["train_patterns_per_s"] > 0
+    assert report["speed"]["inference_patterns_per_s"] > 0
+    assert (tmp_path / "unseen" / "reconstruction.h5").is_file()

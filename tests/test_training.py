@@ -1,0 +1,294 @@
+"""Training: the Trainer factory, determinism, run directory, cancel, resume, failures."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.config import ExecutionConfig, ModelConfig, absolutize_paths, load_session
+from engine.errors import ConfigError, DataError, RunError
+from engine.reporting import Reporter
+from test_training_helpers import tiny_config, tiny_data  # noqa: F401 - fixture
+
+torch.set_num_threads(1)
+
+
+# -- the one Trainer factory ------------------------------------------------------------------
+def test_trainer_gets_exactly_the_execution_settings(tmp_path):
+    from lightning.pytorch.accelerators import CPUAccelerator
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from engine.training import build_trainer
+
+    was = torch.are_deterministic_algorithms_enabled()
+    ex = ExecutionConfig(
+        accelerator="cpu", devices="1", precision="bf16-mixed", deterministic=True,
+        gradient_clip_val=0.5, gradient_clip_algorithm="value", accumulate_grad_batches=3,
+        checkpoint_monitor="train_loss", checkpoint_save_top_k=2, checkpoint_every_n_epochs=4,
+        early_stopping_patience=5, logger="csv", log_every_n_steps=7, progress_bar=False,
+        matmul_precision="high")
+    try:
+        trainer = build_trainer(ex, max_epochs=9, run_dir=tmp_path)
+        assert isinstance(trainer.accelerator, CPUAccelerator)
+        assert trainer.num_devices == 1 and trainer.num_nodes == 1
+        assert trainer.precision == "bf16-mixed"
+        assert trainer.gradient_clip_val == 0.5
+        assert str(trainer.gradient_clip_algorithm.value) == "value"
+        assert trainer.accumulate_grad_batches == 3
+        assert trainer.max_epochs == 9
+        assert trainer.log_every_n_steps == 7
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.get_float32_matmul_precision() == "high"
+        assert isinstance(trainer.logger, CSVLogger)
+        assert Path(trainer.logger.log_dir).is_relative_to(tmp_path)
+        ckpt = next(c for c in trainer.callbacks if isinstance(c, ModelCheckpoint))
+        assert (ckpt.monitor, ckpt.mode, ckpt.save_top_k, ckpt.save_last) == \
+            ("train_loss", "min", 2, True)
+        assert ckpt._every_n_epochs == 4
+        assert Path(ckpt.dirpath) == tmp_path / "checkpoints"
+        stop = next(c for c in trainer.callbacks if isinstance(c, EarlyStopping))
+        assert (stop.monitor, stop.patience) == ("train_loss", 5)
+        assert not any(type(c).__name__ == "TQDMProgressBar" for c in trainer.callbacks)
+    finally:
+        torch.use_deterministic_algorithms(was)
+        torch.set_float32_matmul_precision("highest")
+
+
+def test_trainer_distributed_settings(tmp_path):
+    from engine.training import build_trainer
+
+    ex = ExecutionConfig(accelerator="cpu", devices=2, strategy="ddp", checkpointing=False,
+                         logger="none", gradient_clip_val=0.0)
+    trainer = build_trainer(ex, max_epochs=1, run_dir=tmp_path)
+    assert type(trainer.strategy).__name__ == "DDPStrategy"
+    assert trainer.num_devices == 2
+    assert trainer.gradient_clip_val is None  # 0 means "no clipping"
+    assert trainer.logger is None
+    assert trainer.checkpoint_callback is None
+
+
+def test_generator_registry_is_the_schema_choice_list():
+    from engine.config import field_specs
+    from engine.training import GENERATORS, build_generator
+    from engine.training.generators import count_parameters
+
+    assert field_specs()["model.generator"].meta.choices == tuple(GENERATORS)
+    x = torch.rand(2, 4, 64, 64)
+    for name in GENERATORS:
+        out = build_generator(ModelConfig(generator=name, width=8))(x)
+        assert out.shape == (2, 4, 64, 64) and out.dtype == torch.complex64
+    large = build_generator(ModelConfig(generator="cnn_large"))
+    assert 2.0e6 < count_parameters(large) < 2.6e6  # the reference size at N = 64
+
+
+# -- a whole run --------------------------------------------------------------------------------
+class Recorder(Reporter):
+    def __init__(self, stop_after_batches: int | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.stop_after = stop_after_batches
+        self.stop = stop
+        self.batches = 0
+
+    def run_started(self, info):
+        self.events.append(("run_started", dict(info)))
+
+    def progress(self, progress):
+        self.events.append(("progress", progress))
+        if progress.stage == "train":
+            self.batches += 1
+            if self.stop is not None and self.stop_after and self.batches >= self.stop_after:
+                self.stop.set()
+
+    def metrics(self, epoch, values):
+        self.events.append(("metrics", (epoch, dict(values))))
+
+    def preview(self, frame):
+        self.events.append(("preview", frame))
+
+    def log(self, level, message):
+        self.events.append(("log", (level, message)))
+
+    def run_finished(self, summary):
+        self.events.append(("run_finished", dict(summary)))
+
+    def of(self, kind):
+        return [payload for k, payload in self.events if k == kind]
+
+
+def test_run_directory_holds_every_file(tiny_data, tmp_path):
+    from PIL import Image
+
+    from engine.io import read_product
+    from engine.training import train
+
+    run_dir = tmp_path / "run"
+    resolved = tiny_config(tiny_data, run_dir, execution__preview_interval_s=0.0)
+    rec = Recorder()
+    result = train(resolved, reporter=rec)
+
+    assert result.status == "completed" and result.epochs == 2
+    for name in ("session.toml", "provenance.json", "metrics.csv", "reconstruction.h5",
+                 "amplitude.png", "phase.png", "summary.json", "checkpoints/last.ckpt"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "checkpoints").glob("best-*.ckpt"))
+    assert result.checkpoints["best"] is not None and result.checkpoints["best"].is_file()
+
+    # session.toml re-runs as is: the same config, paths made absolute
+    assert load_session(run_dir / "session.toml") == absolutize_paths(resolved.config, Path.cwd())
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 1  # the final epoch, even when it did not improve val_loss
+
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert set(rows[0]) == {"epoch", "train_loss", "val_loss", "lr", "epoch_time_s",
+                            "patterns_per_s"}
+    assert all(float(r["patterns_per_s"]) > 0 and np.isfinite(float(r["val_loss"]))
+               for r in rows)
+
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["sources"]["training.max_epochs"] == "api override"
+    assert prov["resolved"]["accelerator"] == "cpu" and prov["resolved"]["devices"] == 1
+    assert {"torch", "lightning", "ptycho-engine", "python", "platform"} <= set(prov["versions"])
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs"] == 2
+    assert summary["throughput"]["train_patterns_per_s"] > 0
+    assert summary["ground_truth"].endswith("truth.h5")
+    assert set(summary["quality"]) >= {"amplitude", "phase"}
+    assert -1 <= summary["quality"]["phase"]["ssim"] <= 1
+
+    product = read_product(run_dir / "reconstruction.h5")
+    assert product.object.shape == tuple(summary["quality"]["details"]["region"][1::2]) \
+        or product.object.ndim == 2
+    assert list(product.loss_epochs) == [0, 1]
+    for png in ("amplitude.png", "phase.png"):
+        with Image.open(run_dir / png) as img:
+            assert img.size == product.object.shape[::-1]
+
+    started = rec.of("run_started")[0]
+    assert started["accelerator"] == "cpu" and started["devices"] == 1
+    assert [e for e, _ in rec.of("metrics")] == [0, 1]
+    progress = [p for p in rec.of("progress") if p.stage == "train"]
+    assert progress and progress[-1].epoch == 1 and progress[-1].max_epochs == 2
+    assert progress[-1].eta_s is not None and progress[-1].eta_s >= 0
+    frames = rec.of("preview")
+    assert frames and np.iscomplexobj(frames[-1].obj) and np.isnan(frames[-1].obj).any()
+    assert rec.of("run_finished")[-1]["status"] == "completed"
+
+
+def test_same_seed_same_losses(tiny_data, tmp_path):
+    from engine.training import train
+
+    losses = []
+    for name in ("a", "b"):
+        cfg = tiny_config(tiny_data, tmp_path / name, execution__deterministic=True,
+                          execution__checkpointing=False, training__val_fraction=0.0,
+                          execution__checkpoint_monitor="train_loss")
+        result = train(cfg)
+        losses.append([row["train_loss"] for row in result.history])
+    assert losses[0] == losses[1]
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after the run
+
+
+def test_stop_token_cancels_with_a_loadable_checkpoint(tiny_data, tmp_path):
+    from engine.training import train
+
+    stop = threading.Event()
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(tiny_data, run_dir, training__max_epochs=50)
+    rec = Recorder(stop_after_batches=2, stop=stop)
+    result = train(cfg, reporter=rec, stop=stop)
+    assert result.status == "cancelled"
+    assert result.epochs <= 1  # stopped inside the first epoch, not after 50
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "cancelled"
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert "state_dict" in ckpt and ckpt["hyper_parameters"]["N"] == 32
+    assert (run_dir / "reconstruction.h5").is_file()
+
+
+def test_resume_continues_the_epoch_count(tiny_data, tmp_path):
+    from engine.cli.main import main
+
+    run_dir = tmp_path / "run"
+    first = tiny_config(tiny_data, run_dir)
+    from engine.training import train
+
+    train(first)
+    steps_2 = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    code = main(["train", "--resume", str(run_dir), "--set", "training.max_epochs=3"])
+    assert code == 0
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        assert [int(r["epoch"]) for r in csv.DictReader(fh)] == [0, 1, 2]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["epochs"] == 3 and summary["resumed"] is True
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == steps_2 * 3 // 2  # one more epoch of steps, not three
+
+
+def test_a_previous_run_is_not_overwritten(tiny_data, tmp_path):
+    from engine.training import train
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "session.toml").write_text("")
+    with pytest.raises(RunError, match="already holds a run"):
+        train(tiny_config(tiny_data, run_dir))
+
+
+def test_a_failed_run_writes_its_summary(tmp_path):
+    from engine.training import train
+
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(tmp_path / "missing.npz", run_dir)
+    with pytest.raises(DataError):
+        train(cfg)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and "missing.npz" in summary["error"]
+
+
+def test_wrong_pattern_size_is_a_config_error(tiny_data, tmp_path):
+    from engine.training import train
+
+    cfg = tiny_config(tiny_data, tmp_path / "run", model__N=64)
+    with pytest.raises(ConfigError, match="model.N = 64.*32 x 32"):
+        train(cfg)
+
+
+def test_cli_train_bad_data_exits_2(tmp_path, capsys):
+    from engine.cli.main import main
+
+    code = main(["train", "--data", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "r"),
+                 "--accelerator", "cpu"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nope.npz" in err and "Traceback" not in err
+
+
+def test_throughput_lightning_vs_plain(tiny_data):
+    from engine.training import measure_throughput
+
+    cfg = tiny_config(tiny_data, Path("unused"))
+    result = measure_throughput(cfg, steps=4, warmup=1)
+    assert result["plain_patterns_per_s"] > 0 and result["lightning_patterns_per_s"] > 0
+    assert result["patterns_per_step"] == 8 * 4
+    assert np.isfinite(result["overhead_percent"])
+
+
+def test_train_accepts_a_plain_session_config(tiny_data, tmp_path):
+    from engine.training import train
+
+    cfg = dataclasses.replace(tiny_config(tiny_data, tmp_path / "run").config)
+    cfg.training.max_epochs = 1
+    result = train(cfg)
+    prov = json.loads((result.run_dir / "provenance.json").read_text())
+    assert prov["sources"]["training.max_epochs"] == "api SessionConfig"
