@@ -1,0 +1,69 @@
+"""``ptycho-engine bench``: training, inference and memory figures of this machine.
+
+Torch and Lightning are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..config.validation import ConfigIssue
+from ..errors import ConfigError
+from .common import add_config_arguments, resolve_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "bench", help="measure training and inference throughput and peak memory here",
+        description="Measure, in one run on this machine: training throughput in patterns "
+        "per second through Lightning and through a plain PyTorch loop over the same model "
+        "and data (the ratio is Lightning's overhead); inference and stitching time for "
+        "10,000 patterns (synthetic, --patterns to change; 2,000 with --quick); peak "
+        "resident memory; the device, versions and settings. Model, batch sizes and "
+        "hardware come from the session and flags, e.g. --accelerator gpu. Without --data a "
+        "simulated scan (simulation settings) is the training data.")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object with every figure (progress goes to "
+                        "stderr)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer steps and 2,000 inference patterns: about a minute on "
+                        "two CPU cores")
+    parser.add_argument("--patterns", metavar="N", type=int, default=None,
+                        help="patterns of the inference benchmark (default 10,000; "
+                        "2,000 with --quick)")
+    parser.add_argument("--threads", metavar="N", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice, one per core); on a "
+                        "machine shared with other jobs 1 is often faster")
+    parser.add_argument("--data", metavar="PATH",
+                        help="train on this dataset instead of a simulated one (sets data.path)")
+    add_config_arguments(parser)
+    parser.set_defaults(func=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    resolved = resolve_from_args(args, extra={"data.path": (args.data, "cli --data")})
+    from ..bench import format_report, run_bench
+    from ..reporting import TqdmReporter
+    from ..training.rundir import json_safe
+    from .train_cmd import _quiet_lightning
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError([ConfigIssue("--threads", "expected a positive number of "
+                                           "threads", args.threads)])
+        import torch
+
+        torch.set_num_threads(args.threads)
+    reporter = TqdmReporter(enabled=resolved.config.execution.progress_bar)
+    try:
+        with _quiet_lightning():
+            figures = run_bench(resolved, quick=args.quick, infer_patterns=args.patterns,
+                                reporter=reporter)
+    finally:
+        reporter.close()
+    if args.json:
+        print(json.dumps(json_safe(figures), allow_nan=False))
+    else:
+        print(format_report(figures))
+    return 0
