@@ -138,6 +138,7 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
     from ..io import PtychoData, load_dataset, write_product
     from .checkpoint import check_compatible, load_module, probe_difference
     from .devices import inference_device
+    from .faults import check_output_folder
     from .images import write_object_pngs
     from .reconstruct import reconstruct
     from .truth import find_ground_truth, quality
@@ -168,6 +169,8 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
                    f"{diff:.0%} (relative norm); the network was trained with the latter")
 
     device = inference_device(session.execution)
+    if out is not None:  # an unwritable folder or a full disk: say so before the work
+        check_output_folder(Path(out).resolve().parent, "inference.output")
     report.run_started({"checkpoint": str(checkpoint), "data": source, "device": str(device),
                         "accelerator": device.type, "devices": 1,
                         "n_patterns": loaded.n_patterns, "N": loaded.N})

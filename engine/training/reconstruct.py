@@ -20,6 +20,7 @@ import torch
 from ..physics import Stitcher, group_neighbours
 from ..reporting import Clock, Reporter, StopToken, stop_requested
 from .data import GroupDataset
+from .faults import explain_faults
 from .pinn import PINN
 
 
@@ -94,9 +95,11 @@ def reconstruct(net: PINN, patterns: Any, positions: np.ndarray, object_shape: t
             break
         batch = dataset.__getitems__(list(range(first, min(total, first + per_batch))))
         counts = batch["counts"].to(device, non_blocking=True)
-        patches = net(counts)
-        stitcher.add(patches.reshape(-1, net.N, net.N),
-                     batch["positions"].reshape(-1, 2).to(device))
+        with explain_faults("inference", batch_size=int(batch_size), unit="patterns",
+                            setting="execution.inference_batch_size", device=device):
+            patches = net(counts)
+            stitcher.add(patches.reshape(-1, net.N, net.N),
+                         batch["positions"].reshape(-1, 2).to(device))
         if reporter is not None:
             done = min(total, first + per_batch)
             reporter.progress(clock.progress(stage, done, unit="pattern"))

@@ -30,6 +30,7 @@ from typing import Any
 from ..atomic import atomic_write_text
 from ..config import SessionConfig, save_session
 from ..errors import RunError
+from .faults import check_output_folder
 
 SESSION = "session.toml"
 PROVENANCE = "provenance.json"
@@ -93,12 +94,14 @@ class RunDirectory:
         Raises
         ------
         RunError
-            The folder is a file, cannot be created, holds a previous run (and neither
+            The folder is a file, cannot be written or created, its disk is nearly full
+            (:data:`engine.training.faults.MIN_FREE_BYTES`), holds a previous run (and neither
             ``resume`` nor ``overwrite``), or ``resume`` is asked without ``last.ckpt``.
         """
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"training.output_dir = '{self.path}': expected a folder for the "
                            "run, found a file")
+        check_output_folder(self.path, "training.output_dir")  # writable, disk not full
         if resume:
             if not self.last_checkpoint.is_file():
                 raise RunError(f"cannot resume from '{self.path}': expected "

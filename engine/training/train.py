@@ -1,11 +1,12 @@
 """``train(config, reporter, stop) -> RunResult``: one training run, start to run directory.
 
-Steps: validate and absolutise the config; prepare the run directory (rank 0); seed
-everything; load the data; group and split; normalisers from the training split (or the
-checkpoint when resuming); build the module and the one Trainer; write ``session.toml`` and
-``provenance.json``; fit; on cancel make sure ``last.ckpt`` exists; stitch the training
-data into ``reconstruction.h5`` + PNGs; score against ground truth when there is one; write
-``summary.json``. A failure writes ``summary.json`` with status "failed" and re-raises.
+Steps: validate and absolutise the config; load and check the data (bad input is refused
+before anything is written); prepare the run directory (rank 0); seed everything; group and
+split; normalisers from the training split (or the checkpoint when resuming); build the
+module and the one Trainer; write ``session.toml`` and ``provenance.json``; fit; on cancel
+make sure ``last.ckpt`` exists; stitch the training data into ``reconstruction.h5`` + PNGs;
+score against ground truth when there is one; write ``summary.json``. A failure after the
+run directory was prepared writes ``summary.json`` with status "failed" and re-raises.
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     Raises
     ------
     EngineError
-        Bad configuration, data or run folder (the run directory's ``summary.json`` then
-        says "failed" when the folder could be prepared).
+        Bad configuration, data or run folder: refused before anything is written. A
+        failure once the run has started (out of memory: a :class:`RunError` naming the
+        batch size) writes ``summary.json`` with status "failed".
 
     Examples
     --------
@@ -135,7 +137,9 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     >>> result = engine.train(cfg)                                       # doctest: +SKIP
     >>> result.status, result.summary["quality"]                         # doctest: +SKIP
     """
+    from ..io import load_dataset
     from .devices import launch_rank
+    from .setup import check_data_matches
 
     resolved = _resolved(config)
     issues = validate(resolved.config)
@@ -144,9 +148,13 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     cfg = absolutize_paths(resolved.config, os.getcwd())
     run_dir = RunDirectory(cfg.training.output_dir)
     is_zero = launch_rank() == 0
+    # Bad data (or data that do not fit the model) are refused before anything is written.
+    data = load_dataset(cfg.data)
+    check_data_matches(cfg, data)
     if is_zero:
         run_dir.prepare(resume=resume, overwrite=cfg.training.overwrite)
     run = _Run(cfg, resolved, run_dir, reporter, stop, resume, is_zero)
+    run.data = data
     return run.execute()
 
 
@@ -194,19 +202,18 @@ class _Run:
     def _execute(self) -> RunResult:
         import lightning as L
 
-        from ..io import load_dataset
         from .callbacks import EpochMetrics, PreviewCanvas, ReportProgress, StopOnToken
         from .checkpoint import read_checkpoint
+        from .faults import explain_faults
         from .pinn import Normalisers
         from .setup import prepare_fit
         from .trainer import build_trainer
 
         cfg, ex = self.cfg, self.cfg.execution
         L.seed_everything(ex.seed, workers=True, verbose=False)
-        data = load_dataset(cfg.data)
+        data = self.data
         for warning in data.warnings:
             self.reporter.log("warning", warning)
-        self.data = data
         ckpt_path = self.run_dir.last_checkpoint if self.resume else None
         normalisers = None
         if ckpt_path is not None:
@@ -242,7 +249,10 @@ class _Run:
                 "resume": self.resume, "data": data.source,
             })
         # Lightning's ddp launcher re-runs the program in new processes from here.
-        trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
+        with explain_faults("training", batch_size=cfg.training.batch_size, unit="groups",
+                            setting="training.batch_size", device=self.device["device"],
+                            folder=self.run_dir.path):
+            trainer.fit(module, datamodule=dm, ckpt_path=str(ckpt_path) if ckpt_path else None)
 
         cancelled = self.stopper.cancelled
         if cancelled or not self.run_dir.last_checkpoint.is_file():

@@ -19,6 +19,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from ..config import ExecutionConfig, parse_devices
 from ..errors import ConfigError
+from .faults import AtomicCheckpointIO
 
 CHECKPOINT_DIR = "checkpoints"
 LOG_DIR = "logs"
@@ -144,6 +145,9 @@ def build_trainer(
         "max_time": datetime.timedelta(minutes=max_time_min) if max_time_min > 0 else None,
         "default_root_dir": str(run_dir),
         "num_sanity_val_steps": 0,
+        # Checkpoints written next to their target and renamed: a kill never leaves a
+        # truncated last.ckpt (Lightning's default copies across file systems).
+        "plugins": [AtomicCheckpointIO()],
     }
     kwargs.update(overrides)
     return L.Trainer(**kwargs)
