@@ -361,6 +361,8 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
     else:
         stored_view = raw.patterns
     n_patterns, n = len(stored_view), int(stored_view.shape[-1])
+    if n_patterns == 0:
+        issues.problem(raw.patterns_key, "at least one diffraction pattern", "none (0 patterns)")
     if stored_view.shape[-1] != stored_view.shape[-2]:
         issues.problem(raw.patterns_key, "square N x N patterns",
                        f"{stored_view.shape[-2]} x {stored_view.shape[-1]} px")

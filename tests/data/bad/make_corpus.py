@@ -42,6 +42,36 @@ def _npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     return path
 
 
+def write_good_npz(path: str | Path) -> Path:
+    """A valid PtychoPINN NPZ of the corpus's size (the reference the bad files deviate from)."""
+    return _npz(Path(path), _good_arrays(np.random.default_rng(7)))
+
+
+def _layout(folder: Path, patterns: np.ndarray, n_indexes: int | None = None) -> Path:
+    """A ptychodus standard-layout folder written field by field (formats.md §2, §3)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dx = 1e-7
+    n_positions = M
+    with h5py.File(folder / "product.h5", "w") as h5:
+        h5.attrs["detector_object_distance_m"] = 2.0
+        h5.attrs["photon_energy_eV"] = 8000.0
+        h5["probe_position_indexes"] = np.arange(n_positions)
+        h5["probe_position_x_m"] = (np.arange(n_positions) % 4 - 1.5) * 3 * dx
+        h5["probe_position_y_m"] = (np.arange(n_positions) // 4 - 1.0) * 3 * dx
+        probe = h5.create_dataset("probe", data=_good_arrays(np.random.default_rng(0))[
+            "probeGuess"][None, None])
+        probe.attrs["pixel_width_m"] = dx
+        probe.attrs["pixel_height_m"] = dx
+        obj = h5.create_dataset("object", data=np.ones((1, 56, 56), np.complex64))
+        for key, value in (("center_x_m", 0.0), ("center_y_m", 0.0), ("pixel_width_m", dx),
+                           ("pixel_height_m", dx)):
+            obj.attrs[key] = value
+    with h5py.File(folder / "diffraction.h5", "w") as h5:
+        h5.create_dataset("patterns", data=patterns)
+        h5["indexes"] = np.arange(len(patterns) if n_indexes is None else n_indexes)
+    return folder
+
+
 def _pickled_npz(path: Path) -> Path:
     """An NPZ whose 'diffraction' member is a pickled object array (must never be unpickled)."""
     buf = io.BytesIO()
@@ -91,6 +121,33 @@ def build_corpus(folder: str | Path) -> dict[str, tuple[Path, str, list[str]]]:
     absurd = dict(good, xcoords=good["xcoords"] + 1e12)
     data("absurd_positions", _npz(out / "absurd_positions.npz", absurd), "position")
     data("pickled_object", _pickled_npz(out / "pickled_object.npz"), "diffraction")
+    inf_counts = dict(good, diffraction=good["diffraction"].copy())
+    inf_counts["diffraction"][5, 0, 7] = np.inf
+    data("inf_counts", _npz(out / "inf_counts.npz", inf_counts), "diffraction", "finite")
+    data("complex_counts", _npz(out / "complex_counts.npz", dict(
+        good, diffraction=good["diffraction"].astype(np.complex64))), "diffraction", "real")
+    data("two_d_counts", _npz(out / "two_d_counts.npz", dict(
+        good, diffraction=good["diffraction"][0])), "diffraction", "dimensions")
+    data("non_square_patterns", _npz(out / "non_square_patterns.npz", dict(
+        good, diffraction=good["diffraction"][:, :, : N // 2])), "diffraction", "square")
+    data("empty_dataset", _npz(out / "empty_dataset.npz", dict(
+        good, diffraction=good["diffraction"][:0], xcoords=good["xcoords"][:0],
+        ycoords=good["ycoords"][:0])), "diffraction", "pattern")
+    data("text_positions", _npz(out / "text_positions.npz", dict(
+        good, xcoords=np.array(["12.5"] * M))), "xcoords", "real")
+    data("nan_probe", _npz(out / "nan_probe.npz", dict(
+        good, probeGuess=np.full((N, N), np.nan, np.complex64))), "probeguess", "finite")
+    (out / "empty_folder").mkdir(exist_ok=True)
+    data("empty_folder", out / "empty_folder", "diffraction.h5", "product.h5")
+    data("layout_count_mismatch", _layout(out / "layout_count_mismatch",
+                                          good["diffraction"][: M - 2], n_indexes=M),
+         "/indexes", "per pattern")
+    negative = good["diffraction"].copy()
+    negative[2, 3, 4] = -7.0
+    data("layout_negative_counts", _layout(out / "layout_negative_counts", negative),
+         "diffraction.h5", "negative")
+    data("layout_wrong_pattern_size", _layout(out / "layout_wrong_pattern_size",
+                                              good["diffraction"][:, :8, :8]), "probe", "8 x 8")
 
     full = _npz(out / "_full.npz", good)
     blob = full.read_bytes()
@@ -125,8 +182,12 @@ def build_corpus(folder: str | Path) -> dict[str, tuple[Path, str, list[str]]]:
     session("session_unknown_keys", "[training]\nlearning_rat = 0.001\n[modle]\nN = 64\n",
             "learning_rate", "model")
     session("session_syntax_error", "[training\nmax_epochs = 3\n", "syntax")
-    session("session_out_of_range", "[model]\ngridsize = 99\n[execution]\ndevices = 0\n",
-            "model.gridsize", "execution.devices")
+    session("session_out_of_range", "[model]\ngridsize = 99\nwidth = 0\n",
+            "model.gridsize", "model.width")
+    session("session_bad_devices", "[execution]\ndevices = 0\n", "execution.devices")
+    session("session_code_in_numbers",
+            "[training]\nmax_epochs = \"__import__('os').getcwd()\"\n", "training.max_epochs")
+    session("session_not_toml", "\x00\x01 binary junk \xff\n", "session_not_toml.toml")
     return corpus
 
 
