@@ -77,15 +77,19 @@ def test_trainer_distributed_settings(tmp_path):
 
 def test_generator_registry_is_the_schema_choice_list():
     from engine.config import field_specs
-    from engine.training import GENERATORS, build_generator
+    from engine.training import GENERATORS
     from engine.training.generators import count_parameters
+    from engine.training.pinn import PINN, Normalisers
 
     assert field_specs()["model.generator"].meta.choices == tuple(GENERATORS)
-    x = torch.rand(2, 4, 64, 64)
+    counts = torch.rand(2, 4, 64, 64) * 100
+    probe = torch.randn(1, 64, 64, dtype=torch.complex64)
     for name in GENERATORS:
-        out = build_generator(ModelConfig(generator=name, width=8))(x)
+        net = PINN(ModelConfig(generator=name, width=8), probe, Normalisers(0.1, 1e5))
+        out = net(counts)
         assert out.shape == (2, 4, 64, 64) and out.dtype == torch.complex64
-    large = build_generator(ModelConfig(generator="cnn_large"))
+        assert torch.isfinite(torch.view_as_real(out)).all()
+    large = PINN(ModelConfig(generator="cnn_large"), probe, Normalisers(0.1, 1e5)).generator
     assert 2.0e6 < count_parameters(large) < 2.6e6  # the reference size at N = 64
 
 
@@ -206,13 +210,14 @@ def test_stop_token_cancels_with_a_loadable_checkpoint(tiny_data, tmp_path):
     stop = threading.Event()
     run_dir = tmp_path / "run"
     cfg = tiny_config(tiny_data, run_dir, training__max_epochs=50)
-    rec = Recorder(stop_after_batches=2, stop=stop)
+    rec = Recorder(stop_after_batches=1, stop=stop)  # set during the first batch's report
     result = train(cfg, reporter=rec, stop=stop)
     assert result.status == "cancelled"
     assert result.epochs <= 1  # stopped inside the first epoch, not after 50
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "cancelled"
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert "state_dict" in ckpt and ckpt["hyper_parameters"]["N"] == 32
+    assert ckpt["global_step"] <= 2  # within one optimisation step of the request
     assert (run_dir / "reconstruction.h5").is_file()
 
 

@@ -193,9 +193,11 @@ class ModelConfig:
         group="physics",
     )
     generator: str = setting(
-        "cnn",
-        "Generator network family by registry name.",
-        choices=("cnn", "cnn_large"),
+        "unet",
+        "Generator network by registry name: 'unet' refines a physics back-propagated "
+        "estimate (fast, the default), 'cnn' maps detector to object plane (PtychoPINN-style), "
+        "'cnn_large' is the reference-size network for GPUs.",
+        choices=("unet", "cnn", "cnn_large"),
         group="network",
     )
     width: int = setting(

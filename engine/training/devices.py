@@ -9,26 +9,29 @@ import torch
 from ..config import ExecutionConfig, parse_devices
 from ..errors import RunError
 
-_RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
-
-
 def launch_rank() -> int:
     """Global rank of this process as the launcher set it (0 outside distributed runs).
 
     Lightning's ``ddp`` launcher, torchrun and SLURM re-run the whole program in every
-    process; before the Trainer exists this decides who prepares the run directory.
+    process; before the Trainer exists this decides who prepares the run directory. torchrun
+    sets ``RANK``, SLURM ``SLURM_PROCID``, Lightning's launcher ``LOCAL_RANK`` (children) and
+    ``NODE_RANK`` (on every node of a manual multi-node launch).
     """
-    for name in _RANK_VARIABLES:
-        value = os.environ.get(name)
-        if value not in (None, ""):
-            try:
-                rank = int(value)
-            except ValueError:
-                continue
-            if name == "LOCAL_RANK":
-                rank += int(os.environ.get("NODE_RANK", "0") or 0) * _local_world()
-            return rank
-    return 0
+    for name in ("RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        value = _int_env(name)
+        if value is not None:
+            return value
+    node = _int_env("NODE_RANK") or 0
+    local = _int_env("LOCAL_RANK") or 0
+    return node * _local_world() + local
+
+
+def _int_env(name: str) -> int | None:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value.strip() else None
+    except ValueError:
+        return None
 
 
 def _local_world() -> int:

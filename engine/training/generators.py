@@ -1,24 +1,34 @@
 """Generator networks: a registry of encoder-decoder CNNs by name.
 
-A generator maps a group of ``C = gridsize**2`` normalised diffraction amplitudes
-``(B, C, N, N)`` (float) to ``C`` complex object patches ``(B, C, N, N)``. The physics layer
-(probe, forward model, loss) lives outside the generator, in :mod:`engine.training.pinn`.
+A generator maps a group of ``C = gridsize**2`` diffraction patterns to ``C`` complex object
+patches ``(B, C, N, N)``. It is called as ``generator(x, prior)`` with
 
-The input lives in the detector (Fourier) plane and the output in the object plane, so every
-output pixel depends on every input pixel: the networks are plain encoder-decoders (no U-Net
-skip connections, which would copy detector-plane features into object-plane positions) whose
-bottleneck receptive field covers the whole pattern.
+- ``x``: the normalised amplitudes ``sqrt(counts) * input_scale``, float ``(B, C, N, N)``
+  (mean energy ``(N/2)**2`` per pattern, see :class:`engine.training.pinn.Normalisers`);
+- ``prior``: the one-step physical estimate of each patch, complex ``(B, C, N, N)``
+  (:func:`engine.training.pinn.backpropagated_estimate`), or None for generators whose
+  ``uses_prior`` is False.
 
-Two families are registered:
+The physics layer (probe, forward model, loss) lives outside, in :mod:`engine.training.pinn`.
 
-``cnn`` (default, fast on CPUs)
-    Pixel-unshuffle stem: the pattern is folded into 4x the channels at half resolution
-    (lossless), all convolutions run at <= N/2, and a pixel-shuffle head unfolds the output to
-    N x N. About 10x fewer FLOPs than the reference network at the same width.
-``cnn_large`` (the reference size, for GPUs)
-    Full-resolution convolutions and separate amplitude and phase decoders, as in the
-    published PtychoPINN network; with the default width it has about 2.3 M parameters at
-    N = 64 and is ~8x slower per pattern than ``cnn`` on a CPU.
+Families:
+
+``unet`` (default)
+    Physics-informed U-Net. The detector-plane amplitudes are first turned into an
+    object-plane estimate by one fixed, parameter-free physics step (measured amplitudes with
+    the probe's own far-field phase, back-propagated and divided by the probe); input and
+    output then live in the same plane, so a U-Net (skip connections are meaningful here)
+    learns a *local* correction, as a residual on the estimate's amplitude and phase. This
+    converges an order of magnitude faster than mapping detector to object plane from
+    scratch (docs/training.md has the measurements).
+``cnn``
+    The PtychoPINN-style encoder-decoder from the detector plane to the object plane (no skip
+    connections: they would copy detector-plane features into object-plane positions), with a
+    pixel-unshuffle stem so all convolutions run at <= N/2 (fast on CPUs).
+``cnn_large``
+    The reference size: full-resolution convolutions and separate amplitude and phase
+    decoders with ``2 x model.width`` channels, about 2.3 M parameters at N = 64 with the
+    default width; for GPUs.
 """
 
 from __future__ import annotations
@@ -41,30 +51,28 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 
 
-def _norm(kind: str, channels: int) -> list[nn.Module]:
-    if kind == "batch":
-        return [nn.BatchNorm2d(channels)]
-    if kind == "group":
-        return [nn.GroupNorm(min(8, channels), channels)]
-    return []
-
-
-def _block(cin: int, cout: int, act: str, norm: str = "none") -> nn.Sequential:
-    """Two 3x3 convolutions with activations (the unit of every level)."""
+def _block(cin: int, cout: int, act: str) -> nn.Sequential:
+    """Two 3x3 convolutions, each with batch normalisation (faster training) and activation."""
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1), *_norm(norm, cout), ACTIVATIONS[act](),
-        nn.Conv2d(cout, cout, 3, padding=1), *_norm(norm, cout), ACTIVATIONS[act](),
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), ACTIVATIONS[act](),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), ACTIVATIONS[act](),
     )
 
 
-class ObjectHead(nn.Module):
-    """Turn ``2C`` real channels into ``C`` complex patches.
+def _logit(p: torch.Tensor) -> torch.Tensor:
+    return torch.log(p / (1 - p))
 
-    ``amp_phase``: amplitude ``amplitude_max * sigmoid(a)`` (bounded, positive; 1 at a = 0
-    for the default bound 2) and phase ``pi * tanh(p)``. ``real_imag``: the two channels are
-    the real part (offset by 1, so an untrained network predicts a transparent object) and the
-    imaginary part. Always computed in float32, even under autocast, because the physics layer
-    that follows uses a complex FFT.
+
+class ObjectHead(nn.Module):
+    """Turn two real channel blocks ``(a, b)`` into complex patches.
+
+    ``amp_phase``: amplitude ``amplitude_max * sigmoid(a)`` (bounded, positive) and phase
+    ``pi * tanh(b)``. ``real_imag``: real part ``1 + a`` and imaginary part ``b``. With a
+    ``prior`` (residual mode) the same heads act around the prior instead: amplitude
+    ``amplitude_max * sigmoid(logit(|prior| / amplitude_max) + a)``, phase
+    ``angle(prior) + pi * tanh(b)``; or ``prior + (a + i b)``. At a = b = 0 an untrained
+    network thus predicts a transparent object, respectively the prior itself. Always
+    computed in float32, even under autocast: the physics layer that follows uses complex FFTs.
     """
 
     def __init__(self, mode: str, amplitude_max: float) -> None:
@@ -73,76 +81,111 @@ class ObjectHead(nn.Module):
             raise ValueError(f"unknown object_output {mode!r}")
         self.mode = mode
         self.amplitude_max = float(amplitude_max)
-        # sigmoid(bias) * amplitude_max == 1: an untrained network predicts a transparent object
         ratio = min(max(1.0 / self.amplitude_max, 1e-3), 1 - 1e-3)
-        self.amp_bias = math.log(ratio / (1 - ratio))
+        self.amp_bias = math.log(ratio / (1 - ratio))  # sigmoid(bias) * max == 1
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def forward(self, a: torch.Tensor, b: torch.Tensor,
+                prior: torch.Tensor | None = None) -> torch.Tensor:
         a, b = a.float(), b.float()
+        if prior is None:
+            if self.mode == "amp_phase":
+                amp = self.amplitude_max * torch.sigmoid(a + self.amp_bias)
+                return torch.polar(amp, math.pi * torch.tanh(b))
+            return torch.complex(a + 1.0, b)
+        prior = prior.to(torch.complex64)
         if self.mode == "amp_phase":
-            amp = self.amplitude_max * torch.sigmoid(a + self.amp_bias)
-            return torch.polar(amp, math.pi * torch.tanh(b))
-        return torch.complex(a + 1.0, b)
+            ratio = (prior.abs() / self.amplitude_max).clamp(1e-3, 1 - 1e-3)
+            amp = self.amplitude_max * torch.sigmoid(_logit(ratio) + a)
+            return torch.polar(amp, torch.angle(prior) + math.pi * torch.tanh(b))
+        return prior + torch.complex(a, b)
+
+
+class PriorUNet(nn.Module):
+    """The ``unet`` family: a U-Net refining the one-step physical estimate (residual).
+
+    Input channels per group member: ``|prior|``, ``Re prior``, ``Im prior`` and the
+    normalised detector amplitude ``x``. A pixel-unshuffle stem runs every 3x3 convolution at
+    <= N/2; a final 1x1 convolution sees the full-resolution inputs again so fine detail of
+    the estimate is not lost.
+    """
+
+    uses_prior = True
+    FEATURES = 4
+
+    def __init__(self, channels: int, width: int, depth: int, activation: str,
+                 object_output: str, amplitude_max: float) -> None:
+        super().__init__()
+        self.channels = channels
+        cin = self.FEATURES * channels
+        widths = [width * 2**i for i in range(depth)]
+        self.stem = nn.Sequential(nn.PixelUnshuffle(2), *_block(4 * cin, widths[0], activation))
+        self.down = nn.ModuleList(
+            nn.Sequential(nn.MaxPool2d(2), *_block(widths[i], widths[i + 1], activation))
+            for i in range(depth - 1))
+        self.up = nn.ModuleList(
+            _block(widths[i + 1] + widths[i], widths[i], activation)
+            for i in reversed(range(depth - 1)))
+        self.out = nn.Sequential(nn.Conv2d(widths[0], 4 * 2 * channels, 3, padding=1),
+                                 nn.PixelShuffle(2))
+        self.fuse = nn.Conv2d(2 * channels + cin, 2 * channels, 1)
+        self.head = ObjectHead(object_output, amplitude_max)
+
+    def forward(self, x: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
+        if prior is None:
+            raise ValueError("the 'unet' generator needs the physical prior estimate")
+        p = prior.to(torch.complex64)
+        feats = torch.cat([p.abs(), p.real, p.imag, x.float()], dim=1).to(x.dtype)
+        h = self.stem(feats)
+        skips = [h]
+        for layer in self.down:
+            h = layer(h)
+            skips.append(h)
+        skips.pop()
+        for layer in self.up:
+            h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
+            h = layer(torch.cat([h, skips.pop()], dim=1))
+        y = self.fuse(torch.cat([self.out(h), feats], dim=1))
+        c = self.channels
+        return self.head(y[:, :c], y[:, c:], prior)
 
 
 class FastEncoderDecoder(nn.Module):
     """The ``cnn`` family: pixel-unshuffle stem, encoder-decoder at <= N/2, pixel-shuffle head."""
 
+    uses_prior = False
+
     def __init__(self, channels: int, width: int, depth: int, activation: str,
-                 object_output: str, amplitude_max: float, norm: str = "none",
-                 log_input: bool = False, dense: int = 0, n: int = 64,
-                 central: bool = False) -> None:
+                 object_output: str, amplitude_max: float) -> None:
         super().__init__()
         self.channels = channels
-        self.central = central
-        self.log_input = log_input
-        widths = [width * 2**i for i in range(depth + 1)]
-        cin = 2 * channels if log_input else channels
+        widths = [width * 2**i for i in range(depth)]
         self.stem = nn.Sequential(nn.PixelUnshuffle(2),
-                                  *_block(4 * cin, widths[0], activation, norm))
-        self.dense = None
-        if dense:
-            side = n // 2 ** depth
-            self.dense = nn.Sequential(
-                nn.Conv2d(widths[depth - 1], dense, 1), nn.Flatten(),
-                nn.Linear(dense * side * side, dense * side * side), ACTIVATIONS[activation](),
-                nn.Unflatten(1, (dense, side, side)), nn.Conv2d(dense, widths[depth - 1], 1),
-                ACTIVATIONS[activation]())
+                                  *_block(4 * channels, widths[0], activation))
         self.down = nn.ModuleList(
-            nn.Sequential(nn.MaxPool2d(2), *_block(widths[i], widths[i + 1], activation, norm))
-            for i in range(depth - 1)
-        )
+            nn.Sequential(nn.MaxPool2d(2), *_block(widths[i], widths[i + 1], activation))
+            for i in range(depth - 1))
         self.up = nn.ModuleList(
             nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                          *_block(widths[i + 1], widths[i], activation, norm))
-            for i in reversed(range(depth - 1))
-        )
-        if central:
-            self.out = nn.Conv2d(widths[0], 2 * channels, 3, padding=1)
-        else:
-            self.out = nn.Sequential(nn.Conv2d(widths[0], 4 * 2 * channels, 3, padding=1),
-                                     nn.PixelShuffle(2))
+                          *_block(widths[i + 1], widths[i], activation))
+            for i in reversed(range(depth - 1)))
+        self.out = nn.Sequential(nn.Conv2d(widths[0], 4 * 2 * channels, 3, padding=1),
+                                 nn.PixelShuffle(2))
         self.head = ObjectHead(object_output, amplitude_max)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.log_input:
-            x = torch.cat([x, 0.25 * torch.log1p(16 * x * x)], dim=1)
+    def forward(self, x: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
         h = self.stem(x)
         for layer in self.down:
             h = layer(h)
-        if self.dense is not None:
-            h = self.dense(h)
         for layer in self.up:
             h = layer(h)
         y = self.out(h)
-        if self.central:
-            q = y.shape[-1] // 2
-            y = nn.functional.pad(y, (q, q, q, q))
         return self.head(y[:, : self.channels], y[:, self.channels:])
 
 
 class LargeEncoderDecoder(nn.Module):
     """The ``cnn_large`` family: full-resolution encoder, separate amplitude/phase decoders."""
+
+    uses_prior = False
 
     def __init__(self, channels: int, width: int, depth: int, activation: str,
                  object_output: str, amplitude_max: float) -> None:
@@ -165,7 +208,7 @@ class LargeEncoderDecoder(nn.Module):
         self.decoder_b = decoder()
         self.head = ObjectHead(object_output, amplitude_max)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
         h = self.encoder(x)
         return self.head(self.decoder_a(h), self.decoder_b(h))
 
@@ -180,16 +223,18 @@ class GeneratorSpec:
 
 
 GENERATORS: dict[str, GeneratorSpec] = {
+    "unet": GeneratorSpec(
+        PriorUNet,
+        "physics-informed U-Net refining a back-propagated estimate; the default (fast, "
+        "converges in minutes on a CPU)"),
     "cnn": GeneratorSpec(
         FastEncoderDecoder,
-        "fast encoder-decoder (pixel-unshuffle stem, convolutions at <= N/2); CPU default",
-    ),
+        "PtychoPINN-style encoder-decoder from the detector plane (pixel-unshuffle stem)"),
     "cnn_large": GeneratorSpec(
         LargeEncoderDecoder,
-        "reference-size encoder-decoder (full resolution, separate amplitude/phase decoders; "
-        "channels = 2 x model.width); for GPUs",
-        width_factor=2,
-    ),
+        "reference-size encoder-decoder (full resolution, separate amplitude/phase decoders, "
+        "channels = 2 x model.width, ~2.3 M parameters at N = 64); for GPUs",
+        width_factor=2),
 }
 """Generator registry: ``ModelConfig.generator`` choices are exactly these names."""
 

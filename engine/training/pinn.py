@@ -65,6 +65,44 @@ def mean_total_counts(patterns: Any, indices: np.ndarray, chunk: int = 512) -> f
     return total / idx.size
 
 
+PRIOR_EPS = 0.01
+"""Regularisation of the division by the probe in :func:`backpropagated_estimate`, as a
+fraction of the probe's peak intensity (the estimate fades to 0 outside the beam)."""
+
+
+def backpropagated_estimate(counts: torch.Tensor, probe: torch.Tensor,
+                            eps: float = PRIOR_EPS) -> torch.Tensor:
+    """One-step physical estimate of the object patches, without learning.
+
+    The measured amplitudes ``sqrt(counts)`` get the far-field phase of the probe alone
+    (exact for a transparent object), are propagated back to the sample plane with the
+    inverse of the forward model's unitary FFT, and divided by the probe (Wiener-like,
+    ``psi * conj(P) / (|P|^2 + eps * max |P|^2)``, first probe mode). For a weak object this
+    is already a blurred picture of the patch; the ``unet`` generator refines it.
+
+    Parameters
+    ----------
+    counts
+        ``(..., N, N)`` photon counts (DC at the centre).
+    probe
+        Complex ``(M, N, N)`` probe scaled to counts.
+
+    Returns
+    -------
+    torch.Tensor
+        complex64 ``(..., N, N)``; float32 math even under autocast.
+    """
+    with torch.autocast(device_type=counts.device.type, enabled=False):
+        mode = probe.reshape(-1, *probe.shape[-2:])[0].to(torch.complex64)
+        far = torch.fft.fftshift(torch.fft.fft2(mode, norm="ortho"), dim=(-2, -1))
+        phase = far / far.abs().clamp(min=1e-12)
+        amplitude = torch.sqrt(counts.float().clamp(min=0.0))
+        field = torch.fft.ifft2(torch.fft.ifftshift(amplitude * phase, dim=(-2, -1)),
+                                norm="ortho")
+        weight = mode.abs().square()
+        return field * mode.conj() / (weight + eps * weight.max())
+
+
 def circular_mask(N: int) -> torch.Tensor:
     """Disk of radius N/2 centred on the window (the optional probe support)."""
     r = torch.arange(N, dtype=torch.float32) - (N - 1) / 2
@@ -120,7 +158,10 @@ class PINN(nn.Module):
 
     def forward(self, counts: torch.Tensor) -> torch.Tensor:
         """Complex patches ``(B, C, N, N)`` predicted from counts ``(B, C, N, N)``."""
-        return self.generator(self.normalise(counts))
+        prior = None
+        if getattr(self.generator, "uses_prior", False):
+            prior = backpropagated_estimate(counts, self.effective_probe())
+        return self.generator(self.normalise(counts), prior)
 
     def physics(self, patches: torch.Tensor, offsets: torch.Tensor | None,
                 canvas_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
