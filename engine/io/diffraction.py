@@ -89,7 +89,8 @@ def read_diffraction(
         stored_dtype = str(ds.dtype)
         if len(shape) != 3:
             raise issues.fail("/patterns", "3 dimensions (P, H, W)", f"shape {shape}")
-        check_real_dtype(issues, "/patterns", ds.dtype)
+        if not check_real_dtype(issues, "/patterns", ds.dtype):
+            raise issues.fail("/patterns", "real-valued patterns", f"dtype {ds.dtype}")
         pixel = (float_attr(ds, "detector_pixel_width_m"),
                  float_attr(ds, "detector_pixel_height_m"))
         if "indexes" in h5:
@@ -100,6 +101,7 @@ def read_diffraction(
             elif len(indexes) != shape[0]:
                 issues.problem("/indexes", f"one index per pattern ({shape[0]})",
                                f"{len(indexes)} indexes")
+                indexes = np.arange(shape[0])  # pairing must not point past the patterns
         else:
             indexes = np.arange(shape[0])
             issues.warn(f"{source}: no /indexes dataset; patterns are taken as scan indexes "

@@ -394,8 +394,11 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
         issues.problem(raw.probe_key, "a probe (N, N) or (modes, N, N) (or data.probe_path)",
                        "no such key")
         probe = np.zeros((1, n, n), np.complex64)
-    elif probe.ndim not in (2, 3):
+    elif probe.ndim not in (2, 3) or probe.size == 0:
         issues.problem(probe_key, "a probe (N, N) or (modes, N, N)", f"shape {probe.shape}")
+        probe = np.zeros((1, n, n), np.complex64)
+    elif probe.dtype.kind not in "iufc":  # text or bool: recorded, nothing to convert
+        check_complex_array(issues, probe_key, probe, "probe", (n, n))
         probe = np.zeros((1, n, n), np.complex64)
     else:
         check_complex_array(issues, probe_key, probe, "probe", (n, n))

@@ -140,10 +140,14 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
                                   f"no such dataset (keys: {', '.join(sorted(h5)) or 'none'})")
         probe_raw = read_dataset(h5, "probe", source)
         obj_raw = read_dataset(h5, "object", source)
-        x_m = np.asarray(read_dataset(h5, "probe_position_x_m", source), np.float64).reshape(-1)
-        y_m = np.asarray(read_dataset(h5, "probe_position_y_m", source), np.float64).reshape(-1)
+        x_m = _real_vector(h5, "probe_position_x_m", source, issues)
+        y_m = _real_vector(h5, "probe_position_y_m", source, issues)
         if "probe_position_indexes" in h5:
             indexes = np.asarray(read_dataset(h5, "probe_position_indexes", source)).reshape(-1)
+            if indexes.dtype.kind not in "iu":
+                issues.problem("/probe_position_indexes", "integer scan indexes",
+                               f"dtype {indexes.dtype}")
+                indexes = np.arange(len(x_m))
         else:
             indexes = np.arange(len(x_m))
             issues.warn(f"{source}: no /probe_position_indexes; positions taken as scan "
@@ -170,6 +174,8 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
     for key, raw in (("/probe", probe_raw), ("/object", obj_raw)):
         if raw.dtype.kind not in "iufc":
             raise issues.fail(key, "complex numbers", f"dtype {raw.dtype}")
+        if raw.size == 0:
+            raise issues.fail(key, "a non-empty array", f"shape {raw.shape}")
     if probe_raw.ndim not in (2, 3, 4):
         raise issues.fail("/probe", "2 to 4 dimensions (n_opr, n_modes, H, W)",
                           f"shape {probe_raw.shape}")
@@ -234,18 +240,24 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
     )
 
 
+def _real_vector(h5: h5py.File, key: str, source: str, issues: Issues) -> np.ndarray:
+    """Dataset ``key`` as a flat float64 array; other dtypes (text, complex) are refused."""
+    raw = read_dataset(h5, key, source)
+    if raw.dtype.kind not in "iuf":
+        raise issues.fail(f"/{key}", "real numbers", f"dtype {raw.dtype}")
+    return np.asarray(raw, np.float64).reshape(-1)
+
+
 def _read_losses(h5: h5py.File, source: str) -> tuple[np.ndarray, np.ndarray]:
-    if "loss_values" in h5:
-        values = np.asarray(read_dataset(h5, "loss_values", source), np.float64).reshape(-1)
-        if "loss_epochs" in h5:
-            epochs = np.asarray(read_dataset(h5, "loss_epochs", source)).reshape(-1)
-        else:
-            epochs = np.arange(len(values))
-    elif "costs" in h5:
-        values = np.asarray(read_dataset(h5, "costs", source), np.float64).reshape(-1)
-        epochs = np.arange(len(values))
-    else:
-        values, epochs = np.zeros(0), np.zeros(0)
+    # The loss history is informative only: one that is not numbers is ignored, not fatal.
+    key = "loss_values" if "loss_values" in h5 else "costs" if "costs" in h5 else None
+    raw = read_dataset(h5, key, source) if key else np.zeros(0)
+    values = np.asarray(raw, np.float64).reshape(-1) if raw.dtype.kind in "iuf" \
+        else np.zeros(0)
+    epochs = np.arange(len(values))
+    if key == "loss_values" and "loss_epochs" in h5:
+        stored = np.asarray(read_dataset(h5, "loss_epochs", source)).reshape(-1)
+        epochs = stored if stored.dtype.kind in "iu" else epochs
     n = min(len(values), len(epochs))
     return epochs[:n].astype(np.int64), values[:n]
 
