@@ -154,9 +154,9 @@ class ImagePanel(QWidget):
             self.plot.setRange(xRange=shape_range[0], yRange=shape_range[1], padding=0)
 
     def fit_levels(self) -> None:
-        """Fit the colour levels to the image shown (robust percentiles; phase: -pi..pi)."""
+        """Fit the colour levels to the image shown (robust percentiles, phase included)."""
         if self._shown is not None and self._shown.ndim == 2:
-            self.colorbar.setLevels(robust_levels(self._shown, self.component))
+            self.colorbar.setLevels(robust_levels(self._shown, self.component, fit=True))
 
     def _on_fit_button_clicked(self) -> None:
         self.fit_levels()

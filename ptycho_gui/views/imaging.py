@@ -64,9 +64,13 @@ def hsv_image(data: np.ndarray) -> np.ndarray:
     return np.round(rgb * 255).astype(np.uint8)
 
 
-def robust_levels(image: np.ndarray, component: str) -> tuple[float, float]:
-    """Display levels: [-pi, pi] for phase, else the 0.5-99.5 percentiles of finite pixels."""
-    if component == "phase":
+def robust_levels(image: np.ndarray, component: str, fit: bool = False) -> tuple[float, float]:
+    """Display levels: the 0.5-99.5 percentiles of finite pixels.
+
+    Phase gets the full cyclic range [-pi, pi] unless ``fit`` asks for contrast (a phase
+    spanning 1.5 rad is hard to read on a colour wheel of 2 pi).
+    """
+    if component == "phase" and not fit:
         return PHASE_LEVELS
     finite = image[np.isfinite(image)]
     if finite.size == 0:
