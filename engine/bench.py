@@ -205,7 +205,10 @@ def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
         ``n_patterns``, ``N``, ``object_shape``, ``batch_size`` (patterns per batch),
         ``total_s`` (network + batch assembly + stitching), ``network_s``, ``stitch_s``
         (``total_s - network_s``), ``patterns_per_s``, ``network_patterns_per_s``,
-        ``group_s`` (neighbour grouping, before the loop), ``device``.
+        ``group_s`` (neighbour grouping, before the loop), ``patterns_through_network``
+        (``C`` per pattern: every pattern is predicted in each of the C groups it is part
+        of, and the predictions are averaged by the stitching), ``forward_batches``,
+        ``device``.
     """
     from .training.devices import inference_device
     from .training.reconstruct import reconstruct
@@ -239,6 +242,9 @@ def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
         "group_s": max(0.0, wall - stitched.seconds),
         "patterns_per_s": stitched.patterns_per_s,
         "network_patterns_per_s": n_patterns / timer.seconds if timer.seconds > 0 else None,
+        # Each pattern anchors one group of C and is predicted in each group it belongs to.
+        "patterns_through_network": int(n_patterns) * int(net.channels),
+        "forward_batches": timer.calls,
         "illuminated_fraction": covered,
         "device": str(device),
     }
@@ -369,7 +375,8 @@ def format_report(figures: dict[str, Any]) -> str:
         ("inference patterns", f"{inf['n_patterns']} of {inf['N']} x {inf['N']} px "
                                f"-> object {inf['object_shape'][0]} x {inf['object_shape'][1]}"),
         ("inference total", f"{inf['total_s']:.2f} s = {inf['patterns_per_s']:.0f} patterns/s"),
-        ("  network", f"{inf['network_s']:.2f} s"),
+        ("  network", f"{inf['network_s']:.2f} s ({inf['patterns_through_network']} "
+                      f"pattern evaluations: each pattern in each of its groups)"),
         ("  stitching + batching", f"{inf['stitch_s']:.2f} s"),
         ("  grouping (before)", f"{inf['group_s']:.2f} s"),
         ("peak resident memory", f"{mem['peak_rss_mib']:.0f} MiB"),
