@@ -7,6 +7,7 @@ thread when the first run starts.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -20,6 +21,17 @@ if TYPE_CHECKING:  # Qt loads in main(), after the binding is chosen
 
 ORGANIZATION = "ptycho-pinn"
 APPLICATION = "ptycho-gui"
+
+
+def prepare_environment() -> None:
+    """Process settings that must be in place before Qt and torch load.
+
+    PySide6 is chosen for pyqtgraph; OpenMP threads sleep instead of spinning while they
+    wait (a spinning torch thread pool starves the GUI thread, and any other process, on a
+    machine with few cores; the CLI does the same).
+    """
+    select_pyside6()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def app_settings() -> QSettings:
@@ -63,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      "reconstruction with physics-informed neural networks.")
     parser.add_argument("session", nargs="?", help="session file (TOML) to open")
     args, qt_args = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
-    select_pyside6()
+    prepare_environment()
     from PySide6.QtWidgets import QApplication
 
     from .icons import icon

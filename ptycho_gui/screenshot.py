@@ -13,8 +13,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .qtenv import select_pyside6
-
 VIEWS = {"main-window": "reconstruction_view", "loss": "loss_view",
          "patterns": "pattern_browser"}
 """File name -> the view shown in it (the images of docs/user-guide.md)."""
@@ -94,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the simulated data and run (default: a temporary one)")
     args = parser.parse_args(argv)
-    select_pyside6()
+    from .app import prepare_environment
+
+    prepare_environment()
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

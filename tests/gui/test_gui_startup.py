@@ -57,3 +57,12 @@ def test_main_help_exits_cleanly():
     out = subprocess.run([sys.executable, "-m", "ptycho_gui.app", "--help"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "SESSION" in out.stdout.upper()
+
+
+def test_openmp_threads_do_not_spin_against_the_gui_thread():
+    code = ("import os; os.environ.pop('OMP_WAIT_POLICY', None); "
+            "from ptycho_gui.app import prepare_environment; prepare_environment(); "
+            "print(os.environ['OMP_WAIT_POLICY'], os.environ['PYQTGRAPH_QT_LIB'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.split() == ["PASSIVE", "PySide6"]
