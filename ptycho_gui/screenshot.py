@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/images"),
                         help="folder for the PNG files (default: docs/images)")
     parser.add_argument("--preset", default="default", help="simulation preset (default)")
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs (3)")
+    parser.add_argument("--epochs", type=int, default=5, help="training epochs (5)")
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the simulated data and run (default: a temporary one)")
     args = parser.parse_args(argv)

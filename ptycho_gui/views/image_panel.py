@@ -54,6 +54,7 @@ class ImagePanel(QWidget):
         self._shown: np.ndarray | None = None
         self._fresh = True  # next frame sets levels and range
         self.frames = 0
+        self._title = title
         self.title = QLabel(title)
         self.component_box = QComboBox()
         self.component_box.addItems(list(components))
@@ -129,6 +130,7 @@ class ImagePanel(QWidget):
         if component == HSV:
             self.image.setImage(shown, autoLevels=False, levels=(0, 255))
         elif self._fresh:
+            self._reset_colormap()
             levels = robust_levels(shown, component)
             self.image.setImage(shown, autoLevels=False)
             self.colorbar.setLevels(levels)
@@ -145,7 +147,7 @@ class ImagePanel(QWidget):
 
     # -- slots ----------------------------------------------------------------------------
     def _on_component_box_changed(self, component: str) -> None:
-        self.colorbar.setColorMap(self._colormap(component))
+        self._reset_colormap()
         self._fresh = True
         if self._data is not None:
             # Changing component resets levels but must not reset the zoom.
@@ -154,9 +156,21 @@ class ImagePanel(QWidget):
             self.plot.setRange(xRange=shape_range[0], yRange=shape_range[1], padding=0)
 
     def fit_levels(self) -> None:
-        """Fit the colour levels to the image shown (robust percentiles, phase included)."""
-        if self._shown is not None and self._shown.ndim == 2:
-            self.colorbar.setLevels(robust_levels(self._shown, self.component, fit=True))
+        """Fit the colour levels to the image shown (robust percentiles, phase included).
+
+        A phase fitted to less than its full turn is drawn with a linear colour map: on a
+        cyclic one both ends of the range would get the same colour.
+        """
+        if self._shown is None or self._shown.ndim != 2:
+            return
+        self.colorbar.setLevels(robust_levels(self._shown, self.component, fit=True))
+        if self.component == "phase":
+            self.colorbar.setColorMap(pg.colormap.get(LINEAR_MAP))
+            self.title.setText(f"{self._title} (phase range fitted: linear colours)")
+
+    def _reset_colormap(self) -> None:
+        self.colorbar.setColorMap(self._colormap(self.component))
+        self.title.setText(self._title)
 
     def _on_fit_button_clicked(self) -> None:
         self.fit_levels()

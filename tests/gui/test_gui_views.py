@@ -68,9 +68,15 @@ def test_component_choice_changes_image_and_levels(qtbot):
     assert panel.shown_image()[0, 0] == pytest.approx(-3)
     assert panel.levels() == pytest.approx((-np.pi, np.pi))  # the whole colour wheel
     panel.set_data(np.exp(0.1j * np.angle(z)))  # a weak phase object
+    assert panel.colorbar.colorMap().name == "CET-C1"  # cyclic for the whole turn
     panel.fit_levels()
     low, high = panel.levels()
-    assert -0.5 < low < high < 0.5  # fitted for contrast
+    assert -0.5 < low < high < 0.5  # fitted for contrast...
+    assert panel.colorbar.colorMap().name != "CET-C1"  # ...with a linear map: no false wrap
+    assert "fitted" in panel.title.text()
+    panel.set_component("amplitude")
+    panel.set_component("phase")
+    assert panel.colorbar.colorMap().name == "CET-C1" and "fitted" not in panel.title.text()
     panel.set_component(HSV)
     assert panel.shown_image().shape == (8, 8, 3)
     assert not panel.colorbar.isVisible()
