@@ -184,7 +184,7 @@ def test_out_of_memory_in_a_training_batch_names_the_batch_size(tiny_dataset, tm
     from engine.training import train
     from engine.training.pinn import PINN
 
-    def forward(self, counts):
+    def forward(self, *args, **kwargs):
         raise error
 
     monkeypatch.setattr(PINN, "forward", forward)
@@ -206,7 +206,7 @@ def test_out_of_memory_at_inference_names_the_inference_batch(tiny_dataset, tmp_
 
     result = train(tiny_resolved(tiny_dataset, tmp_path / "run"))
 
-    def forward(self, counts):
+    def forward(self, *args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
 
     monkeypatch.setattr(PINN, "forward", forward)
@@ -223,7 +223,7 @@ def test_cli_out_of_memory_is_exit_2_with_the_hint(tiny_dataset, tmp_path, monke
     from engine.cli.main import main
     from engine.training.pinn import PINN
 
-    def forward(self, counts):
+    def forward(self, *args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory")
 
     monkeypatch.setattr(PINN, "forward", forward)
