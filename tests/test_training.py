@@ -330,3 +330,32 @@ def test_lazy_patterns_are_read_in_sorted_batches_and_match_memory(tiny_data, tm
         torch.testing.assert_close(a["offsets"], b["offsets"])
     assert len(reads) == 6  # one read per batch, never the whole stack
     assert all(np.all(np.diff(r) > 0) and r.size <= 8 * 4 for r in reads)
+
+
+def test_physical_prior_is_bounded_and_closer_to_the_truth_when_refined(tiny_data):
+    from engine.io import load_dataset, read_product
+    from engine.physics import Stitcher, group_neighbours
+    from engine.training.data import GroupDataset
+    from engine.training.pinn import backpropagated_estimate, refine_estimate
+    from engine.training.truth import quality
+
+    data = load_dataset(tiny_data)
+    truth = read_product(tiny_data.parent / "truth.h5").object
+    groups = group_neighbours(data.positions, 2, 7, seed=0)
+    batch = GroupDataset(data.patterns, data.positions, groups).__getitems__(
+        list(range(len(groups))))
+    probe = torch.from_numpy(data.probe)
+
+    def stitched_ssim(patches):
+        st = Stitcher(data.object_shape, probe)
+        st.add(patches.reshape(-1, data.N, data.N), batch["positions"].reshape(-1, 2))
+        q = quality(st.result()[0], truth, data.probe)
+        return q["amplitude"]["ssim"], q["phase"]["ssim"]
+
+    start = backpropagated_estimate(batch["counts"], probe)
+    refined = refine_estimate(start, batch["counts"], probe, batch["offsets"], iterations=2)
+    assert refined.shape == start.shape and refined.dtype == torch.complex64
+    assert torch.isfinite(torch.view_as_real(refined)).all()
+    assert float(refined.abs().max()) <= 2.0 + 1e-5  # bounded by model.amplitude_max
+    (a0, p0), (a2, p2) = stitched_ssim(start), stitched_ssim(refined)
+    assert a2 > a0 + 0.05 and p2 > p0 + 0.05  # measured: 0.54 -> 0.66, 0.28 -> 0.41

@@ -192,6 +192,16 @@ class ModelConfig:
         "forward model, forcing neighbours to agree (only with gridsize > 1).",
         group="physics",
     )
+    prior_iterations: int = setting(
+        2,
+        "Parameter-free ptychographic iterations (probe-weighted group average, measured "
+        "amplitudes imposed) refining the physical estimate that the 'unet' generator "
+        "starts from; 0 uses the one-step back-propagation only.",
+        min=0,
+        max=20,
+        step=1,
+        group="physics",
+    )
     generator: str = setting(
         "unet",
         "Generator network by registry name: 'unet' refines a physics back-propagated "

@@ -15,12 +15,14 @@ Families:
 
 ``unet`` (default)
     Physics-informed U-Net. The detector-plane amplitudes are first turned into an
-    object-plane estimate by one fixed, parameter-free physics step (measured amplitudes with
-    the probe's own far-field phase, back-propagated and divided by the probe); input and
-    output then live in the same plane, so a U-Net (skip connections are meaningful here)
-    learns a *local* correction, as a residual on the estimate's amplitude and phase. This
-    converges an order of magnitude faster than mapping detector to object plane from
-    scratch (docs/training.md has the measurements).
+    object-plane estimate by fixed, parameter-free physics (measured amplitudes with the
+    probe's own far-field phase, back-propagated and divided by the probe, then
+    ``model.prior_iterations`` ptychographic iterations over the group:
+    :func:`engine.training.pinn.refine_estimate`); input and output then live in the same
+    plane, so a U-Net (skip connections are meaningful here) learns a *local* correction, as
+    a residual on the estimate's amplitude and phase. This converges an order of magnitude
+    faster than mapping detector to object plane from scratch (docs/training.md has the
+    measurements).
 ``cnn``
     The PtychoPINN-style encoder-decoder from the detector plane to the object plane (no skip
     connections: they would copy detector-plane features into object-plane positions), with a
@@ -225,8 +227,8 @@ class GeneratorSpec:
 GENERATORS: dict[str, GeneratorSpec] = {
     "unet": GeneratorSpec(
         PriorUNet,
-        "physics-informed U-Net refining a back-propagated estimate; the default (fast, "
-        "converges in minutes on a CPU)"),
+        "physics-informed U-Net refining a physical estimate of each patch; the default "
+        "(converges in minutes on a CPU)"),
     "cnn": GeneratorSpec(
         FastEncoderDecoder,
         "PtychoPINN-style encoder-decoder from the detector plane (pixel-unshuffle stem)"),

@@ -26,7 +26,14 @@ import torch
 from torch import nn
 
 from ..config.schema import ModelConfig
-from ..physics import amplitude_mae, forward_intensity, overlap_constraint, poisson_nll
+from ..physics import (
+    amplitude_mae,
+    extract_from_canvas,
+    forward_intensity,
+    merge_patches,
+    overlap_constraint,
+    poisson_nll,
+)
 from .generators import build_generator
 
 
@@ -103,6 +110,58 @@ def backpropagated_estimate(counts: torch.Tensor, probe: torch.Tensor,
         return field * mode.conj() / (weight + eps * weight.max())
 
 
+def _weighted_consensus(patches: torch.Tensor, weight: torch.Tensor, offsets: torch.Tensor,
+                        canvas_size: int | None) -> torch.Tensor:
+    """Each group's patches averaged on its canvas with weights ``|P|^2``, cut out again.
+
+    Pixels that no member illuminates clearly (total weight below 5 % of the probe's peak)
+    keep the patch's own value: there the average would divide small, slightly ringing
+    (Fourier-shifted) weights and amplify noise from one iteration to the next.
+    """
+    w = weight.to(patches.dtype).expand_as(patches)
+    num, _ = merge_patches(patches * w, offsets, canvas_size)
+    den, _ = merge_patches(w, offsets, canvas_size)
+    floor = 0.05 * float(weight.max())
+    den_r = den.real.clamp(min=floor)
+    n = int(patches.shape[-1])
+    averaged = extract_from_canvas(num / den_r.to(num.dtype), offsets, n)
+    covered = extract_from_canvas(den.real.to(num.dtype), offsets, n).real > floor
+    return torch.where(covered, averaged, patches)
+
+
+@torch.no_grad()
+def refine_estimate(estimate: torch.Tensor, counts: torch.Tensor, probe: torch.Tensor,
+                    offsets: torch.Tensor | None, iterations: int,
+                    canvas_size: int | None = None, max_amplitude: float = 2.0) -> torch.Tensor:
+    """A few parameter-free ptychographic iterations on each group's estimate.
+
+    Each iteration averages the group's patches on their shared canvas (weighted by the
+    probe intensity, so each pixel is decided by the patterns that saw it), then imposes the
+    measured amplitudes on each pattern's far field and updates the patch where the probe
+    illuminates it (an ePIE step with unit step size).
+    """
+    if iterations <= 0:
+        return estimate
+    with torch.autocast(device_type=counts.device.type, enabled=False):
+        mode = probe.reshape(-1, *probe.shape[-2:])[0].to(torch.complex64)
+        weight = mode.abs().square()
+        peak = float(weight.max())
+        measured = torch.fft.ifftshift(torch.sqrt(counts.float().clamp(min=0.0)), dim=(-2, -1))
+        obj = estimate.to(torch.complex64)
+        for _ in range(iterations):
+            if offsets is not None and obj.shape[1] > 1:
+                obj = _weighted_consensus(obj, weight, offsets, canvas_size)
+            exit_wave = obj * mode
+            far = torch.fft.fft2(exit_wave, norm="ortho")
+            projected = torch.fft.ifft2(measured * far / far.abs().clamp(min=1e-12),
+                                        norm="ortho")
+            obj = obj + mode.conj() * (projected - exit_wave) / peak
+            # A transmission never amplifies by much: bounding it keeps the iteration stable.
+            amp = obj.abs()
+            obj = obj * (max_amplitude / amp.clamp(min=max_amplitude)).to(obj.dtype)
+        return obj
+
+
 def circular_mask(N: int) -> torch.Tensor:
     """Disk of radius N/2 centred on the window (the optional probe support)."""
     r = torch.arange(N, dtype=torch.float32) - (N - 1) / 2
@@ -141,6 +200,8 @@ class PINN(nn.Module):
         self.input_scale = float(normalisers.input_scale)
         self.loss_scale = float(normalisers.loss_scale)
         self.generator = build_generator(model)
+        self.prior_iterations = int(model.prior_iterations)
+        self.amplitude_max = float(model.amplitude_max)
         if model.probe_trainable:
             self.probe = nn.Parameter(probe_t.clone())
         else:
@@ -156,11 +217,19 @@ class PINN(nn.Module):
         """Network input ``sqrt(counts) * input_scale`` (negative counts clamp to 0)."""
         return torch.sqrt(counts.clamp(min=0.0)) * self.input_scale
 
-    def forward(self, counts: torch.Tensor) -> torch.Tensor:
-        """Complex patches ``(B, C, N, N)`` predicted from counts ``(B, C, N, N)``."""
+    def forward(self, counts: torch.Tensor, offsets: torch.Tensor | None = None,
+                canvas_size: int | None = None) -> torch.Tensor:
+        """Complex patches ``(B, C, N, N)`` predicted from counts ``(B, C, N, N)``.
+
+        ``offsets`` (the group members' positions relative to the group centre) let the
+        prior of the ``unet`` generator be refined jointly over the group.
+        """
         prior = None
         if getattr(self.generator, "uses_prior", False):
-            prior = backpropagated_estimate(counts, self.effective_probe())
+            probe = self.effective_probe().detach()
+            prior = backpropagated_estimate(counts, probe)
+            prior = refine_estimate(prior, counts, probe, offsets, self.prior_iterations,
+                                    canvas_size, self.amplitude_max)
         return self.generator(self.normalise(counts), prior)
 
     def physics(self, patches: torch.Tensor, offsets: torch.Tensor | None,
@@ -183,6 +252,6 @@ class PINN(nn.Module):
              mask: torch.Tensor | None = None,
              canvas_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One training evaluation: ``(loss, raw predicted patches)``."""
-        raw = self(counts)
+        raw = self(counts, offsets, canvas_size)
         _, pred = self.physics(raw, offsets, canvas_size)
         return self.loss(pred, counts, mask), raw

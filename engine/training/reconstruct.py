@@ -97,7 +97,7 @@ def reconstruct(net: PINN, patterns: Any, positions: np.ndarray, object_shape: t
         counts = batch["counts"].to(device, non_blocking=True)
         with explain_faults("inference", batch_size=int(batch_size), unit="patterns",
                             setting="execution.inference_batch_size", device=device):
-            patches = net(counts)
+            patches = net(counts, batch["offsets"].to(device))
             stitcher.add(patches.reshape(-1, net.N, net.N),
                          batch["positions"].reshape(-1, 2).to(device))
         if reporter is not None:
