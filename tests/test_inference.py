@@ -78,8 +78,8 @@ def test_mismatched_checkpoint_is_refused_naming_both_values(trained, tiny_data,
 
     from engine.config import resolve_config
 
-    cfg = resolve_config(overrides={"model.gridsize": 3, "model.n_neighbours": 9})
-    with pytest.raises(CheckpointError, match=r"model.gridsize: checkpoint 2, configuration 3"):
+    cfg = resolve_config(overrides={"model.gridsize": 2, "model.n_neighbours": 7})
+    with pytest.raises(CheckpointError, match=r"model.gridsize: checkpoint 3, configuration 2"):
         infer(trained.checkpoints["last"], data, tmp_path / "x.h5", config=cfg)
     assert not (tmp_path / "x.h5").exists()
 
@@ -121,7 +121,7 @@ def test_cli_infer_mismatch_exits_2(trained, tmp_path, capsys):
                  "--accelerator", "cpu"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "model.gridsize: checkpoint 2, configuration 1" in err and "Traceback" not in err
+    assert "model.gridsize: checkpoint 3, configuration 1" in err and "Traceback" not in err
 
 
 def test_inference_stop_token_cancels(trained, tiny_data, tmp_path):
@@ -153,3 +153,65 @@ def test_demo_end_to_end_on_the_tiny_preset(tmp_path, capsys):
     assert report["speed"]["train_patterns_per_s"] > 0
     assert report["speed"]["inference_patterns_per_s"] > 0
     assert (tmp_path / "unseen" / "reconstruction.h5").is_file()
+
+
+def test_alignment_passes_remove_random_group_phases(tiny_data):
+    """Patches that are exact up to a random phase per group stitch back into the truth."""
+    from engine.io import load_dataset, read_product
+    from engine.physics import extract_patches
+    from engine.training.reconstruct import reconstruct
+    from engine.training.truth import quality
+
+    data = load_dataset(tiny_data)
+    truth = read_product(tiny_data.parent / "truth.h5").object
+    exact = extract_patches(torch.from_numpy(truth), torch.from_numpy(data.positions), data.N)
+    lookup = {tuple(np.round(p, 6)): i for i, p in enumerate(data.positions)}
+    rng = torch.Generator().manual_seed(0)
+
+    class PhaseScrambled(torch.nn.Module):
+        """Stands in for a network: the true patches, each group turned by a random phase."""
+
+        N, gridsize, channels, amplitude_max = data.N, 2, 4, 2.0
+
+        def __init__(self):
+            super().__init__()
+            self.probe = torch.from_numpy(data.probe)
+
+        def effective_probe(self):
+            return self.probe
+
+        def forward(self, counts, offsets):
+            raise AssertionError("unused")
+
+    net = PhaseScrambled()
+    positions_seen = []
+
+    def fake_forward(counts, offsets):
+        # Recover which patterns the batch holds from the positions the dataset returned.
+        pos = positions_seen.pop(0)
+        idx = [lookup[tuple(np.round(p, 6))] for p in pos.reshape(-1, 2).numpy()]
+        patches = exact[idx].reshape(counts.shape).to(torch.complex64)
+        turn = torch.rand(counts.shape[0], generator=rng) * 6.0 - 3.0
+        return patches * torch.polar(torch.ones_like(turn), turn)[:, None, None, None]
+
+    from engine.training import data as training_data
+
+    original = training_data.GroupDataset.__getitems__
+
+    def recording(self, indices):
+        batch = original(self, indices)
+        positions_seen.append(batch["positions"])
+        return batch
+
+    net.forward = fake_forward  # type: ignore[method-assign]
+    training_data.GroupDataset.__getitems__ = recording
+    try:
+        scores = {}
+        for passes in (0, 30):
+            positions_seen.clear()
+            st = reconstruct(net, data.patterns, data.positions, data.object_shape,
+                             n_neighbours=7, seed=0, batch_size=64, alignment_passes=passes)
+            scores[passes] = quality(st.obj, truth, data.probe)["phase"]["ssim"]
+    finally:
+        training_data.GroupDataset.__getitems__ = original
+    assert scores[0] < 0.5 < 0.9 < scores[30]

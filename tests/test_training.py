@@ -85,11 +85,13 @@ def test_generator_registry_is_the_schema_choice_list():
     counts = torch.rand(2, 4, 64, 64) * 100
     probe = torch.randn(1, 64, 64, dtype=torch.complex64)
     for name in GENERATORS:
-        net = PINN(ModelConfig(generator=name, width=8), probe, Normalisers(0.1, 1e5))
+        net = PINN(ModelConfig(generator=name, width=8, gridsize=2, n_neighbours=7), probe,
+                   Normalisers(0.1, 1e5))
         out = net(counts)
         assert out.shape == (2, 4, 64, 64) and out.dtype == torch.complex64
         assert torch.isfinite(torch.view_as_real(out)).all()
-    large = PINN(ModelConfig(generator="cnn_large"), probe, Normalisers(0.1, 1e5)).generator
+    large = PINN(ModelConfig(generator="cnn_large", gridsize=2, n_neighbours=7), probe,
+                 Normalisers(0.1, 1e5)).generator
     assert 2.0e6 < count_parameters(large) < 2.6e6  # the reference size at N = 64
 
 
@@ -286,7 +288,7 @@ def test_throughput_lightning_vs_plain(tiny_data):
     cfg = tiny_config(tiny_data, Path("unused"))
     result = measure_throughput(cfg, steps=4, warmup=1)
     assert result["plain_patterns_per_s"] > 0 and result["lightning_patterns_per_s"] > 0
-    assert result["patterns_per_step"] == 8 * 4
+    assert result["patterns_per_step"] == 8 * cfg.config.model.gridsize**2
     assert np.isfinite(result["overhead_percent"])
 
 

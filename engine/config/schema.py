@@ -170,7 +170,7 @@ class ModelConfig:
         group="geometry",
     )
     gridsize: int = setting(
-        2,
+        3,
         "Patterns per group side: each sample is a group of gridsize^2 neighbouring patterns "
         "(1 disables grouping and the overlap constraint).",
         min=1,
@@ -179,7 +179,7 @@ class ModelConfig:
         group="geometry",
     )
     n_neighbours: int = setting(
-        7,
+        9,
         "Nearest neighbours K from which each group is drawn (needs K >= gridsize^2).",
         min=1,
         max=64,
@@ -266,7 +266,7 @@ class TrainingConfig:
     """Self-supervised training."""
 
     max_epochs: int = setting(
-        30, "Number of passes over the training split.", min=1, max=100_000, step=1,
+        12, "Number of passes over the training split.", min=1, max=100_000, step=1,
         group="schedule",
     )
     max_time_min: float = setting(
@@ -361,6 +361,25 @@ class InferenceConfig:
         "Reconstruction written as a ptychodus product (PNG pictures next to it).",
         path=True,
         group="output",
+    )
+    refine_iterations: int = setting(
+        4,
+        "Parameter-free ptychographic iterations on the network's patches before stitching "
+        "(probe-weighted group average, measured amplitudes imposed); 0: the network output "
+        "as is.",
+        min=0,
+        max=50,
+        step=1,
+        group="stitching",
+    )
+    alignment_passes: int = setting(
+        20,
+        "Stitching passes that align each group's global phase (invisible to the loss) with "
+        "the stitched object; 0: none. Cheap when the patches fit in 1 GiB.",
+        min=0,
+        max=500,
+        step=1,
+        group="stitching",
     )
     stitch_weighting: str = setting(
         "probe",

@@ -178,7 +178,9 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         module.net, loaded.patterns, loaded.positions, loaded.object_shape,
         n_neighbours=int(hp["model"]["n_neighbours"]), seed=session.execution.seed,
         batch_size=session.execution.inference_batch_size, device=device,
-        weighting=session.inference.stitch_weighting, reporter=report, stop=stop)
+        weighting=session.inference.stitch_weighting,
+        refine_iterations=session.inference.refine_iterations,
+        alignment_passes=session.inference.alignment_passes, reporter=report, stop=stop)
     module.net.to("cpu")
     status = "completed" if stitched.completed else "cancelled"
     report.log("info", f"reconstructed {stitched.n_patterns} patterns in "

@@ -288,7 +288,10 @@ class _Run:
             module.net, data.patterns, data.positions, data.object_shape,
             n_neighbours=cfg.model.n_neighbours, seed=cfg.execution.seed,
             batch_size=cfg.execution.inference_batch_size, device=device,
-            weighting=cfg.inference.stitch_weighting, reporter=self.reporter, stage="stitch")
+            weighting=cfg.inference.stitch_weighting,
+            refine_iterations=cfg.inference.refine_iterations,
+            alignment_passes=cfg.inference.alignment_passes, reporter=self.reporter,
+            stage="stitch")
         module.net.to("cpu")
         epochs = [int(r["epoch"]) for r in self.history]
         losses = [float(r["train_loss"]) for r in self.history]
