@@ -38,7 +38,7 @@ def _wait(signal: object, timeout_s: float) -> list:
     return list(received[0])
 
 
-def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int,
+def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int | None,
                      size: tuple[int, int] = (1500, 920)) -> list[Path]:
     """Simulate ``preset``, train ``epochs`` epochs from the GUI, save the window and views."""
     from PySide6.QtCore import QSettings
@@ -53,7 +53,8 @@ def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int,
     c = window.controller
     c.ask_save_changes = lambda parent, name: "discard"
     c.apply_preset(preset)
-    c.set_field("training.max_epochs", epochs)
+    if epochs is not None:
+        c.set_field("training.max_epochs", epochs)
     c.set_field("training.output_dir", str(work_dir / "run"))
     c.start_simulate(work_dir / "data")
     outcome = _wait(c.runner.finished, 600)[0]
@@ -88,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/images"),
                         help="folder for the PNG files (default: docs/images)")
     parser.add_argument("--preset", default="default", help="simulation preset (default)")
-    parser.add_argument("--epochs", type=int, default=5, help="training epochs (5)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default: the session default)")
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the simulated data and run (default: a temporary one)")
     args = parser.parse_args(argv)

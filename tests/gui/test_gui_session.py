@@ -17,15 +17,15 @@ def error_boxes(window):
 def test_invalid_value_disables_run_with_the_reason_shown(window, qtbot):
     form, c = window.form, window.controller
     assert window.action_simulate.isEnabled()
-    # gridsize 3 groups 9 patterns but only 7 neighbours are drawn: a cross-field problem.
-    form.editor("model.gridsize").widget.setValue(3)
+    # gridsize 4 groups 16 patterns but only 9 neighbours are drawn: a cross-field problem.
+    form.editor("model.gridsize").widget.setValue(4)
     assert not window.action_simulate.isEnabled()
     assert not window.action_train.isEnabled()
     assert "model.n_neighbours" in window.state_label.text()
-    assert "9" in form.issue_text("model.n_neighbours")
+    assert "16" in form.issue_text("model.n_neighbours")
     assert form.editor("model.n_neighbours").widget.property("invalid") is True
     assert "Cannot run" in window.action_simulate.toolTip()
-    form.editor("model.n_neighbours").widget.setValue(9)
+    form.editor("model.n_neighbours").widget.setValue(16)
     assert window.action_simulate.isEnabled()
     assert form.issue_text("model.n_neighbours") == ""
     assert form.editor("model.n_neighbours").widget.property("invalid") is False
