@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from engine.cli.main import main
+from engine.config import SessionConfig
 
 # Small and fast: 32 x 32 patterns, a narrow network, a few hundred inference patterns.
 SMALL = ["--threads", "1", "--accelerator", "cpu", "--no-progress-bar",
@@ -35,7 +36,9 @@ def test_bench_quick_json_reports_every_figure(capsys):
     assert train["plain_patterns_per_s"] > 0 and train["lightning_patterns_per_s"] > 0
     expected = 100 * (train["plain_patterns_per_s"] / train["lightning_patterns_per_s"] - 1)
     assert train["overhead_percent"] == pytest.approx(expected)
-    assert train["patterns_per_step"] == 16 * 4  # default batch of 16 groups of 2 x 2
+    defaults = SessionConfig()
+    # one step = a batch of groups of gridsize x gridsize patterns (the session defaults)
+    assert train["patterns_per_step"] == defaults.training.batch_size * defaults.model.gridsize**2
     # Inference: the number of patterns is stated, and the time splits into its parts.
     assert infer["n_patterns"] == 300 and infer["N"] == 32
     assert infer["total_s"] > 0
