@@ -46,7 +46,7 @@ def _bench(args: argparse.Namespace) -> int:
     from ..bench import format_report, run_bench
     from ..reporting import TqdmReporter
     from ..training.rundir import json_safe
-    from .train_cmd import _quiet_lightning
+    from .train_cmd import quiet_lightning
 
     if args.threads is not None:
         if args.threads < 1:
@@ -57,7 +57,7 @@ def _bench(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     reporter = TqdmReporter(enabled=resolved.config.execution.progress_bar)
     try:
-        with _quiet_lightning():
+        with quiet_lightning():
             figures = run_bench(resolved, quick=args.quick, infer_patterns=args.patterns,
                                 reporter=reporter)
     finally:

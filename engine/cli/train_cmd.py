@@ -89,7 +89,7 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_lightning() -> Iterator[None]:
+def quiet_lightning() -> Iterator[None]:
     """Keep the terminal to our own progress bars and messages.
 
     Lightning's banner lines ("GPU available...", tips) and two known-harmless warnings (a
@@ -151,7 +151,7 @@ def _train(args: argparse.Namespace) -> int:
     reporter = _reporter(resolved)
     stop = threading.Event()
     try:
-        with _interrupt_sets(stop), _quiet_lightning():
+        with _interrupt_sets(stop), quiet_lightning():
             result = train(resolved, reporter=reporter, stop=stop, resume=bool(args.resume))
     finally:
         reporter.close()
@@ -186,7 +186,7 @@ def _infer(args: argparse.Namespace) -> int:
     reporter = _reporter(resolved)
     stop = threading.Event()
     try:
-        with _interrupt_sets(stop), _quiet_lightning():
+        with _interrupt_sets(stop), quiet_lightning():
             result = infer_from_config(resolved, reporter=reporter, stop=stop)
     finally:
         reporter.close()
@@ -208,7 +208,7 @@ def _demo(args: argparse.Namespace) -> int:
     reporter = _reporter(resolved)
     stop = threading.Event()
     try:
-        with _interrupt_sets(stop), _quiet_lightning():
+        with _interrupt_sets(stop), quiet_lightning():
             report = run_demo(args.out, config=resolved, preset=args.preset, reporter=reporter,
                               stop=stop)
     finally:
