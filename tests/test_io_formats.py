@@ -427,6 +427,7 @@ def test_lazy_patterns_survive_a_copy_to_another_worker(tmp_path):
 def test_compressed_npz_over_budget_is_read_with_a_warning(tmp_path):
     m, n = 1100, 64
     counts = np.zeros((m, n, n), np.float32)
+    counts[:, n // 2, n // 2] = 1.0  # compresses well, yet not all-zero (that is refused)
     k = np.arange(m)
     pos = np.stack([40.0 + 3 * (k % 33), 40.0 + 3 * (k // 33)], axis=1)
     np.savez_compressed(tmp_path / "c.npz", diffraction=counts, xcoords=pos[:, 0],

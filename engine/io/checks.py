@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bounds import unique_or_problem
 from .issues import Issues
 from .lazy import PatternArray
 
@@ -23,6 +24,9 @@ FULL_SCAN_BYTES = 64 * 2**20
 
 SAMPLE_PATTERNS = 256
 """Patterns checked (evenly spaced) in larger stacks."""
+
+DUPLICATE_TOLERANCE_PX = 1e-3
+"""Positions closer than this (object pixels, per axis) count as the same position."""
 
 MAX_EXTENT_PX = 1.0e5
 """A scan wider than this many object pixels is taken as a unit error (metres read as pixels)."""
@@ -141,8 +145,11 @@ def scan_patterns(patterns: PatternArray, *, full: bool | None = None,
 
 
 def report_pattern_defects(issues: Issues, key: str, scan: PatternScan, domain: str) -> None:
-    """Record NaN/inf and negative values found by :func:`scan_patterns`."""
+    """Record NaN/inf, negative and all-zero values found by :func:`scan_patterns`."""
     where = "" if scan.complete else f" (in {scan.describe()})"
+    if scan.checked and scan.maximum == 0 and scan.minimum == 0:
+        issues.problem(key, f"diffraction patterns with {domain} (some value above 0)",
+                       f"only zeros in {scan.describe()}")
     if scan.nonfinite:
         p, r, c = scan.first_nonfinite or (0, 0, 0)
         issues.problem(key, f"finite {domain}",
@@ -161,6 +168,23 @@ def check_real_dtype(issues: Issues, key: str, dtype: np.dtype) -> bool:
         return True
     issues.problem(key, "real-valued counts (integer or float)", f"dtype {dtype}")
     return False
+
+
+def report_duplicates(issues: Issues, key: str, indexes: np.ndarray, what: str) -> None:
+    """Scan indexes pair patterns with positions: each must appear once."""
+    found = unique_or_problem(indexes)
+    if found is not None:
+        extra, value, count = found
+        issues.problem(key, f"one distinct scan index per entry ({len(indexes)} {what})",
+                       f"{extra} repeated entr{'y' if extra == 1 else 'ies'} (index {value} "
+                       f"appears {count} times)")
+
+
+def warn_if_real(issues: Issues, key: str, dtype: np.dtype) -> None:
+    """A real-valued probe or object is promoted to complex (zero phase): say so."""
+    if np.dtype(dtype).kind in "iuf":
+        issues.warn(f"{issues.source}: {key} is real-valued ({np.dtype(dtype)}); taken as "
+                    "complex with zero phase")
 
 
 def check_positions(issues: Issues, keys: str, positions: np.ndarray, n_patterns: int | None,
@@ -188,7 +212,27 @@ def check_positions(issues: Issues, keys: str, positions: np.ndarray, n_patterns
                            f"an extent of {extent[0]:.4g} x {extent[1]:.4g} px and values up to "
                            f"{np.abs(positions).max():.4g} (wrong unit?)")
             ok = False
+        else:
+            warn_duplicate_positions(issues, keys, positions)
     return ok
+
+
+def warn_duplicate_positions(issues: Issues, keys: str, positions: np.ndarray) -> None:
+    """Warn (with counts) when positions repeat: a scan that visits a spot twice, or a file
+    whose positions were not filled in (all identical)."""
+    if len(positions) < 2:
+        return
+    rounded = np.round(positions / DUPLICATE_TOLERANCE_PX).astype(np.int64)
+    uniq, counts = np.unique(rounded, axis=0, return_counts=True)
+    if len(uniq) == len(positions):
+        return
+    top = int(np.argmax(counts))
+    x, y = uniq[top] * DUPLICATE_TOLERANCE_PX
+    repeated = int((counts > 1).sum())
+    issues.warn(f"{issues.source}: {keys}: {len(positions) - len(uniq)} of {len(positions)} "
+                f"positions repeat another one ({len(uniq)} distinct; {repeated} position(s) "
+                f"used more than once, the most repeated, x {x:.6g}, y {y:.6g} px, "
+                f"{int(counts[top])} times)")
 
 
 def check_windows_inside(issues: Issues, keys: str, positions: np.ndarray, n: int,

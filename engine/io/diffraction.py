@@ -9,6 +9,7 @@ with attributes ``detector_pixel_width_m`` and ``detector_pixel_height_m``; ``/i
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ import h5py
 import numpy as np
 
 from ..atomic import atomic_path
-from .checks import check_real_dtype
+from .bounds import check_h5_dataset
+from .checks import check_real_dtype, report_duplicates
 from .h5files import float_attr, new_dataset, open_h5, read_dataset
 from .issues import Issues
 from .lazy import H5Backend, LazyPatterns, PatternArray
@@ -93,15 +95,23 @@ def read_diffraction(
             raise issues.fail("/patterns", "real-valued patterns", f"dtype {ds.dtype}")
         pixel = (float_attr(ds, "detector_pixel_width_m"),
                  float_attr(ds, "detector_pixel_height_m"))
+        # Never trust the declared shape: it must be backed by stored chunks before anything
+        # (an index array, a memory estimate) is sized from it.
+        check_h5_dataset(ds, source, "/patterns")
         if "indexes" in h5:
+            declared = h5["indexes"].shape if isinstance(h5["indexes"], h5py.Dataset) else None
+            n_declared = math.prod(declared) if declared is not None else -1
+            if n_declared != shape[0]:
+                # Refused from the declared shape alone: nothing sized from it is read.
+                raise issues.fail("/indexes", f"one scan index per pattern ({shape[0]}, as in "
+                                  "/patterns)", f"shape {declared}" if declared is not None
+                                  else "a group")
             indexes = np.asarray(read_dataset(h5, "indexes", source)).reshape(-1)
             if indexes.dtype.kind not in "iu":
                 issues.problem("/indexes", "integer scan indexes", f"dtype {indexes.dtype}")
                 indexes = np.arange(shape[0])
-            elif len(indexes) != shape[0]:
-                issues.problem("/indexes", f"one index per pattern ({shape[0]})",
-                               f"{len(indexes)} indexes")
-                indexes = np.arange(shape[0])  # pairing must not point past the patterns
+            else:
+                report_duplicates(issues, "/indexes", indexes, "patterns")
         else:
             indexes = np.arange(shape[0])
             issues.warn(f"{source}: no /indexes dataset; patterns are taken as scan indexes "

@@ -15,6 +15,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .bounds import check_h5_dataset
 from .issues import UnreadableFileError, check_file, describe_head
 
 
@@ -35,9 +36,18 @@ def open_h5(path: str | os.PathLike[str]) -> h5py.File:
 
 
 def read_dataset(h5: h5py.File, key: str, source: str) -> np.ndarray:
-    """Read a whole dataset, explaining a missing compression filter or a damaged file."""
+    """Read a whole dataset, explaining a missing compression filter or a damaged file.
+
+    The dataset's declared size is checked against what the file stores first
+    (:func:`~engine.io.bounds.check_h5_dataset`), so a hostile declaration never allocates.
+    """
+    obj = h5[key]
+    if not isinstance(obj, h5py.Dataset):
+        raise UnreadableFileError(f"{source}: /{key.lstrip('/')}: expected a dataset, found "
+                                  f"{type(obj).__name__.lower()}")
+    check_h5_dataset(obj, source, f"/{key.lstrip('/')}")
     try:
-        return np.asarray(h5[key][()])
+        return np.asarray(obj[()])
     except OSError as exc:
         raise UnreadableFileError(filter_message(h5, key, source, exc)) from None
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..config.schema import DataConfig
 from ..errors import DataError
-from .checks import PatternScan, report_pattern_defects, scan_patterns
+from .checks import PatternScan, check_positions, report_pattern_defects, scan_patterns
 from .diffraction import read_diffraction
 from .geometry import Geometry
 from .issues import Issues, UnreadableFileError
@@ -261,6 +261,9 @@ def _inspect_product(path: Path, report: InspectReport, issues: Issues) -> Inspe
     report.object_guess = True
     report.loss_epochs = len(product.loss_epochs)
     _geometry(report, product.geometry, n)
+    # The same position checks as loading (a unit error: metres read as pixels...).
+    check_positions(issues, "/probe_position_x_m, /probe_position_y_m", product.positions,
+                    None)
     _positions(report, product.positions, report.object_pixel_size_m)
     report.problems = list(issues.problems)
     report.warnings = list(issues.warnings)

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .bounds import read_npy_header
+
 
 class H5Backend:
     """An HDF5 dataset opened on demand (one handle per process)."""
@@ -126,34 +128,21 @@ def npz_member_layout(path: str, zf: zipfile.ZipFile, key: str) -> NpyLayout | N
     ``savez_compressed``) and written in ``.npy`` format version 1 or 2. Object dtypes return
     ``None`` too (callers refuse them separately: they would need unpickling).
     """
-    try:
-        info = zf.getinfo(f"{key}.npy")
-    except KeyError:
+    member = read_npy_header(zf, key)
+    if member is None or member.dtype.hasobject:
         return None
+    info = member.info
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
         return None
     with open(path, "rb") as fh:
         fh.seek(info.header_offset)
         local = fh.read(30)
-        if len(local) != 30 or local[:4] != b"PK\x03\x04":
-            return None
-        name_len = int.from_bytes(local[26:28], "little")
-        extra_len = int.from_bytes(local[28:30], "little")
-        start = info.header_offset + 30 + name_len + extra_len
-        fh.seek(start)
-        try:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:
-                return None
-        except ValueError:
-            return None
-        if dtype.hasobject:
-            return None
-        return NpyLayout(fh.tell(), dtype, tuple(shape), bool(fortran))
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        return None
+    name_len = int.from_bytes(local[26:28], "little")
+    extra_len = int.from_bytes(local[28:30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    return NpyLayout(start + member.header_bytes, member.dtype, member.shape, member.fortran)
 
 
 class LazyPatterns:

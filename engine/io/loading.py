@@ -26,6 +26,7 @@ from .checks import (
     report_pattern_defects,
     sample_indices,
     scan_patterns,
+    warn_if_real,
 )
 from .data import PtychoData
 from .diffraction import read_diffraction
@@ -203,22 +204,26 @@ def read_product_source(product_path: Path, diffraction_path: Path, issues: Issu
         raise UnreadableFileError(
             f"{diffraction_path}: diffraction file not found (paired with product "
             f"{product_path}; set data.diffraction_path)")
-    diffraction = read_diffraction(diffraction_path, lazy=lazy, memory_budget_mb=memory_budget_mb,
-                                   issues=issues)
-    # Pair patterns with positions through the scan indexes, in the diffraction file's order.
-    where = {int(i): k for k, i in enumerate(product.indexes)}
-    keep = [(row, where[int(i)]) for row, i in enumerate(diffraction.indexes) if int(i) in where]
+    # The diffraction file's own problems name that file, not the product.
+    local = Issues(str(diffraction_path))
+    try:
+        diffraction = read_diffraction(diffraction_path, lazy=lazy,
+                                       memory_budget_mb=memory_budget_mb, issues=local)
+    finally:
+        issues.warnings.extend(w for w in local.warnings if w not in issues.warnings)
+        issues.problems.extend(f"{diffraction_path}: {p}" for p in local.problems)
+    # Pair patterns with positions through the scan indexes, in the diffraction file's order
+    # (vectorised: files with millions of patterns).
+    rows, pos_rows = pair_indexes(diffraction.indexes, product.indexes)
     n_pat, n_pos = len(diffraction.indexes), len(product.indexes)
-    if not keep:
+    if not len(rows):
         issues.problem("/indexes", f"scan indexes shared with {product_path.name} "
                        "/probe_position_indexes", f"no index in common ({n_pat} patterns, "
-                       f"{n_pos} positions)")
-    elif len(keep) < max(n_pat, n_pos):
-        issues.warn(f"{diffraction_path}: {len(keep)} patterns paired with positions; "
-                    f"{n_pat - len(keep)} patterns without a position and "
-                    f"{n_pos - len(keep)} positions without a pattern were dropped")
-    rows = np.array([r for r, _ in keep], dtype=np.int64)
-    pos_rows = np.array([p for _, p in keep], dtype=np.int64)
+                       f"{n_pos} positions)", where=str(diffraction_path))
+    elif len(rows) < max(n_pat, n_pos):
+        issues.warn(f"{diffraction_path}: {len(rows)} patterns paired with positions; "
+                    f"{n_pat - len(rows)} patterns without a position and "
+                    f"{n_pos - len(rows)} positions without a pattern were dropped")
     patterns: PatternArray = diffraction.patterns
     if len(rows) != len(diffraction.indexes) or not np.array_equal(rows, np.arange(len(rows))):
         patterns = patterns.subset(rows) if isinstance(patterns, LazyPatterns) \
@@ -240,6 +245,22 @@ def read_product_source(product_path: Path, diffraction_path: Path, issues: Issu
         bad_pixels=diffraction.bad_pixels,
         indexes=diffraction.indexes[rows] if len(rows) else np.zeros(0, np.int64),
     )
+
+
+def pair_indexes(pattern_indexes: np.ndarray, position_indexes: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``(pattern rows, position rows)`` sharing a scan index, in the patterns' order.
+
+    A repeated position index pairs with its first occurrence (duplicates are reported as
+    problems by the readers).
+    """
+    uniq, first = np.unique(np.asarray(position_indexes, np.int64), return_index=True)
+    pattern_indexes = np.asarray(pattern_indexes, np.int64)
+    if not len(uniq):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    slot = np.clip(np.searchsorted(uniq, pattern_indexes), 0, len(uniq) - 1)
+    rows = np.flatnonzero(uniq[slot] == pattern_indexes).astype(np.int64)
+    return rows, first[slot[rows]].astype(np.int64)
 
 
 def read_probe_file(path: Path, issues: Issues) -> np.ndarray:
@@ -326,6 +347,7 @@ def _object_guess(raw: RawSource, issues: Issues) -> np.ndarray | None:
     if obj.dtype.kind not in "iufc":
         issues.problem(raw.object_key, "a numeric (complex) object", f"dtype {obj.dtype}")
         return None
+    warn_if_real(issues, raw.object_key, obj.dtype)
     obj = np.asarray(obj, np.complex64)
     bad = ~np.isfinite(obj)
     if bad.any():
@@ -448,6 +470,11 @@ def apply_probe_scale(data: PtychoData, mode: str, issues: Issues) -> None:
         data.probe_scale_factor = 1.0
         return
     measured = measured_mean_counts(data)
+    if not measured > 0:
+        raise DataError(f"{data.source}: patterns: expected photon counts to fit the probe "
+                        f"scale to, found a mean of {measured:.6g} counts per pattern "
+                        "(all-zero patterns?); set data.probe_scale = 'file' to keep the "
+                        "probe's own scale")
     factor = fit_probe_scale(data.probe, measured, data.object_guess, data.positions)
     if not np.isfinite(factor) or factor <= 0:
         raise DataError(f"{data.source}: probe: expected a probe that predicts counts "

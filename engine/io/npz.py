@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_path
+from .bounds import check_npz_member
 from .checks import check_real_dtype
 from .issues import Issues, UnreadableFileError, check_file, describe_head
 from .lazy import LazyPatterns, MemmapBackend, PatternArray, npz_member_layout
@@ -49,7 +50,9 @@ def open_npz(path: str | os.PathLike[str]) -> tuple[Any, zipfile.ZipFile]:
 
 
 def read_member(npz: Any, key: str, issues: Issues) -> np.ndarray:
-    """One member, refusing object arrays and explaining damaged members."""
+    """One member, refusing object arrays, declared sizes the archive cannot hold (before
+    anything is allocated) and explaining damaged members."""
+    check_npz_member(npz.zip.filename, npz.zip, key)
     try:
         return np.asarray(npz[key])
     except ValueError as exc:
@@ -102,6 +105,7 @@ def pattern_key(npz: Any, issues: Issues) -> str:
 def open_patterns(path: str, npz: Any, zf: zipfile.ZipFile, key: str, issues: Issues,
                   lazy_over_bytes: float) -> PatternArray:
     """The stored pattern array (raw values), memory-mapped when large and uncompressed."""
+    check_npz_member(path, zf, key)
     layout = npz_member_layout(path, zf, key)
     if layout is not None:
         if not check_real_dtype(issues, key, layout.dtype):

@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 
 from ..atomic import atomic_path
-from .checks import check_complex_array
+from .checks import check_complex_array, report_duplicates, warn_if_real
 from .geometry import Geometry, fresnel_probe_factor, metres_to_pixels, pixels_to_metres
 from .h5files import attr, float_attr, new_dataset, open_h5, read_dataset
 from .issues import Issues
@@ -138,6 +138,7 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
             if key not in h5 or not isinstance(h5[key], h5py.Dataset):
                 raise issues.fail(f"/{key}", f"{what} (ptychodus product layout)",
                                   f"no such dataset (keys: {', '.join(sorted(h5)) or 'none'})")
+        _check_position_lengths(h5, issues)
         probe_raw = read_dataset(h5, "probe", source)
         obj_raw = read_dataset(h5, "object", source)
         x_m = _real_vector(h5, "probe_position_x_m", source, issues)
@@ -148,6 +149,8 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
                 issues.problem("/probe_position_indexes", "integer scan indexes",
                                f"dtype {indexes.dtype}")
                 indexes = np.arange(len(x_m))
+            else:
+                report_duplicates(issues, "/probe_position_indexes", indexes, "positions")
         else:
             indexes = np.arange(len(x_m))
             issues.warn(f"{source}: no /probe_position_indexes; positions taken as scan "
@@ -176,6 +179,7 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
             raise issues.fail(key, "complex numbers", f"dtype {raw.dtype}")
         if raw.size == 0:
             raise issues.fail(key, "a non-empty array", f"shape {raw.shape}")
+    warn_if_real(issues, "/object", obj_raw.dtype)
     if probe_raw.ndim not in (2, 3, 4):
         raise issues.fail("/probe", "2 to 4 dimensions (n_opr, n_modes, H, W)",
                           f"shape {probe_raw.shape}")
@@ -238,6 +242,20 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
         probe_factor=factor, name=name, comments=comments, metadata=metadata, source=source,
         warnings=list(issues.warnings),
     )
+
+
+def _check_position_lengths(h5: h5py.File, issues: Issues) -> None:
+    """Refuse, from the declared shapes alone, position datasets of different lengths."""
+    keys = ["probe_position_x_m", "probe_position_y_m"] + \
+        (["probe_position_indexes"] if "probe_position_indexes" in h5 else [])
+    sizes = []
+    for key in keys:
+        obj = h5[key]
+        sizes.append(int(np.prod(obj.shape)) if isinstance(obj, h5py.Dataset) and obj.shape
+                     is not None else -1)
+    if len(set(sizes)) > 1:
+        raise issues.fail(", ".join(f"/{k}" for k in keys), "one entry per scan position in "
+                          "each (equal lengths)", f"{', '.join(map(str, sizes))} entries")
 
 
 def _real_vector(h5: h5py.File, key: str, source: str, issues: Issues) -> np.ndarray:
