@@ -13,6 +13,40 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+TEMP_MARK = ".tmp-"
+"""Temporary files are named ``.NAME.tmp-XXXXXXXX[SUFFIX]`` next to their target ``NAME``."""
+
+
+def is_temporary(name: str) -> bool:
+    """True for the name of a temporary file made by :func:`atomic_path`."""
+    return name.startswith(".") and TEMP_MARK in name[1:]
+
+
+def remove_temporaries(folder: str | os.PathLike[str], depth: int = 2) -> list[Path]:
+    """Remove the temporary files a killed writer left in ``folder`` (and its subfolders, up
+    to ``depth`` levels: ``checkpoints/``); return what was removed.
+
+    Call it only while holding the folder's writer lock (:func:`engine.locks.lock_folder`):
+    then no live writer owns a temporary file there.
+    """
+    removed: list[Path] = []
+    root = Path(folder)
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if depth > 0:
+                    removed += remove_temporaries(entry.path, depth - 1)
+            elif is_temporary(entry.name) and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
@@ -24,7 +58,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.tmp-",
+        prefix=f".{target.name}{TEMP_MARK}",
         suffix=suffix if suffix is not None else target.suffix,
         dir=target.parent,
     )
