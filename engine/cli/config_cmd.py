@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 from ..atomic import atomic_write_text
-from ..config import SessionConfig, config_to_dict, dumps_session, load_session
+from ..config import (
+    SessionConfig,
+    config_to_dict,
+    dumps_session,
+    load_session,
+    output_path_warnings,
+)
 from ..config.docs import render_markdown
 from ..errors import ConfigError
 from .common import add_config_arguments, resolve_from_args
@@ -57,8 +63,14 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_outputs(session: str | None) -> None:
+    for warning in output_path_warnings(session) if session else []:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def _show(args: argparse.Namespace) -> int:
     resolved = resolve_from_args(args)
+    _warn_outputs(args.session)
     if args.json:
         if args.explain:
             payload = {key: {"value": value, "source": source}
@@ -79,6 +91,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     load_session(args.session)
+    _warn_outputs(args.session)
     print(f"{args.session}: valid")
     return 0
 

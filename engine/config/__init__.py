@@ -16,7 +16,14 @@ from .schema import (
     iter_fields,
     section_classes,
 )
-from .session import absolutize_paths, config_to_dict, dumps_session, load_session, save_session
+from .session import (
+    absolutize_paths,
+    config_to_dict,
+    dumps_session,
+    load_session,
+    output_path_warnings,
+    save_session,
+)
 from .validation import ConfigIssue, copy_config, parse_devices, validate
 
 __all__ = [
@@ -39,6 +46,7 @@ __all__ = [
     "field_specs",
     "iter_fields",
     "load_session",
+    "output_path_warnings",
     "parse_devices",
     "resolve_config",
     "save_session",

@@ -154,6 +154,38 @@ def session_layer(path: str | os.PathLike[str]) -> dict[str, Any]:
     return values
 
 
+def output_path_warnings(path: str | os.PathLike[str]) -> list[str]:
+    """Warnings for the output paths a session file sets outside its own folder.
+
+    A session file received from someone else must not silently choose where files are
+    written: ``training.output_dir = "../../../tmp/x"`` or an absolute path elsewhere is
+    reported (``config validate``/``config show`` print these; the GUI asks before writing
+    there). Output paths are the path fields of the schema's ``output`` group; only the
+    values written in the file count (defaults resolve against the working folder).
+
+    Raises
+    ------
+    ConfigError
+        When the file cannot be read (as :func:`load_session`).
+    """
+    p = Path(path).expanduser()
+    folder = p.resolve().parent
+    values = session_layer(p)  # paths already made absolute against the file's folder
+    warnings = []
+    for spec in field_specs().values():
+        if not (spec.meta.path and spec.meta.group == "output") or spec.key not in values:
+            continue
+        value = values[spec.key]
+        if not isinstance(value, str) or not value:
+            continue
+        target = Path(value).expanduser().resolve()
+        if not target.is_relative_to(folder):
+            warnings.append(
+                f"{p}: {spec.key} writes outside the session's folder {folder}, to {target}; "
+                "make sure files should go there (a session file chooses where it writes)")
+    return warnings
+
+
 def load_session(path: str | os.PathLike[str]) -> SessionConfig:
     """Load and validate a session file (missing fields take their defaults).
 
