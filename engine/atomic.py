@@ -1,17 +1,21 @@
 """Atomic file replacement: write to a temporary file in the same folder, then rename.
 
 A crash, a kill or a full disk during a write never leaves a truncated file where a good one
-was: readers see either the old complete file or the new complete file. Every writer of the
+was: readers see either the old complete file or the new complete file. A full disk (or
+quota) becomes a one-line :class:`~engine.errors.DiskFullError` naming the file. Every writer of the
 engine (sessions, products, NPZ, checkpoints, summaries) goes through :func:`atomic_path`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import DiskFullError
 
 TEMP_MARK = ".tmp-"
 """Temporary files are named ``.NAME.tmp-XXXXXXXX[SUFFIX]`` next to their target ``NAME``."""
@@ -48,6 +52,36 @@ def remove_temporaries(folder: str | os.PathLike[str], depth: int = 2) -> list[P
     return removed
 
 
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_DISK_FULL_WORDS = ("no space left on device", "disk quota exceeded")
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or an exception it was raised from) is a full disk or quota.
+
+    Libraries report it differently: ``OSError(ENOSPC)`` from Python, an ``OSError`` whose
+    message quotes the C error from HDF5, a ``RuntimeError`` from ``torch.save``.
+    """
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+            return True
+        if any(word in str(exc).lower() for word in _DISK_FULL_WORDS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def disk_full_error(path: str | os.PathLike[str], exc: BaseException,
+                    advice: str = "free some space and try again") -> DiskFullError:
+    """The one-line :class:`DiskFullError` for a failed write of ``path``."""
+    if isinstance(exc, DiskFullError):
+        return exc
+    return DiskFullError(f"no space left on the disk while writing {path}; it was left as it "
+                         f"was before this write; {advice}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it onto ``path``.
@@ -56,12 +90,17 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     it). On any exception the temporary file is removed and the destination is untouched.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}{TEMP_MARK}",
-        suffix=suffix if suffix is not None else target.suffix,
-        dir=target.parent,
-    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}{TEMP_MARK}",
+            suffix=suffix if suffix is not None else target.suffix,
+            dir=target.parent,
+        )
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(target, exc) from exc
+        raise
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -72,9 +111,11 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
         with contextlib.suppress(OSError):
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if is_disk_full(exc):
+            raise disk_full_error(target, exc) from exc
         raise
 
 

@@ -45,3 +45,8 @@ class CheckpointError(EngineError):
 
 class RunError(EngineError):
     """A run cannot start or failed for a reason the user can act on (disk, memory, output)."""
+
+
+class DiskFullError(RunError):
+    """The disk (or the user's quota) filled up while writing; the file being written was
+    left at its previous complete version (writes are atomic)."""

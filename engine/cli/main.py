@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..atomic import is_disk_full
 from ..errors import EngineError
 
 # Each module defines ``register(subparsers)``; its sub-command sets ``func(args) -> int``.
@@ -47,6 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # A full disk outside the engine's own writers (a library's log file): one line too.
+        if not is_disk_full(exc):
+            raise
+        where = f" while writing {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"error: no space left on the disk{where}; free some space and try again "
+              "(a run folder can be resumed with --resume)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -17,10 +17,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..atomic import atomic_path
 from .bounds import check_h5_dataset
 from .checks import check_real_dtype, report_duplicates
-from .h5files import float_attr, new_dataset, open_h5, read_dataset
+from .h5files import create_h5, float_attr, new_dataset, open_h5, read_dataset
 from .issues import Issues
 from .lazy import H5Backend, LazyPatterns, PatternArray
 
@@ -186,7 +185,7 @@ def write_diffraction(
         width, height = (float(v) for v in detector_pixel_size_m)
     else:
         width = height = float(detector_pixel_size_m)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with create_h5(path) as h5:
         ds = h5.create_dataset("patterns", shape=shape, dtype=dtype,
                                chunks=(1, shape[1], shape[2]), track_times=False, **filters)
         for start in range(0, shape[0], chunk):

@@ -3,18 +3,22 @@
 Opening turns every low-level failure (missing, empty, truncated, not HDF5, missing
 compression filter) into a :class:`~engine.io.issues.UnreadableFileError` naming the file.
 Writing is reproducible: datasets are created without timestamps, so the same content gives
-byte-identical files.
+byte-identical files. Writing is atomic and survives a full disk (:func:`create_h5`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from ..atomic import atomic_path, is_disk_full
 from .bounds import check_h5_dataset
 from .issues import UnreadableFileError, check_file, describe_head
 
@@ -88,3 +92,90 @@ def float_attr(obj: Any, *names: str) -> float | None:
 def new_dataset(h5: h5py.File, key: str, data: Any, **kwargs: Any) -> h5py.Dataset:
     """Create a dataset without timestamps (reproducible bytes)."""
     return h5.create_dataset(key, data=data, track_times=False, **kwargs)
+
+
+class _FullDiskGuard(io.RawIOBase):
+    """The file object HDF5 writes through (h5py's ``fileobj`` driver).
+
+    HDF5 2.0 cannot recover from a failed write: its file stays open with a damaged cache and
+    the process crashes (SIGSEGV) when the library shuts down. So the first failed write is
+    recorded and every later write is dropped: HDF5 closes normally, the temporary file is
+    discarded and the recorded error is raised afterwards.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = open(path, "w+b", buffering=0)  # noqa: SIM115 - closed by close()
+        self.error: OSError | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._file.readinto(buffer) or 0
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        if self.error is None:
+            try:
+                done = 0
+                while done < len(view):
+                    done += self._file.write(view[done:]) or 0
+            except OSError as exc:
+                self.error = exc
+        return len(view)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def truncate(self, size: int | None = None) -> int:
+        if self.error is None:
+            try:
+                return self._file.truncate(size)
+            except OSError as exc:
+                self.error = exc
+        return self._file.tell() if size is None else size
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if not self.closed:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        super().close()
+
+    def check(self) -> None:
+        """Raise the recorded write error, if any."""
+        if self.error is not None:
+            raise self.error
+
+
+@contextlib.contextmanager
+def create_h5(path: str | os.PathLike[str]) -> Iterator[h5py.File]:
+    """A new HDF5 file written atomically (:func:`~engine.atomic.atomic_path`).
+
+    A full disk at any moment raises :class:`~engine.errors.DiskFullError` naming the file;
+    the target keeps its previous version and no temporary file remains.
+    """
+    with atomic_path(path) as tmp:
+        guard = _FullDiskGuard(tmp)
+        try:
+            with h5py.File(guard, "w") as h5:
+                yield h5
+        except BaseException as exc:
+            guard.close()
+            if guard.error is not None and not is_disk_full(exc):
+                raise guard.error from exc
+            raise
+        guard.close()
+        guard.check()

@@ -24,10 +24,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..atomic import atomic_path
 from .checks import check_complex_array, report_duplicates, warn_if_real
 from .geometry import Geometry, fresnel_probe_factor, metres_to_pixels, pixels_to_metres
-from .h5files import attr, float_attr, new_dataset, open_h5, read_dataset
+from .h5files import attr, create_h5, float_attr, new_dataset, open_h5, read_dataset
 from .issues import Issues
 
 PROBE_FACTOR_ATTR = "ptycho_pinn_probe_factor"
@@ -366,7 +365,7 @@ def write_product(
     epochs = np.zeros(0, np.int64) if loss_epochs is None else np.asarray(loss_epochs, np.int64)
     values = np.zeros(0, np.float64) if loss_values is None else np.asarray(loss_values,
                                                                              np.float64)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
+    with create_h5(path) as h5:
         h5.attrs["name"] = name
         h5.attrs["comments"] = comments
         h5.attrs["detector_object_distance_m"] = geometry.detector_distance_m or 0.0
