@@ -345,3 +345,17 @@ def test_all_zero_patterns_are_named_as_such(tmp_path):
     text = str(info.value)
     assert "z.npz" in text and "only zeros in all 16 patterns" in text, text
     assert "probe" not in text, text
+
+
+def test_memory_running_out_while_reading_is_a_message(tmp_path, monkeypatch):
+    # Stored, but compressed beyond the memory available: a message, not a MemoryError.
+    small_product(tmp_path / "product.h5")
+    write_diffraction(tmp_path / "diffraction.h5", counts())
+
+    def no_memory(self, key):
+        raise MemoryError
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", no_memory)
+    with pytest.raises(DataError, match=r"product.h5: /probe.*: reading it needs 2 KiB of "
+                       "memory, more than is available"):
+        engine.load_dataset(tmp_path / "product.h5")

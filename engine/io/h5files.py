@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from ..atomic import atomic_path, is_disk_full
-from .bounds import check_h5_dataset
+from .bounds import check_h5_dataset, human_bytes
 from .issues import UnreadableFileError, check_file, describe_head
 
 
@@ -54,6 +54,12 @@ def read_dataset(h5: h5py.File, key: str, source: str) -> np.ndarray:
         return np.asarray(obj[()])
     except OSError as exc:
         raise UnreadableFileError(filter_message(h5, key, source, exc)) from None
+    except MemoryError:
+        # Backed by stored bytes, but compressed far beyond the memory available.
+        raise UnreadableFileError(
+            f"{source}: /{key.lstrip('/')}: reading it needs "
+            f"{human_bytes(obj.size * obj.dtype.itemsize)} of memory, more than is "
+            "available") from None
 
 
 def filter_message(h5: h5py.File, key: str, source: str, exc: Exception) -> str:

@@ -13,6 +13,7 @@ it exceeds the memory budget. Other keys are read one by one, only when needed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_path
-from .bounds import check_npz_member
+from .bounds import check_npz_member, human_bytes
 from .checks import check_real_dtype
 from .issues import Issues, UnreadableFileError, check_file, describe_head
 from .lazy import LazyPatterns, MemmapBackend, PatternArray, npz_member_layout
@@ -52,9 +53,14 @@ def open_npz(path: str | os.PathLike[str]) -> tuple[Any, zipfile.ZipFile]:
 def read_member(npz: Any, key: str, issues: Issues) -> np.ndarray:
     """One member, refusing object arrays, declared sizes the archive cannot hold (before
     anything is allocated) and explaining damaged members."""
-    check_npz_member(npz.zip.filename, npz.zip, key)
+    member = check_npz_member(npz.zip.filename, npz.zip, key)
     try:
         return np.asarray(npz[key])
+    except MemoryError:
+        need = f"{human_bytes(math.prod(member.shape) * member.dtype.itemsize)} of " \
+            if member is not None else ""
+        raise UnreadableFileError(f"{issues.source}: {key}: reading it needs {need}memory, "
+                                  "more than is available") from None
     except ValueError as exc:
         if "pickle" in str(exc).lower() or "object" in str(exc).lower():
             raise issues.fail(key, "a numeric array",
