@@ -76,3 +76,36 @@ def engine_cli(*args: str, cwd: Path, timeout: float = 300,
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     return subprocess.run([sys.executable, "-m", "engine.cli.main", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, **popen)
+
+
+# -- a second writer: another process holding an output folder's lock --------------------------
+HOLDER = """
+import sys, time
+from engine.locks import lock_folder
+lock = lock_folder(sys.argv[1], "test holder")
+print("locked", flush=True)
+sys.stdin.readline()          # hold until told (or killed)
+lock.release()
+print("released", flush=True)
+"""
+
+
+def start_holder(folder: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip() == "locked", (line, proc.stderr.read() if proc.poll() else "")
+    return proc
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
+    """Every path under ``folder`` with its modification time and content digest."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, hashlib.sha1(
+        p.read_bytes()).hexdigest() if p.is_file() else "dir") for p in folder.rglob("*")}
+
+

@@ -10,39 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from test_faults_helpers import snapshot, start_holder
 
 from engine.atomic import atomic_path, is_temporary, remove_temporaries
 from engine.errors import RunError
 from engine.locks import LOCK_NAME, FolderInUseError, lock_folder, read_holder
 
 ROOT = Path(__file__).resolve().parents[1]
-
-HOLDER = """
-import sys, time
-from engine.locks import lock_folder
-lock = lock_folder(sys.argv[1], "test holder")
-print("locked", flush=True)
-sys.stdin.readline()          # hold until told (or killed)
-lock.release()
-print("released", flush=True)
-"""
-
-
-def start_holder(folder: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], env=env, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.strip() == "locked", (line, proc.stderr.read() if proc.poll() else "")
-    return proc
-
-
-def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*")}
-
 
 def test_second_writer_is_refused_with_the_holders_pid_and_changes_nothing(tmp_path):
     folder = tmp_path / "run"
