@@ -141,8 +141,9 @@ def main(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(1)
-    import engine  # noqa: F401 - imported once, before the forks
     import lightning  # noqa: F401
+
+    import engine  # noqa: F401 - imported once, before the forks
 
     report: dict[str, Any] = {"kind": kind, "seeds": []}
     start = time.monotonic()
