@@ -40,8 +40,7 @@ def build_dataset(folder: Path, size_mib: float, n: int = 32, step_px: float = 3
 
     from engine.config import SessionConfig, resolve_config
     from engine.io import write_product
-    from engine.simulation import make_scan, simulate_scan
-    from engine.simulation.simulate import place_scan
+    from engine.simulation import make_scan, place_scan, simulate_scan
 
     folder.mkdir(parents=True, exist_ok=True)
     m = int(size_mib * 2**20) // (n * n * 4)

@@ -36,7 +36,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``dataset.npz`` of the tiny preset (truth.h5 next to it), made once per session."""
     import torch
 
-    from engine.simulation import simulate
+    from engine.runs import simulate
 
     torch.set_num_threads(1)
     key = str(tmp_path_factory.getbasetemp())

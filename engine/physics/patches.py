@@ -1,4 +1,5 @@
-"""Object patches at scan positions: :func:`extract_patches` and its adjoint :func:`place_patches`."""
+"""Object patches at scan positions: :func:`extract_patches` and its adjoint
+:func:`place_patches`."""
 
 from __future__ import annotations
 

@@ -125,7 +125,7 @@ class Stitcher:
 
 
 def stitch(patches: Any, positions: Any, object_shape: tuple[int, int], probe: Any,
-           weighting: str = "probe", batch_size: int = 1024,
+           weighting: str, batch_size: int,
            reporter: Reporter | None = None,
            device: torch.device | str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stitch all patches in batches (see :class:`Stitcher`).

@@ -41,9 +41,10 @@ def write_outputs(scan: SimulatedScan, out_dir: Path, config: SessionConfig) -> 
                   object_pixel_size_m=scan.object_pixel_size_m, geometry=g,
                   comments=f"simulated by ptycho-engine, seed {scan.seed}")
     files = {
-        "dataset": write_ptychopinn_npz(
-            out_dir / DATASET_NAME, patterns=scan.counts, positions=scan.positions,
-            probe=scan.probe, object_guess=scan.obj, metadata=scan_metadata(scan, config)),
+        "dataset": write_ptychopinn_npz(out_dir / DATASET_NAME, measurement="counts",
+                                        patterns=scan.counts, positions=scan.positions,
+                                        probe=scan.probe, object_guess=scan.obj,
+                                        metadata=scan_metadata(scan, config)),
         "diffraction": write_diffraction(
             out_dir / DIFFRACTION_NAME, scan.counts, np.arange(scan.n_patterns),
             detector_pixel_size_m=g.detector_pixel_size_m, compression="gzip"),  # reproducible

@@ -15,15 +15,15 @@ import lightning as L
 import numpy as np
 import torch
 
-from ..reporting import PreviewFrame, Progress, Reporter, StopToken, Throttle
 from ..physics import probe_intensity
+from ..reporting import PreviewFrame, Progress, Reporter, StopToken, Throttle
 
 
 class StopOnToken(L.Callback):
     """Ends training cooperatively when the stop token is set.
 
     Checked after every optimisation step (and before each one), so a run stops within one
-    step; the run is then recorded as "cancelled" by :func:`engine.training.train` (Lightning
+    step; the run is then recorded as "cancelled" by :func:`engine.runs.train` (Lightning
     itself reports a normally finished fit). In multi-process runs the decision is shared so
     that every rank stops at the same step.
     """

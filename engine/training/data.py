@@ -8,7 +8,7 @@ and scattered back into ``(B, C, N, N)``. Small in-memory stacks and large lazy 
 same path, so large data are never read whole.
 
 The split into training and validation groups is random with the run's seed; the
-normalisers (:class:`engine.training.pinn.Normalisers`) come from the training groups'
+normalisers (:class:`engine.model.pinn.Normalisers`) come from the training groups'
 patterns only.
 """
 
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..model.pinn import Normalisers, mean_total_counts
 from ..physics import group_neighbours
-from .pinn import Normalisers, mean_total_counts
 
 
 def _passthrough(batch: Any) -> Any:

@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import platform
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..config import ResolvedConfig, SessionConfig, absolutize_paths, validate
-from ..errors import ConfigError
+from ..config import ResolvedConfig, SessionConfig
 from ..reporting import Reporter, StopToken
-from .rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
-
-API_SOURCE = "api SessionConfig"
+from ..training.rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
+from .common import as_resolved
 
 
 @dataclass
@@ -63,17 +60,6 @@ class RunResult:
     reconstruction: Path | None = None
 
 
-def _resolved(config: SessionConfig | ResolvedConfig) -> ResolvedConfig:
-    if isinstance(config, ResolvedConfig):
-        return config
-    if not isinstance(config, SessionConfig):
-        raise TypeError(f"train: expected a SessionConfig or ResolvedConfig, found "
-                        f"{type(config).__name__}")
-    from ..config import field_specs
-
-    return ResolvedConfig(config=config, sources={k: API_SOURCE for k in field_specs()})
-
-
 def _versions() -> dict[str, str]:
     import lightning
     import torch
@@ -85,12 +71,9 @@ def _versions() -> dict[str, str]:
             "python": sys.version.split()[0], "platform": platform.platform()}
 
 
-def _device_info(trainer: Any) -> dict[str, Any]:
-    """The accelerator, devices and strategy Lightning actually resolved."""
+def _runtime_info(trainer: Any) -> dict[str, Any]:
+    """What Lightning decided beyond the device (see :func:`engine.training.resolve_device`)."""
     return {
-        "accelerator": type(trainer.accelerator).__name__.replace("Accelerator", "").lower(),
-        "device": str(trainer.strategy.root_device),
-        "devices": int(trainer.num_devices),
         "num_nodes": int(trainer.num_nodes),
         "world_size": int(trainer.world_size),
         "strategy": type(trainer.strategy).__name__,
@@ -105,8 +88,9 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     Parameters
     ----------
     config
-        A :class:`SessionConfig`, or a :class:`ResolvedConfig` whose sources are recorded in
-        ``provenance.json``. Relative paths resolve against the current directory.
+        A :class:`ResolvedConfig` (validated once, by the resolver) whose sources are recorded
+        in ``provenance.json``; a :class:`SessionConfig` from the API is resolved once (see
+        :func:`engine.runs.common.as_resolved`).
     reporter
         Receives ``run_started`` (resolved accelerator/devices, sizes, run folder),
         ``progress``, per-epoch ``metrics``, ``preview`` frames, ``log`` lines and
@@ -138,14 +122,11 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     >>> result.status, result.summary["quality"]                         # doctest: +SKIP
     """
     from ..io import load_dataset
-    from .devices import launch_rank
-    from .setup import check_data_matches
+    from ..training.devices import launch_rank
+    from ..training.setup import check_data_matches
 
-    resolved = _resolved(config)
-    issues = validate(resolved.config)
-    if issues:
-        raise ConfigError(issues)
-    cfg = absolutize_paths(resolved.config, os.getcwd())
+    resolved = as_resolved(config, "train")
+    cfg = resolved.config
     run_dir = RunDirectory(cfg.training.output_dir)
     is_zero = launch_rank() == 0
     # Bad data (or data that do not fit the model) are refused before anything is written.
@@ -172,7 +153,7 @@ class _Run:
         self.stop = stop
         self.resume = resume
         self.is_zero = is_zero
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         self.t0 = time.perf_counter()
         self.history: list[dict[str, float]] = []
         self.device: dict[str, Any] = {}
@@ -202,12 +183,13 @@ class _Run:
     def _execute(self) -> RunResult:
         import lightning as L
 
-        from .callbacks import EpochMetrics, PreviewCanvas, ReportProgress, StopOnToken
-        from .checkpoint import read_checkpoint
-        from .faults import explain_faults
-        from .pinn import Normalisers
-        from .setup import prepare_fit
-        from .trainer import build_trainer
+        from ..model.pinn import Normalisers
+        from ..training.callbacks import EpochMetrics, PreviewCanvas, ReportProgress, StopOnToken
+        from ..training.checkpoint import read_checkpoint
+        from ..training.devices import resolve_device
+        from ..training.faults import explain_faults
+        from ..training.setup import prepare_fit
+        from ..training.trainer import build_trainer
 
         cfg, ex = self.cfg, self.cfg.execution
         L.seed_everything(ex.seed, workers=True, verbose=False)
@@ -237,7 +219,8 @@ class _Run:
             enable_progress_bar=ex.progress_bar and self.user_reporter is None,
             # No validation groups (val_fraction 0 or tiny data): no validation loop at all.
             **({"limit_val_batches": 0} if split.val.size == 0 else {}))
-        self.device = _device_info(trainer)
+        self.device_info = resolve_device(ex)
+        self.device = {**self.device_info.to_dict(), **_runtime_info(trainer)}
         if trainer.is_global_zero:
             self.run_dir.write_session(cfg)
             self.run_dir.write_provenance(self._provenance(data, split, normalisers))
@@ -274,15 +257,13 @@ class _Run:
     # -- outputs ---------------------------------------------------------------------------
     def _finish(self, module: Any, status: str) -> RunResult:
         from ..io import write_product
-        from .devices import inference_device
-        from .images import write_object_pngs
-        from .reconstruct import reconstruct
-        from .truth import find_ground_truth, quality
+        from ..metrics.truth import find_ground_truth, quality
+        from ..model.reconstruct import reconstruct
+        from ..render import write_object_pngs
 
         cfg, data = self.cfg, self.data
         self.train_time_s = time.perf_counter() - self.t0
-        device = inference_device(cfg.execution) if self.device.get("accelerator") != "cpu" \
-            else "cpu"
+        device = self.device_info.torch_device()
         self.reporter.log("info", "stitching the training data into reconstruction.h5")
         stitched = reconstruct(
             module.net, data.patterns, data.positions, data.object_shape,

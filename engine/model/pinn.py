@@ -5,7 +5,7 @@ benchmark loop and inference alike):
 
 1. input normaliser: ``x = sqrt(counts) * input_scale``, one dataset-level constant chosen on
    the training split so that ``mean(sum(x**2)) = (N/2)**2`` (unit: 1/sqrt(photon));
-2. generator (:mod:`engine.training.generators`): ``(B, C, N, N)`` -> ``C`` complex patches;
+2. generator (:mod:`engine.model.generators`): ``(B, C, N, N)`` -> ``C`` complex patches;
 3. overlap constraint (gridsize > 1, :func:`engine.physics.overlap_constraint`);
 4. forward model (:func:`engine.physics.forward_intensity`) with the probe, which carries the
    photon scale (``engine.io`` fits it to the data's counts), so predictions are counts;
