@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_training_helpers import tiny_config, tiny_data  # noqa: F401 - fixture
+from test_training_helpers import tiny_config
 
 from engine.errors import CheckpointError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_training_helpers import tiny_config, tiny_data  # noqa: F401 - fixture
+from test_training_helpers import tiny_config
 
 from engine.config import ExecutionConfig, ModelConfig, absolutize_paths, load_session
 from engine.errors import ConfigError, DataError, RunError
@@ -86,12 +86,12 @@ def test_generator_registry_is_the_schema_choice_list():
     probe = torch.randn(1, 64, 64, dtype=torch.complex64)
     for name in GENERATORS:
         net = PINN(ModelConfig(generator=name, width=8, gridsize=2, n_neighbours=7), probe,
-                   Normalisers(0.1, 1e5))
+                   Normalisers(0.1, 1e5), loss="poisson")
         out = net(counts)
         assert out.shape == (2, 4, 64, 64) and out.dtype == torch.complex64
         assert torch.isfinite(torch.view_as_real(out)).all()
     large = PINN(ModelConfig(generator="cnn_large", gridsize=2, n_neighbours=7), probe,
-                 Normalisers(0.1, 1e5)).generator
+                 Normalisers(0.1, 1e5), loss="poisson").generator
     assert 2.0e6 < count_parameters(large) < 2.6e6  # the reference size at N = 64
 
 
@@ -324,7 +324,8 @@ def test_lazy_patterns_are_read_in_sorted_batches_and_match_memory(tiny_data, tm
     split = make_split(data.positions, 2, 7, 0.25, seed=3)
     batches = {}
     for name, patterns in (("memory", data.patterns), ("lazy", lazy)):
-        dm = GroupDataModule(patterns, data.positions, split, batch_size=8, seed=3)
+        dm = GroupDataModule(patterns, data.positions, split, batch_size=8, num_workers=0,
+                             pin_memory=False, persistent_workers=False, seed=3)
         batches[name] = list(dm.train_dataloader())
     assert len(batches["lazy"]) == len(batches["memory"]) == 6
     for a, b in zip(batches["memory"], batches["lazy"], strict=True):

@@ -124,9 +124,8 @@ def read_diffraction(
             patterns = LazyPatterns(H5Backend(str(path), "patterns", shape))
     if own:
         issues.raise_if_any()
-    detector = pixel if pixel[0] is not None else None
-    if detector is not None and detector[1] is None:
-        detector = (detector[0], detector[0])
+    width, height = pixel
+    detector = (width, height if height is not None else width) if width is not None else None
     return DiffractionData(
         patterns=patterns, indexes=indexes.astype(np.int64), bad_pixels=bad,
         detector_pixel_size_m=detector, stored_dtype=stored_dtype, source=source,

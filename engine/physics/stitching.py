@@ -114,8 +114,8 @@ class Stitcher:
         den = self._den
         peak = float(den.max()) if self.count else 0.0
         if peak <= 0.0:
-            obj = np.full(self.shape, np.nan + 1j * np.nan, dtype=np.complex64)
-            return obj, np.zeros(self.shape, dtype=bool)
+            empty = np.full(self.shape, np.nan + 1j * np.nan, dtype=np.complex64)
+            return empty, np.zeros(self.shape, dtype=bool)
         illuminated = den >= self.min_weight_fraction * peak
         obj = self._num / (den + 1e-9 * peak)
         nan = torch.full((), complex(float("nan"), float("nan")), dtype=obj.dtype,

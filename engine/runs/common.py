@@ -15,7 +15,8 @@ def as_resolved(config: SessionConfig | ResolvedConfig | None, workflow: str) ->
     A :class:`ResolvedConfig` (from :func:`engine.config.resolve_config`: validated, paths of
     its layers absolute) is used as it is, not validated again. A bare :class:`SessionConfig`
     handed to the API (``None``: the defaults) goes once through the resolver, its relative
-    paths resolving against the current directory; every value is then recorded as ``"api SessionConfig"``.
+    paths resolving against the current directory; every value is then recorded as
+    ``"api SessionConfig"``.
 
     Raises
     ------

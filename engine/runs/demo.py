@@ -122,7 +122,9 @@ def run_demo(out_dir: str | os.PathLike[str], *,
     if run.status != "completed":
         return _cancelled(out, started, run_dir=str(run.run_dir))
 
-    inferred = infer(run.checkpoints["last"], str(unseen.files["dataset"]),
+    last = run.checkpoints["last"]
+    assert last is not None  # a completed run has its last.ckpt
+    inferred = infer(last, str(unseen.files["dataset"]),
                      out / "unseen" / "reconstruction.h5", config=train_cfg, reporter=report,
                      stop=stop)
     summary = run.summary

@@ -1,11 +1,12 @@
 """``train(config, reporter, stop) -> RunResult``: one training run, start to run directory.
 
-Steps: validate and absolutise the config; load and check the data (bad input is refused
-before anything is written); prepare the run directory (rank 0); seed everything; group and
-split; normalisers from the training split (or the checkpoint when resuming); build the
-module and the one Trainer; write ``session.toml`` and ``provenance.json``; fit; on cancel
-make sure ``last.ckpt`` exists; stitch the training data into ``reconstruction.h5`` + PNGs;
-score against ground truth when there is one; write ``summary.json``. A failure after the
+Steps: take the resolved config (validated once, by the resolver); load and check the data
+(bad input is refused before anything is written); prepare the run directory (rank 0); seed
+everything; group and split; normalisers from the training split (or the checkpoint when
+resuming); build the module and the one Trainer; write ``session.toml`` and
+``provenance.json``; fit; on cancel make sure ``last.ckpt`` exists; stitch the training data
+into ``reconstruction.h5`` + PNGs; score against ground truth when there is one; write
+``summary.json``. A failure after the
 run directory was prepared writes ``summary.json`` with status "failed" and re-raises.
 """
 
@@ -134,8 +135,7 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     check_data_matches(cfg, data)
     if is_zero:
         run_dir.prepare(resume=resume, overwrite=cfg.training.overwrite)
-    run = _Run(cfg, resolved, run_dir, reporter, stop, resume, is_zero)
-    run.data = data
+    run = _Run(cfg, resolved, run_dir, reporter, stop, resume, is_zero, data)
     return run.execute()
 
 
@@ -144,8 +144,9 @@ class _Run:
 
     def __init__(self, cfg: SessionConfig, resolved: ResolvedConfig, run_dir: RunDirectory,
                  reporter: Reporter | None, stop: StopToken | None, resume: bool,
-                 is_zero: bool) -> None:
+                 is_zero: bool, data: Any) -> None:
         self.cfg = cfg
+        self.data = data
         self.resolved = resolved
         self.run_dir = run_dir
         self.reporter = reporter or Reporter()
@@ -213,12 +214,13 @@ class _Run:
             canvas_preview = PreviewCanvas(data.object_shape, module.net.probe)
             callbacks.append(ReportProgress(self.reporter, canvas_preview,
                                             ex.preview_interval_s))
+        # No validation groups (val_fraction 0 or tiny data): no validation loop at all.
+        no_validation: dict[str, Any] = {"limit_val_batches": 0} if split.val.size == 0 else {}
         self.trainer = trainer = build_trainer(
             ex, max_epochs=cfg.training.max_epochs, run_dir=self.run_dir.path,
             callbacks=callbacks, max_time_min=cfg.training.max_time_min,
             enable_progress_bar=ex.progress_bar and self.user_reporter is None,
-            # No validation groups (val_fraction 0 or tiny data): no validation loop at all.
-            **({"limit_val_batches": 0} if split.val.size == 0 else {}))
+            **no_validation)
         self.device_info = resolve_device(ex)
         self.device = {**self.device_info.to_dict(), **_runtime_info(trainer)}
         if trainer.is_global_zero:

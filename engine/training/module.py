@@ -58,8 +58,8 @@ class PINNModule(L.LightningModule):
         Wrap the generator in ``torch.compile`` (``execution.compile``).
     """
 
-    def __init__(self, hparams: dict[str, Any], probe: torch.Tensor | None = None,
-                 compile: bool = False) -> None:
+    def __init__(self, hparams: dict[str, Any], probe: torch.Tensor | None = None, *,
+                 compile: bool) -> None:
         super().__init__()
         self.save_hyperparameters(hparams)
         if probe is None:
