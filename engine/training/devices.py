@@ -106,9 +106,12 @@ def resolve_device(execution: ExecutionConfig) -> DeviceInfo:
                            "available on this machine; use 'cpu' or 'auto'")
         indexes = parsed if isinstance(parsed, list) else \
             list(range(available if parsed in ("auto", -1) else int(parsed)))
-        if not indexes or max(indexes) >= available:
-            raise RunError(f"execution.devices = {execution.devices!r}: GPU "
-                           f"{max(indexes, default=0)} does not exist ({available} available)")
+        if isinstance(parsed, list) and max(indexes) >= available:
+            raise RunError(f"execution.devices = {execution.devices!r}: GPU {max(indexes)} "
+                           f"does not exist ({available} available)")
+        if len(indexes) > available:
+            raise RunError(f"execution.devices = {execution.devices!r}: {len(indexes)} GPUs "
+                           f"asked for, {available} available")
         return DeviceInfo("gpu", f"cuda:{indexes[0]}", len(indexes))
     if acc == "mps":
         if not _mps_available():
