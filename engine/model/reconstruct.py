@@ -109,7 +109,8 @@ def reconstruct(net: PINN, patterns: Any, positions: np.ndarray, object_shape: t
     per_batch = max(1, int(batch_size) // net.channels)
     total = len(dataset)
     starts = list(range(0, total, per_batch))
-    use_cache = total * net.channels * net.N**2 * 8 <= CACHE_LIMIT_BYTES
+    # Predictions are kept for the alignment sweeps only (a single sweep never re-reads them).
+    use_cache = alignment_passes > 0 and total * net.channels * net.N**2 * 8 <= CACHE_LIMIT_BYTES
     cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     theta = torch.zeros(total, device=device)
     start_time = time.perf_counter()
