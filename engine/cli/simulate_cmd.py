@@ -44,7 +44,7 @@ def _simulate(args: argparse.Namespace) -> int:
     resolved = resolve_from_args(args, extra=_below_cli(args, extra))
     config = resolved.config
     reporter = TqdmReporter(enabled=config.execution.progress_bar)
-    result = simulate(config, args.out, reporter=reporter)
+    result = simulate(resolved, args.out, reporter=reporter)
     reporter.close()
     scan = result.scan
     if result.status != "completed" or scan is None:
