@@ -21,6 +21,7 @@ import errno
 import fcntl
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -178,3 +179,41 @@ def _write_holder(fd: int, task: str) -> None:
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.pwrite(fd, text, 0)
+
+
+@contextlib.contextmanager
+def open_output_folder(folder: str | os.PathLike[str], task: str, *, overwrite: bool = True,
+                       setting: str = "", flag: str = "") -> Iterator[FolderLock]:
+    """Hold ``folder``'s writer lock for a block that writes into it.
+
+    The folder is created if needed (and removed again if the block leaves it empty); a dead
+    writer's temporaries are removed. With ``overwrite`` False, a folder already holding files
+    is refused naming ``setting``/``flag``, before anything is written.
+
+    Raises
+    ------
+    FolderInUseError
+        Another process writes there.
+    RunError
+        ``folder`` is a file, cannot be created, or holds files and ``overwrite`` is False.
+    """
+    target = Path(folder).expanduser().absolute()
+    existed = target.exists()
+    if existed and not target.is_dir():
+        raise RunError(f"{target}: expected an output folder, found a file")
+    lock = lock_folder(target, task)
+    try:
+        if not overwrite:
+            present = sorted(p.name for p in target.iterdir() if p.name != LOCK_NAME)
+            if present:
+                shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
+                how = f" with {flag} ({setting} = true)" if flag else \
+                    f" by setting {setting} = true" if setting else ""
+                raise RunError(f"{target}: the output folder already holds files ({shown}); "
+                               f"choose an empty folder, or replace them{how}")
+        yield lock
+    finally:
+        lock.release()
+        if not existed:
+            with contextlib.suppress(OSError):
+                target.rmdir()  # only when the block wrote nothing

@@ -53,8 +53,9 @@ def copy_run(run: Path, tmp_path: Path) -> Path:
 
 
 def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    """The one ``error:`` line of a refused command (progress lines may precede it)."""
+    lines = [line for line in err.splitlines() if line.startswith("error")]
+    assert len(lines) == 1, err
     assert "Traceback" not in err
     return lines[0]
 

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", metavar="N", default=None,
                         help="seed of the simulation (simulation.seed); the training seed is "
                         "--set execution.seed=N")
+    parser.add_argument("--overwrite", action="store_const", const="true", default=None,
+                        help="write into a folder that already holds files, replacing the "
+                        "simulation's own files (simulation.overwrite)")
     parser.set_defaults(func=_simulate)
 
 
@@ -41,6 +44,8 @@ def _simulate(args: argparse.Namespace) -> int:
     extra = preset_layer(args.preset) if args.preset else {}
     # Explicit command-line settings win over the preset: put them last.
     extra.update({"simulation.seed": (args.seed, "cli --seed")} if args.seed is not None else {})
+    if args.overwrite:
+        extra["simulation.overwrite"] = (args.overwrite, "cli --overwrite")
     resolved = resolve_from_args(args, extra=_below_cli(args, extra))
     config = resolved.config
     reporter = TqdmReporter(enabled=config.execution.progress_bar)

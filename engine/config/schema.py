@@ -400,6 +400,13 @@ class SimulationConfig:
         1234, "Seed of every random choice of the simulator.", min=0, max=2**31 - 1, step=1,
         group="general",
     )
+    overwrite: bool = setting(
+        False,
+        "Write into an output folder that already holds files, replacing the simulation's "
+        "own files (otherwise a non-empty folder is refused).",
+        group="output",
+        advanced=True,
+    )
     object: str = setting(
         "dead_leaves",
         "Ground-truth object pattern (or an image file given in object_path).",

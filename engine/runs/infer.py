@@ -11,6 +11,7 @@ product with ``<name>-amplitude.png`` and ``<name>-phase.png`` next to it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..config import DataConfig, ResolvedConfig, SessionConfig
 from ..errors import ConfigError, RunError
+from ..locks import open_output_folder
 from ..reporting import Reporter, StopToken
 from .common import as_resolved
 
@@ -162,39 +164,43 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
 
     device_info = resolve_device(session.execution)
     device = device_info.torch_device()
-    if out is not None:  # an unwritable folder or a full disk: say so before the work
-        check_output_folder(Path(out).resolve().parent, "inference.output")
-    report.run_started({"checkpoint": str(checkpoint), "data": source, **device_info.to_dict(),
-                        "devices": 1,
-                        "n_patterns": loaded.n_patterns, "N": loaded.N})
-    stitched = reconstruct(
-        module.net, loaded.patterns, loaded.positions, loaded.object_shape,
-        n_neighbours=int(hp["model"]["n_neighbours"]), seed=session.execution.seed,
-        batch_size=session.execution.inference_batch_size, device=device,
-        weighting=session.inference.stitch_weighting,
-        refine_iterations=session.inference.refine_iterations,
-        alignment_passes=session.inference.alignment_passes, reporter=report, stop=stop)
-    module.net.to("cpu")
-    status = "completed" if stitched.completed else "cancelled"
-    report.log("info", f"reconstructed {stitched.n_patterns} patterns in "
-               f"{stitched.seconds:.2f} s ({stitched.patterns_per_s:.0f} patterns/s on {device})")
+    with contextlib.ExitStack() as writing:
+        if out is not None:  # an unwritable folder or a full disk: say so before the work
+            check_output_folder(Path(out).resolve().parent, "inference.output")
+            # One writer per folder, from before the work until the files are written.
+            writing.enter_context(open_output_folder(Path(out).resolve().parent, "inference"))
+        report.run_started({"checkpoint": str(checkpoint), "data": source, **device_info.to_dict(),
+                            "devices": 1,
+                            "n_patterns": loaded.n_patterns, "N": loaded.N})
+        stitched = reconstruct(
+            module.net, loaded.patterns, loaded.positions, loaded.object_shape,
+            n_neighbours=int(hp["model"]["n_neighbours"]), seed=session.execution.seed,
+            batch_size=session.execution.inference_batch_size, device=device,
+            weighting=session.inference.stitch_weighting,
+            refine_iterations=session.inference.refine_iterations,
+            alignment_passes=session.inference.alignment_passes, reporter=report, stop=stop)
+        module.net.to("cpu")
+        status = "completed" if stitched.completed else "cancelled"
+        report.log("info", f"reconstructed {stitched.n_patterns} patterns in "
+                   f"{stitched.seconds:.2f} s ({stitched.patterns_per_s:.0f} patterns/s on "
+                   f"{device})")
 
-    output, pngs = None, None
-    if out is not None and status == "completed":
-        output = Path(out).resolve()
-        if output.is_dir():
-            raise RunError(f"inference.output = '{output}': expected a file name (.h5), "
-                           "found a folder")
-        write_product(output, obj=stitched.obj,
-                      probe=module.net.effective_probe().detach().numpy(),
-                      positions_px=loaded.positions,
-                      object_pixel_size_m=loaded.object_pixel_size_m,
-                      geometry=loaded.geometry, indexes=loaded.indexes, mask=stitched.mask,
-                      name="ptycho-engine inference",
-                      comments=f"checkpoint {checkpoint}; data {source}",
-                      probe_scale_factor=loaded.probe_scale_factor)
-        if session.inference.export_png:
-            pngs = write_object_pngs(stitched.obj, *png_paths(output))
+        output, pngs = None, None
+        if out is not None and status == "completed":
+            output = Path(out).resolve()
+            if output.is_dir():
+                raise RunError(f"inference.output = '{output}': expected a file name (.h5), "
+                               "found a folder")
+            write_product(output, obj=stitched.obj,
+                          probe=module.net.effective_probe().detach().numpy(),
+                          positions_px=loaded.positions,
+                          object_pixel_size_m=loaded.object_pixel_size_m,
+                          geometry=loaded.geometry, indexes=loaded.indexes, mask=stitched.mask,
+                          name="ptycho-engine inference",
+                          comments=f"checkpoint {checkpoint}; data {source}",
+                          probe_scale_factor=loaded.probe_scale_factor)
+            if session.inference.export_png:
+                pngs = write_object_pngs(stitched.obj, *png_paths(output))
     scores, truth_source = None, None
     if evaluate_truth and status == "completed":
         truth = find_ground_truth(source, loaded.metadata, loaded.object_guess)

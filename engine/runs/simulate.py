@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ResolvedConfig, SessionConfig, apply_preset
+from ..locks import open_output_folder
 from ..reporting import Reporter, StopToken
 from ..simulation.outputs import write_outputs
 from ..simulation.simulate import SimulatedScan, SimulationCancelled, simulate_scan
@@ -66,7 +67,8 @@ def simulate(
         Resolved settings (``simulation`` section and ``model.N``); a bare SessionConfig from
         the API is resolved once.
     out_dir
-        Output folder (created).
+        Output folder (created; one holding files is refused unless
+        ``simulation.overwrite``; locked against other writers while written).
     reporter, stop
         Progress reporting and cooperative cancellation.
     preset
@@ -85,14 +87,16 @@ def simulate(
     reporter.run_started({"stage": "simulate", "out_dir": str(out), "n_positions":
                           sim.n_positions, "N": config.model.N, "seed": sim.seed,
                           "preset": preset})
-    try:
-        scan = simulate_scan(config, object_seed=object_seed, reporter=reporter, stop=stop)
-    except SimulationCancelled:
-        result = SimulationResult("cancelled", out, sources=sources,
-                                  elapsed_s=time.monotonic() - started)
-        reporter.run_finished({"status": "cancelled", "elapsed_s": result.elapsed_s})
-        return result
-    files = write_outputs(scan, out, config)
+    with open_output_folder(out, "simulate", overwrite=sim.overwrite,
+                            setting="simulation.overwrite", flag="--overwrite"):
+        try:
+            scan = simulate_scan(config, object_seed=object_seed, reporter=reporter, stop=stop)
+        except SimulationCancelled:
+            result = SimulationResult("cancelled", out, sources=sources,
+                                      elapsed_s=time.monotonic() - started)
+            reporter.run_finished({"status": "cancelled", "elapsed_s": result.elapsed_s})
+            return result
+        files = write_outputs(scan, out, config)
     result = SimulationResult("completed", out, files=files, scan=scan, sources=sources,
                               elapsed_s=time.monotonic() - started)
     reporter.run_finished({"status": "completed", "elapsed_s": result.elapsed_s,

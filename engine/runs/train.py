@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..config import ResolvedConfig, SessionConfig
+from ..errors import EngineError
 from ..reporting import Reporter, StopToken
 from ..training.rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
 from .common import as_resolved
@@ -133,10 +134,25 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     # Bad data (or data that do not fit the model) are refused before anything is written.
     data = load_dataset(cfg.data)
     check_data_matches(cfg, data)
-    if is_zero:
-        run_dir.prepare(resume=resume, overwrite=cfg.training.overwrite)
-    run = _Run(cfg, resolved, run_dir, reporter, stop, resume, is_zero, data)
-    return run.execute()
+    # One writer per run folder (rank 0 holds the lock for the whole run); a refused start
+    # (folder in use, a previous run, a checkpoint that cannot be resumed) changes nothing.
+    lock = run_dir.prepare(resume=resume, overwrite=cfg.training.overwrite) if is_zero \
+        else None
+    try:
+        run = _Run(cfg, resolved, run_dir, reporter, stop, resume, is_zero, data)
+        if resume:
+            run.resume_from = _resumable(run_dir)
+        return run.execute()
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _resumable(run_dir: RunDirectory) -> dict[str, Any]:
+    """The checkpoint a resume starts from, read (and refused) before anything is written."""
+    from ..training.checkpoint import read_checkpoint
+
+    return read_checkpoint(run_dir.last_checkpoint)
 
 
 class _Run:
@@ -159,6 +175,8 @@ class _Run:
         self.history: list[dict[str, float]] = []
         self.device: dict[str, Any] = {}
         self.trainer: Any = None
+        self.writing = False
+        self.resume_from: dict[str, Any] | None = None
 
     # -- the run ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -170,10 +188,17 @@ class _Run:
         try:
             return self._execute()
         except BaseException as exc:
-            if self.is_zero and (self.trainer is None or self.trainer.is_global_zero):
+            # Only a run that has started writing records its failure: a refused resume
+            # leaves the folder (and a completed run's summary.json) as it was.
+            if self.is_zero and self.writing and (self.trainer is None
+                                                  or self.trainer.is_global_zero):
                 summary = self._summary("failed", error=exc)
                 try:
                     self.run_dir.write_summary(summary)
+                except (EngineError, OSError) as write_error:
+                    # A full disk: summary.json stays at its last complete version, and the
+                    # error the user sees is the one that stopped the run.
+                    self.reporter.log("warning", f"summary.json not updated: {write_error}")
                 finally:
                     self.reporter.log("error", f"training failed: {exc}")
                     self.reporter.run_finished(summary)
@@ -199,8 +224,12 @@ class _Run:
             self.reporter.log("warning", warning)
         ckpt_path = self.run_dir.last_checkpoint if self.resume else None
         normalisers = None
+        resume_step = None
         if ckpt_path is not None:
-            saved = read_checkpoint(ckpt_path)["hyper_parameters"]["normalisers"]
+            ckpt = self.resume_from if self.resume_from is not None \
+                else read_checkpoint(ckpt_path)
+            saved = ckpt["hyper_parameters"]["normalisers"]
+            resume_step = _resume_step(ckpt)
             normalisers = Normalisers(saved["input_scale"], saved["loss_scale"])
             self.history = self.run_dir.read_metrics()
         prepared = prepare_fit(cfg, data, normalisers)
@@ -220,10 +249,11 @@ class _Run:
             ex, max_epochs=cfg.training.max_epochs, run_dir=self.run_dir.path,
             callbacks=callbacks, max_time_min=cfg.training.max_time_min,
             enable_progress_bar=ex.progress_bar and self.user_reporter is None,
-            **no_validation)
+            resume_step=resume_step, **no_validation)
         self.device_info = resolve_device(ex)
         self.device = {**self.device_info.to_dict(), **_runtime_info(trainer)}
         if trainer.is_global_zero:
+            self.writing = True
             self.run_dir.write_session(cfg)
             self.run_dir.write_provenance(self._provenance(data, split, normalisers))
             self.reporter.run_started({
@@ -357,6 +387,15 @@ class _Run:
             "run_dir": str(self.run_dir.path),
             "error": None if error is None else f"{type(error).__name__}: {error}",
         }
+
+
+def _resume_step(ckpt: dict[str, Any]) -> int:
+    """Optimiser steps done when ``ckpt`` was written (Lightning's log step counter)."""
+    try:
+        loop = ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]
+        return int(loop["_batches_that_stepped"])
+    except (KeyError, TypeError, ValueError):
+        return int(ckpt.get("global_step", 0))
 
 
 def _best_path(trainer: Any) -> Path | None:

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import tempfile
@@ -30,8 +29,8 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from ..atomic import atomic_path
-from ..errors import RunError
+from ..atomic import atomic_path, is_disk_full
+from ..errors import DiskFullError, RunError
 
 MIN_FREE_BYTES = 256 * 2**20
 """Free disk space a run's output folder must have before a run starts (256 MiB).
@@ -54,8 +53,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                         storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO.save_checkpoint does not take storage_options")
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+        # Written through a Python file object: a full disk then surfaces as OSError(ENOSPC)
+        # (a path makes torch report only "unexpected pos"), which atomic_path turns into a
+        # DiskFullError naming the checkpoint.
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            torch.save(checkpoint, fh)
 
     def load_checkpoint(self, path: Any, map_location: Callable[..., Any] | None = None,
                         weights_only: bool | None = None) -> dict[str, Any]:
@@ -162,8 +164,9 @@ def explain_faults(stage: str, *, batch_size: int, setting: str, unit: str,
             raise RunError(f"out of memory during {stage} on {device} with a batch of "
                            f"{batch_size} {unit} ({setting} = {batch_size}): {hint} "
                            f"[{type(exc).__name__}: {first}]") from exc
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        if is_disk_full(exc):
             where = f" while writing into '{folder}'" if folder is not None else ""
-            raise RunError(f"no space left on the disk{where} during {stage} "
-                           f"({exc.filename or 'a file'}); free some space and resume") from exc
+            name = getattr(exc, "filename", None) or "a file"
+            raise DiskFullError(f"no space left on the disk{where} during {stage} ({name}); "
+                                "free some space and resume") from exc
         raise

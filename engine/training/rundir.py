@@ -18,6 +18,7 @@ Only global rank 0 writes here.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -30,6 +31,7 @@ from typing import Any
 from ..atomic import atomic_write_text
 from ..config import SessionConfig, save_session
 from ..errors import RunError
+from ..locks import FolderLock, lock_folder
 from .faults import check_output_folder
 
 SESSION = "session.toml"
@@ -88,20 +90,43 @@ class RunDirectory:
         """True when the folder already holds a run's files."""
         return any((self.path / marker).exists() for marker in RUN_MARKERS)
 
-    def prepare(self, *, resume: bool, overwrite: bool) -> None:
-        """Create the folder; refuse to mix a new run into an old one.
+    def prepare(self, *, resume: bool, overwrite: bool) -> FolderLock:
+        """Create the folder and take its writer lock; refuse to mix a new run into an old one.
+
+        Returns the held :class:`~engine.locks.FolderLock` (release it when the run ends);
+        taking it removes the temporary files of a writer killed earlier.
 
         Raises
         ------
         RunError
             The folder is a file, cannot be written or created, its disk is nearly full
-            (:data:`engine.training.faults.MIN_FREE_BYTES`), holds a previous run (and neither
-            ``resume`` nor ``overwrite``), or ``resume`` is asked without ``last.ckpt``.
+            (:data:`engine.training.faults.MIN_FREE_BYTES`), another process writes there
+            (:class:`~engine.locks.FolderInUseError`, "in use by PID N"), holds a previous
+            run (and neither ``resume`` nor ``overwrite``), or ``resume`` is asked without
+            ``last.ckpt``. Nothing is changed then.
         """
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"training.output_dir = '{self.path}': expected a folder for the "
                            "run, found a file")
         check_output_folder(self.path, "training.output_dir")  # writable, disk not full
+        existed = self.path.exists()
+        lock = lock_folder(self.path, "resuming a training run" if resume else "training")
+        try:
+            self._check(resume=resume, overwrite=overwrite)
+            if not resume:
+                if self.holds_run():
+                    self._clear_previous()
+                self.checkpoints.mkdir(exist_ok=True)
+        except OSError as exc:
+            self._give_up(lock, existed)
+            raise RunError(f"training.output_dir = '{self.path}': cannot create the run "
+                           f"folder ({exc.strerror})") from None
+        except BaseException:
+            self._give_up(lock, existed)
+            raise
+        return lock
+
+    def _check(self, *, resume: bool, overwrite: bool) -> None:
         if resume:
             if not self.last_checkpoint.is_file():
                 raise RunError(f"cannot resume from '{self.path}': expected "
@@ -112,14 +137,13 @@ class RunDirectory:
                 f"training.output_dir = '{self.path}' already holds a run (session.toml, "
                 "summary.json or checkpoints/); choose another folder (--out DIR), continue "
                 "it with --resume, or set training.overwrite = true to replace it")
-        if self.holds_run():
-            self._clear_previous()
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self.checkpoints.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise RunError(f"training.output_dir = '{self.path}': cannot create the run "
-                           f"folder ({exc.strerror})") from None
+
+    def _give_up(self, lock: FolderLock, existed: bool) -> None:
+        """Release the lock of a refused run; remove the folder if this call created it."""
+        lock.release()
+        if not existed:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
 
     def _clear_previous(self) -> None:
         """Remove the files of a previous run (only the names this module writes)."""

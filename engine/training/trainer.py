@@ -6,7 +6,9 @@ limits and callbacks of the run), so what a session says is what the Trainer get
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +18,10 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Checkpoint, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 
+from ..atomic import atomic_write_text
 from ..config import ExecutionConfig, parse_devices
 from ..errors import ConfigError
 from .devices import resolve_device
@@ -60,9 +65,67 @@ def checkpoint_callback(execution: ExecutionConfig, run_dir: str | os.PathLike[s
     )
 
 
-def make_logger(execution: ExecutionConfig, run_dir: str | os.PathLike[str]) -> Logger | bool:
-    """The experiment logger named by ``execution.logger`` (step-level logs under logs/)."""
+class _ContinuingWriter(ExperimentWriter):
+    """Lightning's CSV writer, continuing a resumed run's ``metrics.csv``.
+
+    Lightning deletes an existing ``metrics.csv`` when its logger starts. On a resume the
+    rows logged before the checkpoint (``step`` below the checkpoint's step count) are kept
+    and the rows a killed run logged after its last checkpoint are dropped (they are logged
+    again), so the history reads as one uninterrupted run.
+    """
+
+    def __init__(self, log_dir: str, resume_step: int) -> None:
+        self._resume_step = resume_step
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:
+        path = Path(self.metrics_file_path)
+        if not path.is_file():
+            return
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            fields = list(reader.fieldnames or [])
+            rows = [r for r in reader if _step(r) < self._resume_step]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(path, buf.getvalue())
+        self.metrics_keys = sorted(fields)
+
+
+def _step(row: dict[str, str]) -> float:
+    try:
+        return float(row.get("step") or "inf")
+    except ValueError:
+        return float("inf")
+
+
+class ContinuingCSVLogger(CSVLogger):
+    """:class:`CSVLogger` whose ``metrics.csv`` continues across a resume (see
+    :class:`_ContinuingWriter`)."""
+
+    def __init__(self, *args: Any, resume_step: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resume_step = resume_step
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuingWriter(self.log_dir, self._resume_step)
+        return self._experiment
+
+
+def make_logger(execution: ExecutionConfig, run_dir: str | os.PathLike[str],
+                resume_step: int | None = None) -> Logger | bool:
+    """The experiment logger named by ``execution.logger`` (step-level logs under logs/);
+    ``resume_step``: the resumed checkpoint's step count (the CSV history continues)."""
     if execution.logger == "csv":
+        if resume_step is not None:
+            return ContinuingCSVLogger(save_dir=str(run_dir), name=LOG_DIR, version="",
+                                       resume_step=resume_step)
         return CSVLogger(save_dir=str(run_dir), name=LOG_DIR, version="")
     if execution.logger == "tensorboard":
         try:
@@ -84,6 +147,7 @@ def build_trainer(
     logger: Logger | bool | None = None,
     max_time_min: float,
     enable_progress_bar: bool | None = None,
+    resume_step: int | None = None,
     **overrides: Any,
 ) -> L.Trainer:
     """Build the Lightning Trainer of a run from the execution config.
@@ -108,6 +172,8 @@ def build_trainer(
     enable_progress_bar
         Overrides ``execution.progress_bar`` (the CLI turns Lightning's bar off when its own
         reporter draws one).
+    resume_step
+        Step count of the checkpoint a resumed run starts from (keeps the CSV log history).
     **overrides
         Extra Trainer arguments for tests and benchmarks (``limit_train_batches``...).
 
@@ -137,7 +203,7 @@ def build_trainer(
         "gradient_clip_algorithm": execution.gradient_clip_algorithm,
         "accumulate_grad_batches": execution.accumulate_grad_batches,
         "enable_checkpointing": execution.checkpointing,
-        "logger": make_logger(execution, run_dir) if logger is None else logger,
+        "logger": make_logger(execution, run_dir, resume_step) if logger is None else logger,
         "log_every_n_steps": execution.log_every_n_steps,
         "enable_progress_bar": execution.progress_bar if enable_progress_bar is None
         else enable_progress_bar,
