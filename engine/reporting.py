@@ -173,6 +173,8 @@ class TqdmReporter(Reporter):
         self.log("info", f"epoch {epoch + 1}: {shown}")
 
     def log(self, level: str, message: str) -> None:
+        if level == "error":
+            return  # the error is raised too: the CLI prints it as its one "error:" line
         text = message if level == "info" else f"{level}: {message}"
         if self._bar is not None:
             from tqdm.auto import tqdm

@@ -73,7 +73,8 @@ def make_tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def engine_cli(*args: str, cwd: Path, timeout: float = 300,
                **popen: Any) -> subprocess.CompletedProcess[str]:
     """Run ``python -m engine.cli.main ARGS`` in a fresh interpreter (one torch thread)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))  # this checkout's engine
     return subprocess.run([sys.executable, "-m", "engine.cli.main", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, **popen)
 

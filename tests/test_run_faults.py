@@ -98,7 +98,8 @@ def test_two_resumes_at_once_one_is_refused(finished_run, tmp_path):
     run = copy_run(finished_run, tmp_path)
     args = ["train", "--resume", str(run), "--no-progress-bar", "--set",
             "training.max_epochs=4"]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     procs = [subprocess.Popen([sys.executable, "-m", "engine.cli.main", *args], cwd=tmp_path,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(2)]
