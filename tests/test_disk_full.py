@@ -100,7 +100,8 @@ def test_npz_writer_on_a_full_disk(tmp_path, monkeypatch):
     monkeypatch.setattr(np.lib.format, "write_array", full)
     with pytest.raises(DiskFullError, match=r"while writing .*d\.npz; it was left as it was"):
         write_ptychopinn_npz(target, patterns=np.ones((2, 8, 8), np.float32),
-                             positions=np.zeros((2, 2)), probe=np.ones((8, 8), np.complex64))
+                             positions=np.zeros((2, 2)), probe=np.ones((8, 8), np.complex64),
+                             measurement="counts")
     assert target.read_bytes() == b"old" and leftovers(tmp_path) == []
 
 

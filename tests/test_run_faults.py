@@ -215,7 +215,6 @@ TRAIN_SITES = ["session.toml", "provenance.json", "metrics.csv", "last.ckpt",
                "reconstruction.h5", "*.png", "summary.json"]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("site", TRAIN_SITES)
 def test_training_on_a_full_disk(site, tiny_dataset, tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
