@@ -79,7 +79,7 @@ def disk_full_error(path: str | os.PathLike[str], exc: BaseException,
     if isinstance(exc, DiskFullError):
         return exc
     return DiskFullError(f"no space left on the disk while writing {path}; it was left as it "
-                         f"was before this write; {advice}")
+                         f"was before this write; {advice}", str(path))
 
 
 @contextlib.contextmanager

@@ -49,4 +49,14 @@ class RunError(EngineError):
 
 class DiskFullError(RunError):
     """The disk (or the user's quota) filled up while writing; the file being written was
-    left at its previous complete version (writes are atomic)."""
+    left at its previous complete version (writes are atomic).
+
+    Attributes
+    ----------
+    path
+        The file that could not be written (``None`` when unknown).
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

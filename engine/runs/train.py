@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..config import ResolvedConfig, SessionConfig
-from ..errors import EngineError
+from ..errors import DiskFullError, EngineError
 from ..reporting import Reporter, StopToken
 from ..training.rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
 from .common import as_resolved
@@ -202,6 +202,13 @@ class _Run:
                 finally:
                     self.reporter.log("error", f"training failed: {exc}")
                     self.reporter.run_finished(summary)
+            if isinstance(exc, DiskFullError) and self.writing and self.is_zero:
+                # The run folder stays resumable: say how.
+                raise DiskFullError(
+                    f"no space left on the disk while writing {exc.path or self.run_dir.path} "
+                    "during training (the file keeps its last complete version); free some "
+                    f"space and resume: ptycho-engine train --resume {self.run_dir.path}",
+                    exc.path) from exc
             raise
         finally:
             torch.use_deterministic_algorithms(was_deterministic)

@@ -168,5 +168,6 @@ def explain_faults(stage: str, *, batch_size: int, setting: str, unit: str,
             where = f" while writing into '{folder}'" if folder is not None else ""
             name = getattr(exc, "filename", None) or "a file"
             raise DiskFullError(f"no space left on the disk{where} during {stage} ({name}); "
-                                "free some space and resume") from exc
+                                "free some space and resume",
+                                getattr(exc, "filename", None)) from exc
         raise
