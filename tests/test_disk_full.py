@@ -162,3 +162,47 @@ def test_simulate_on_a_real_full_disk(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "no space left on the disk while writing" in errors[0]
     assert "Traceback" not in proc.stderr and ".tmp-" not in proc.stderr
+
+
+FILL_DURING_TRAINING = r"""
+set -u
+mount -t tmpfs -o size=270m tmpfs "$DISK" || exit 99
+"$PY" -m engine.cli.main train --data "$DATA" --out "$DISK/run" --no-progress-bar \
+    --accelerator cpu --set model.N=32 --set model.width=8 --set model.depth=2 \
+    --set training.max_epochs=40 --set training.batch_size=8 --set execution.logger=csv \
+    >/dev/null 2>"$WORK/train.err" &
+pid=$!
+while [ ! -f "$DISK/run/checkpoints/last.ckpt" ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done
+dd if=/dev/zero of="$DISK/fill" bs=1M >/dev/null 2>&1
+wait $pid; echo "train=$?"
+rm "$DISK/fill"
+"$PY" -m engine.cli.main train --resume "$DISK/run" --no-progress-bar >/dev/null \
+    2>"$WORK/resume.err"
+echo "resume=$?"
+cp "$DISK/run/summary.json" "$WORK/summary.json"
+find "$DISK/run" -name '.*tmp-*' > "$WORK/leftovers"
+"""
+
+
+@pytest.mark.slow
+@needs_namespaces
+def test_training_when_the_disk_fills_up_for_real(tmp_path):
+    data = tmp_path / "data"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    made = subprocess.run([sys.executable, "-m", "engine.cli.main", "simulate", "--preset",
+                           "tiny", "--out", str(data), "--no-progress-bar"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    env.update(DISK=str(disk), WORK=str(tmp_path), PY=sys.executable,
+               DATA=str(data / "dataset.npz"))
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", FILL_DURING_TRAINING], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert "train=2" in proc.stdout and "resume=0" in proc.stdout, (proc.stdout, proc.stderr)
+    err = (tmp_path / "train.err").read_text()
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert "Traceback" not in err and len(errors) == 1, err
+    assert "no space left on the disk" in errors[0] and "train --resume" in errors[0]
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "completed"
+    assert (tmp_path / "leftovers").read_text() == ""

@@ -203,12 +203,16 @@ class _Run:
                     self.reporter.log("error", f"training failed: {exc}")
                     self.reporter.run_finished(summary)
             if isinstance(exc, DiskFullError) and self.writing and self.is_zero:
-                # The run folder stays resumable: say how.
+                # The run folder stays resumable (from its last checkpoint): say how.
+                folder = self.run_dir.path
+                then = (f"resume: ptycho-engine train --resume {folder}"
+                        if self.run_dir.last_checkpoint.is_file() else
+                        "start again (no checkpoint was written yet): ptycho-engine train "
+                        f"--session {folder / 'session.toml'} --set training.overwrite=true")
                 raise DiskFullError(
-                    f"no space left on the disk while writing {exc.path or self.run_dir.path} "
-                    "during training (the file keeps its last complete version); free some "
-                    f"space and resume: ptycho-engine train --resume {self.run_dir.path}",
-                    exc.path) from exc
+                    f"no space left on the disk while writing {exc.path or folder} during "
+                    f"training (files keep their last complete version); free some space and "
+                    f"{then}", exc.path) from exc
             raise
         finally:
             torch.use_deterministic_algorithms(was_deterministic)
