@@ -44,6 +44,8 @@ _LAZY = {
     "load_dataset": "engine.io",
     "inspect": "engine.io",
     "evaluate": "engine.metrics",
+    "list_runs": "engine.runs_index",
+    "read_run": "engine.runs_index",
 }
 
 
