@@ -3,6 +3,10 @@
 After the first frame, new frames replace the pixels only (``autoLevels=False``, no
 ``autoRange``): the user's zoom and colour levels stay where they were. Levels are reset when
 the component or the image shape changes, or when the user presses "Fit levels".
+
+With a pixel size (:meth:`ImagePanel.set_pixel_size`) the axes are in metres with a scale bar;
+the colour bar is labelled with the component's unit, the complex (HSV) view gets a colour
+wheel, and "Profile" draws a line whose values are plotted against the distance along it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from ..qtenv import pyqtgraph_module
 from .imaging import COMPONENTS, HSV, component_image, robust_levels
+from .physical import ColourWheel, attach_scale_bar, label_colorbar, set_physical_axes
+from .profile import LineProfile
+from .units import COMPONENT_UNITS, PixelSize, format_length, valid_pixel_size
 
 pg = pyqtgraph_module()
 
@@ -20,12 +27,14 @@ CYCLIC_MAP = "CET-C1"
 LINEAR_MAP = "viridis"
 
 
-def add_image_plot(graphics: object, colormap: str) -> tuple[object, object, object]:
+def add_image_plot(graphics: object, colormap: str, label: str = "", row: int | None = None,
+                   col: int | None = None) -> tuple[object, object, object]:
     """Add an image plot to a ``GraphicsLayoutWidget``: (plot, image item, colour bar).
 
-    The plot keeps square pixels and puts row 0 at the top, as images are read.
+    The plot keeps square pixels and puts row 0 at the top, as images are read; ``label``
+    names the colour bar's values and unit; ``row``, ``col`` place the plot in the layout.
     """
-    plot = graphics.addPlot()
+    plot = graphics.addPlot(row=row, col=col)
     plot.setAspectLocked(True)
     plot.invertY(True)
     image = pg.ImageItem()
@@ -33,7 +42,13 @@ def add_image_plot(graphics: object, colormap: str) -> tuple[object, object, obj
     colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(colormap),
                                interactive=True, width=15)
     colorbar.setImageItem(image, insert_in=plot)
+    label_colorbar(colorbar, label)
     return plot, image, colorbar
+
+
+def value_label(component: str) -> str:
+    """The colour bar's label of a component ("phase (rad)", "amplitude"...)."""
+    return COMPONENT_UNITS.get(component, component)
 
 
 class ImagePanel(QWidget):
@@ -62,19 +77,38 @@ class ImagePanel(QWidget):
         self.component_box.setToolTip("Which part of the complex image to show")
         self.fit_button = QPushButton("Fit levels")
         self.fit_button.setToolTip("Reset the colour levels to the current image")
+        self.profile_button = QPushButton("Profile")
+        self.profile_button.setCheckable(True)
+        self.profile_button.setToolTip("Draw a line on the image and plot the values along it")
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.component_box)
         header.addWidget(self.fit_button)
+        header.addWidget(self.profile_button)
         self.graphics = pg.GraphicsLayoutWidget()
         self.plot, self.image, self.colorbar = add_image_plot(
-            self.graphics, CYCLIC_MAP if component == "phase" else LINEAR_MAP)
+            self.graphics, CYCLIC_MAP if component == "phase" else LINEAR_MAP,
+            value_label(component))
+        self.pixel_size: PixelSize = None
+        set_physical_axes(self.plot, None)
+        self.scale_bar = attach_scale_bar(self.plot)
+        self.wheel = ColourWheel()
+        self.wheel.setVisible(False)
+        self.profile = LineProfile(self.plot, self._profile_image)
+        self.profile.setVisible(False)
+        self.profile.set_units(None, value_label(component))
+        images = QHBoxLayout()
+        images.setContentsMargins(0, 0, 0, 0)
+        images.addWidget(self.graphics, 1)
+        images.addWidget(self.wheel)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
-        layout.addWidget(self.graphics, 1)
+        layout.addLayout(images, 1)
+        layout.addWidget(self.profile)
         self.component_box.currentTextChanged.connect(self._on_component_box_changed)
         self.fit_button.clicked.connect(self._on_fit_button_clicked)
+        self.profile_button.toggled.connect(self._on_profile_button_toggled)
         self.graphics.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
 
     # -- data -----------------------------------------------------------------------------
@@ -84,6 +118,24 @@ class ImagePanel(QWidget):
 
     def set_component(self, component: str) -> None:
         self.component_box.setCurrentText(component)
+
+    def set_pixel_size(self, pixel_size: object) -> None:
+        """Object pixel ``(width, height)`` in metres: axes, scale bar and profile in metres.
+
+        None (or an invalid size) shows pixels.
+        """
+        self.pixel_size = valid_pixel_size(pixel_size)
+        set_physical_axes(self.plot, self.pixel_size)
+        self.scale_bar.set_pixel_size(self.pixel_size)
+        self.profile.set_units(self.pixel_size, self.profile.value_label)
+
+    def position_text(self, row: int, col: int) -> str:
+        """"x = 1.2 µm, y = 3.4 µm (col 12, row 34)" (pixels only without a pixel size)."""
+        if self.pixel_size is None:
+            return f"(x={col}, y={row})"
+        x = format_length((col + 0.5) * self.pixel_size[0])
+        y = format_length((row + 0.5) * self.pixel_size[1])
+        return f"(x={x}, y={y}; px {col}, {row})"
 
     def set_data(self, data: np.ndarray, fit_levels: bool = False) -> None:
         """Show ``data`` (2-D, complex or real); keeps zoom and levels after the first frame.
@@ -127,6 +179,7 @@ class ImagePanel(QWidget):
         shown = component_image(self._data, component)
         self._shown = shown
         self.colorbar.setVisible(component != HSV)
+        self.wheel.setVisible(component == HSV)
         if component == HSV:
             self.image.setImage(shown, autoLevels=False, levels=(0, 255))
         elif self._fresh:
@@ -140,6 +193,8 @@ class ImagePanel(QWidget):
             self.plot.autoRange(padding=0.02)
         self._fresh = False
         self.frames += 1
+        if self.profile.isVisible():
+            self.profile.update_profile()
 
     @staticmethod
     def _colormap(component: str) -> object:
@@ -148,6 +203,8 @@ class ImagePanel(QWidget):
     # -- slots ----------------------------------------------------------------------------
     def _on_component_box_changed(self, component: str) -> None:
         self._reset_colormap()
+        label_colorbar(self.colorbar, value_label(component))
+        self.profile.set_units(self.pixel_size, value_label(self._profile_component()))
         self._fresh = True
         if self._data is not None:
             # Changing component resets levels but must not reset the zoom.
@@ -175,6 +232,24 @@ class ImagePanel(QWidget):
     def _on_fit_button_clicked(self) -> None:
         self.fit_levels()
 
+    def _profile_component(self) -> str:
+        return "amplitude" if self.component == HSV else self.component
+
+    def _profile_image(self) -> np.ndarray | None:
+        """The scalar image the profile samples (the amplitude for the HSV view)."""
+        if self._data is None:
+            return None
+        if self.component == HSV:
+            return component_image(self._data, "amplitude")
+        return self._shown
+
+    def _on_profile_button_toggled(self, on: bool) -> None:
+        self.profile.setVisible(on)
+        if on:
+            self.profile.show_line()
+        else:
+            self.profile.hide_line()
+
     def _on_scene_mouse_moved(self, pos: object) -> None:
         if self._shown is None or not self.plot.sceneBoundingRect().contains(pos):
             self.hovered.emit("")
@@ -182,4 +257,6 @@ class ImagePanel(QWidget):
         point = self.image.mapFromScene(pos)
         row, col = int(np.floor(point.y())), int(np.floor(point.x()))
         value = self.value_at(row, col)
-        self.hovered.emit("" if value is None else f"(x={col}, y={row}) {value:.6g}")
+        self.hovered.emit("" if value is None else
+                          f"{self.position_text(row, col)} {value_label(self.component)} "
+                          f"{value:.6g}")

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
 from ..qtenv import pyqtgraph_module
 from .image_panel import LINEAR_MAP, add_image_plot
 from .imaging import log_counts, robust_levels
+from .physical import label_colorbar
+from .units import COMPONENT_UNITS
 
 pg = pyqtgraph_module()
 
@@ -46,7 +48,8 @@ class PatternBrowser(QWidget):
         controls.addWidget(self.index_box)
         controls.addWidget(self.log_box)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.plot, self.image, self.colorbar = add_image_plot(self.graphics, LINEAR_MAP)
+        self.plot, self.image, self.colorbar = add_image_plot(
+            self.graphics, LINEAR_MAP, COMPONENT_UNITS["log counts"])
         footer = QHBoxLayout()
         footer.addWidget(self.info, 1)
         footer.addWidget(self.readout)
@@ -110,7 +113,9 @@ class PatternBrowser(QWidget):
     def _draw(self, fit: bool) -> None:
         if self.counts is None:
             return
-        shown = log_counts(self.counts) if self.log_box.isChecked() else self.counts
+        log = self.log_box.isChecked()
+        shown = log_counts(self.counts) if log else self.counts
+        label_colorbar(self.colorbar, COMPONENT_UNITS["log counts" if log else "counts"])
         first = self.image.image is None
         self.image.setImage(shown, autoLevels=False)
         if first or fit:

@@ -1,0 +1,123 @@
+"""Physical units on pyqtgraph image plots: axes in metres, a scale bar, a colour wheel.
+
+Images stay in pixel coordinates (pixel ``(r, c)`` covers ``[c, c + 1) x [r, r + 1)``), so
+positions, ROIs and linked views keep working in pixels; only the axis tick labels are scaled
+(``AxisItem.setScale``, with SI prefixes: "x (µm)") and the scale bar is sized in pixels from
+the pixel size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QLabel, QWidget
+
+from ..qtenv import pyqtgraph_module
+from .imaging import hsv_image
+from .units import PixelSize, scale_bar
+
+pg = pyqtgraph_module()
+
+
+def set_physical_axes(plot: object, pixel_size: PixelSize, x_name: str = "x",
+                      y_name: str = "y") -> None:
+    """Label a plot's axes in metres (SI prefix chosen by pyqtgraph) or, without a pixel size,
+    in pixels. Non-square pixels keep their true aspect ratio."""
+    if pixel_size is None:
+        for side, name in (("bottom", x_name), ("left", y_name)):
+            axis = plot.getAxis(side)
+            axis.setScale(1.0)
+            axis.setLabel(f"{name} (px)", units="")
+        plot.setAspectLocked(True, ratio=1.0)
+        return
+    width, height = pixel_size
+    for side, name, scale in (("bottom", x_name, width), ("left", y_name, height)):
+        axis = plot.getAxis(side)
+        axis.setScale(scale)
+        axis.setLabel(name, units="m")
+    # ratio = xScale / yScale (screen pixels per view unit): a pixel is width x height metres.
+    plot.setAspectLocked(True, ratio=width / height)
+
+
+def label_colorbar(colorbar: object, text: str) -> None:
+    """Name a colour bar's values and unit on its tick side ("phase (rad)", "counts")."""
+    colorbar.axis.setLabel(text)
+    colorbar.axis.setWidth(None)  # room for the label next to the ticks
+
+
+class PhysicalScaleBar(pg.ScaleBar):
+    """A scale bar in the lower right corner whose round length follows the zoom."""
+
+    def __init__(self, pixel_size: PixelSize = None) -> None:
+        super().__init__(size=1.0, width=6, brush=pg.mkBrush("w"), pen=pg.mkPen("k"),
+                         suffix="", offset=(-20, -20))
+        self.pixel_size = pixel_size
+        self.label = ""
+        self.text.setColor(QColor("white"))
+        font = QFont()
+        font.setBold(True)
+        self.text.setFont(font)
+
+    def set_pixel_size(self, pixel_size: PixelSize) -> None:
+        self.pixel_size = pixel_size
+        self.updateBar()
+
+    def updateBar(self) -> None:  # noqa: N802 (pyqtgraph override)
+        view = self.parentItem()
+        if view is None:
+            return
+        (x0, x1), _ = view.viewRange()
+        self.size, self.label = scale_bar(abs(x1 - x0),
+                                          None if self.pixel_size is None
+                                          else self.pixel_size[0])
+        self.text.setText(self.label)
+        super().updateBar()
+
+
+def attach_scale_bar(plot: object, pixel_size: PixelSize = None) -> PhysicalScaleBar:
+    """A :class:`PhysicalScaleBar` in ``plot``'s view box."""
+    bar = PhysicalScaleBar(pixel_size)
+    bar.setParentItem(plot.getViewBox())
+    bar.updateBar()
+    return bar
+
+
+def colour_wheel_rgba(size: int) -> np.ndarray:
+    """``(size, size, 4)`` uint8: the HSV view's legend (hue = phase counter-clockwise from
+    +x, brightness = amplitude growing outwards), transparent outside the disk."""
+    c = (size - 1) / 2
+    yy, xx = np.mgrid[:size, :size].astype(np.float64)
+    dx, dy = (xx - c) / c, (c - yy) / c  # screen y points down; phase grows upwards
+    radius = np.hypot(dx, dy)
+    rgb = hsv_image(np.minimum(radius, 1.0) * np.exp(1j * np.arctan2(dy, dx)))
+    alpha = np.where(radius <= 1.0, 255, 0).astype(np.uint8)
+    return np.concatenate([rgb, alpha[..., None]], axis=-1)
+
+
+class ColourWheel(QLabel):
+    """The legend of the complex (HSV) view: phase as hue, amplitude as brightness."""
+
+    def __init__(self, size: int = 96, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("colour-wheel")
+        margin = 22
+        rgba = np.ascontiguousarray(colour_wheel_rgba(size))
+        wheel = QImage(rgba.data, size, size, 4 * size, QImage.Format.Format_RGBA8888).copy()
+        pixmap = QPixmap(size + 2 * margin, size + 2 * margin + 16)
+        pixmap.fill(QColor(0, 0, 0, 0))
+        painter = QPainter(pixmap)
+        painter.drawImage(margin, margin, wheel)
+        painter.setPen(QColor(self.palette().windowText().color()))
+        c = margin + size / 2
+        r = size / 2 + 10
+        for text, (ux, uy) in (("0", (1, 0)), ("π/2", (0, -1)), ("±π", (-1, 0)),
+                               ("−π/2", (0, 1))):
+            box = QRectF(0, 0, 40, 14)
+            box.moveCenter(QPointF(c + ux * r, c + uy * r))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.drawText(QRectF(0, size + 2 * margin - 2, size + 2 * margin, 16),
+                         Qt.AlignmentFlag.AlignCenter, "phase (rad) = hue")
+        painter.end()
+        self.setPixmap(pixmap)
+        self.setToolTip("Complex view: hue is the phase (rad), brightness the amplitude")

@@ -1,0 +1,115 @@
+"""Physical units of images (numpy only, no Qt): lengths, scale bars, line profiles.
+
+Pixel sizes are ``(width, height)`` in metres, as products carry them
+(``engine.io.read_product(...).object_pixel_size_m``); ``None`` means unknown, and views then
+fall back to pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PixelSize = tuple[float, float] | None
+
+_LENGTH_UNITS = ((1e-3, "mm"), (1e-6, "µm"), (1e-9, "nm"), (1e-12, "pm"))
+_STEPS = (1.0, 2.0, 5.0)
+
+COMPONENT_UNITS = {
+    "amplitude": "amplitude",
+    "phase": "phase (rad)",
+    "real": "real part",
+    "imaginary": "imaginary part",
+    "log amplitude": "log10 amplitude",
+    "counts": "counts",
+    "log counts": "log10(1 + counts)",
+}
+"""Colour bar labels: amplitude is unitless (the object's transmission), phase in radians,
+diffraction in detector counts."""
+
+
+def valid_pixel_size(pixel_size: object) -> PixelSize:
+    """``(width, height)`` in metres when both are finite and > 0, else None."""
+    try:
+        width, height = (float(v) for v in pixel_size)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
+        return None
+    return (width, height)
+
+
+def format_length(metres: float, digits: int = 3) -> str:
+    """``metres`` in the unit that keeps the number >= 1: "500 nm", "1.5 µm", "2 mm"."""
+    size = abs(metres)
+    for scale, unit in _LENGTH_UNITS:
+        if size >= scale or scale == _LENGTH_UNITS[-1][0]:
+            return f"{metres / scale:.{digits}g} {unit}"
+    raise AssertionError("unreachable")
+
+
+def nice_length(limit: float) -> float:
+    """The largest 1, 2 or 5 x 10^k not above ``limit`` (> 0)."""
+    if not (limit > 0 and math.isfinite(limit)):
+        raise ValueError(f"nice_length: expected a finite length > 0, found {limit}")
+    exponent = math.floor(math.log10(limit))
+    best = 10.0**exponent
+    for step in _STEPS:
+        candidate = step * 10.0**exponent
+        if candidate <= limit * (1 + 1e-9):
+            best = candidate
+    return best
+
+
+def scale_bar(view_width_px: float, pixel_width_m: float | None,
+              fraction: float = 0.2) -> tuple[float, str]:
+    """A scale bar of a round length close to ``fraction`` of the view width.
+
+    Returns ``(length in image pixels, label)``; without a pixel size the bar is in pixels.
+    """
+    target_px = max(view_width_px * fraction, 1e-12)
+    if pixel_width_m is None:
+        length = nice_length(target_px)
+        return length, f"{length:g} px"
+    length_m = nice_length(target_px * pixel_width_m)
+    return length_m / pixel_width_m, format_length(length_m)
+
+
+def line_profile(image: np.ndarray, start: tuple[float, float], end: tuple[float, float],
+                 pixel_size: PixelSize = None) -> tuple[np.ndarray, np.ndarray]:
+    """Values of ``image`` along the segment ``start`` -> ``end``, bilinear between pixels.
+
+    ``start`` and ``end`` are ``(x, y)`` = (column, row) in pixel-index coordinates (pixel
+    ``(r, c)``'s centre is at ``(c, r)``). One sample per pixel of length (at least 2); a
+    sample touching a NaN pixel or outside the image is NaN.
+
+    Returns
+    -------
+    distance : np.ndarray
+        From ``start``, in metres when ``pixel_size`` is known, else in pixels.
+    values : np.ndarray
+        float64 samples.
+    """
+    values = np.asarray(image, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"line_profile: expected a 2-D image, found shape {values.shape}")
+    (x0, y0), (x1, y1) = start, end
+    length_px = math.hypot(x1 - x0, y1 - y0)
+    n = max(2, int(math.ceil(length_px)) + 1)
+    t = np.linspace(0.0, 1.0, n)
+    xs, ys = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+    h, w = values.shape
+    inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    c0 = np.clip(np.floor(xs).astype(int), 0, max(w - 2, 0))
+    r0 = np.clip(np.floor(ys).astype(int), 0, max(h - 2, 0))
+    c1, r1 = np.minimum(c0 + 1, w - 1), np.minimum(r0 + 1, h - 1)
+    fx, fy = np.clip(xs - c0, 0, 1), np.clip(ys - r0, 0, 1)
+    top = values[r0, c0] * (1 - fx) + values[r0, c1] * fx
+    bottom = values[r1, c0] * (1 - fx) + values[r1, c1] * fx
+    samples = np.where(inside, top * (1 - fy) + bottom * fy, np.nan)
+    if pixel_size is None:
+        step = length_px
+    else:
+        step = math.hypot((x1 - x0) * pixel_size[0], (y1 - y0) * pixel_size[1])
+    return t * step, samples
