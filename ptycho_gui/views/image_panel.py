@@ -25,6 +25,7 @@ pg = pyqtgraph_module()
 
 CYCLIC_MAP = "CET-C1"
 LINEAR_MAP = "viridis"
+DIVERGING_MAP = "CET-D1"
 
 
 def add_image_plot(graphics: object, colormap: str, label: str = "", row: int | None = None,
@@ -63,8 +64,11 @@ class ImagePanel(QWidget):
     hovered = Signal(str)
 
     def __init__(self, title: str = "", component: str = "amplitude",
-                 components: tuple[str, ...] = COMPONENTS, parent: QWidget | None = None) -> None:
+                 components: tuple[str, ...] = COMPONENTS, parent: QWidget | None = None,
+                 labels: dict[str, str] | None = None, diverging: bool = False) -> None:
         super().__init__(parent)
+        self.labels = dict(labels or {})  # colour bar labels that replace the defaults
+        self.diverging = diverging  # differences: a diverging map, levels symmetric about 0
         self._data: np.ndarray | None = None
         self._shown: np.ndarray | None = None
         self._fresh = True  # next frame sets levels and range
@@ -87,8 +91,7 @@ class ImagePanel(QWidget):
         header.addWidget(self.profile_button)
         self.graphics = pg.GraphicsLayoutWidget()
         self.plot, self.image, self.colorbar = add_image_plot(
-            self.graphics, CYCLIC_MAP if component == "phase" else LINEAR_MAP,
-            value_label(component))
+            self.graphics, self._colormap_name(component), self.value_label(component))
         self.pixel_size: PixelSize = None
         set_physical_axes(self.plot, None)
         self.scale_bar = attach_scale_bar(self.plot)
@@ -96,7 +99,7 @@ class ImagePanel(QWidget):
         self.wheel.setVisible(False)
         self.profile = LineProfile(self.plot, self._profile_image)
         self.profile.setVisible(False)
-        self.profile.set_units(None, value_label(component))
+        self.profile.set_units(None, self.value_label(component))
         images = QHBoxLayout()
         images.setContentsMargins(0, 0, 0, 0)
         images.addWidget(self.graphics, 1)
@@ -118,6 +121,24 @@ class ImagePanel(QWidget):
 
     def set_component(self, component: str) -> None:
         self.component_box.setCurrentText(component)
+
+    def set_title(self, title: str) -> None:
+        self._title = title
+        self.title.setText(title)
+
+    def value_label(self, component: str) -> str:
+        """The colour bar's label of ``component`` (``labels`` first, then the defaults)."""
+        return self.labels.get(component) or value_label(component)
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """Replace the colour bar labels (e.g. "phase B - A (rad)")."""
+        self.labels = dict(labels)
+        label_colorbar(self.colorbar, self.value_label(self.component))
+        self.profile.set_units(self.pixel_size, self.value_label(self._profile_component()))
+
+    def set_origin(self, x: float, y: float) -> None:
+        """Draw pixel (0, 0) at view coordinates ``(x, y)`` (to line up with another image)."""
+        self.image.setPos(x, y)
 
     def set_pixel_size(self, pixel_size: object) -> None:
         """Object pixel ``(width, height)`` in metres: axes, scale bar and profile in metres.
@@ -184,9 +205,8 @@ class ImagePanel(QWidget):
             self.image.setImage(shown, autoLevels=False, levels=(0, 255))
         elif self._fresh:
             self._reset_colormap()
-            levels = robust_levels(shown, component)
             self.image.setImage(shown, autoLevels=False)
-            self.colorbar.setLevels(levels)
+            self.colorbar.setLevels(self._levels(shown, component, fit=False))
         else:
             self.image.setImage(shown, autoLevels=False)
         if self._fresh:
@@ -196,15 +216,23 @@ class ImagePanel(QWidget):
         if self.profile.isVisible():
             self.profile.update_profile()
 
-    @staticmethod
-    def _colormap(component: str) -> object:
-        return pg.colormap.get(CYCLIC_MAP if component == "phase" else LINEAR_MAP)
+    def _colormap_name(self, component: str) -> str:
+        if self.diverging:
+            return DIVERGING_MAP
+        return CYCLIC_MAP if component == "phase" else LINEAR_MAP
+
+    def _levels(self, shown: np.ndarray, component: str, fit: bool) -> tuple[float, float]:
+        if not self.diverging:
+            return robust_levels(shown, component, fit=fit)
+        low, high = robust_levels(shown, "difference", fit=True)
+        top = max(abs(low), abs(high)) or 1.0
+        return (-top, top)
 
     # -- slots ----------------------------------------------------------------------------
     def _on_component_box_changed(self, component: str) -> None:
         self._reset_colormap()
-        label_colorbar(self.colorbar, value_label(component))
-        self.profile.set_units(self.pixel_size, value_label(self._profile_component()))
+        label_colorbar(self.colorbar, self.value_label(component))
+        self.profile.set_units(self.pixel_size, self.value_label(self._profile_component()))
         self._fresh = True
         if self._data is not None:
             # Changing component resets levels but must not reset the zoom.
@@ -220,13 +248,13 @@ class ImagePanel(QWidget):
         """
         if self._shown is None or self._shown.ndim != 2:
             return
-        self.colorbar.setLevels(robust_levels(self._shown, self.component, fit=True))
-        if self.component == "phase":
+        self.colorbar.setLevels(self._levels(self._shown, self.component, fit=True))
+        if self.component == "phase" and not self.diverging:
             self.colorbar.setColorMap(pg.colormap.get(LINEAR_MAP))
             self.title.setText(f"{self._title} (phase range fitted: linear colours)")
 
     def _reset_colormap(self) -> None:
-        self.colorbar.setColorMap(self._colormap(self.component))
+        self.colorbar.setColorMap(pg.colormap.get(self._colormap_name(self.component)))
         self.title.setText(self._title)
 
     def _on_fit_button_clicked(self) -> None:
@@ -258,5 +286,5 @@ class ImagePanel(QWidget):
         row, col = int(np.floor(point.y())), int(np.floor(point.x()))
         value = self.value_at(row, col)
         self.hovered.emit("" if value is None else
-                          f"{self.position_text(row, col)} {value_label(self.component)} "
+                          f"{self.position_text(row, col)} {self.value_label(self.component)} "
                           f"{value:.6g}")
