@@ -98,8 +98,7 @@ class CompareView(QWidget):
         for panel in (self.panel_a, self.panel_b, self.panel_diff):
             panel.component_box.setVisible(False)  # one chooser for the three
         for panel in (self.panel_b, self.panel_diff):
-            panel.plot.setXLink(self.panel_a.plot)
-            panel.plot.setYLink(self.panel_a.plot)
+            panel.link_view(self.panel_a)
         panels = QHBoxLayout()
         for panel in (self.panel_a, self.panel_b, self.panel_diff):
             panels.addWidget(panel, 1)

@@ -17,7 +17,13 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from ..qtenv import pyqtgraph_module
 from .imaging import COMPONENTS, HSV, component_image, robust_levels
-from .physical import ColourWheel, attach_scale_bar, label_colorbar, set_physical_axes
+from .physical import (
+    ColourWheel,
+    attach_scale_bar,
+    FitGroup,
+    label_colorbar,
+    set_physical_axes,
+)
 from .profile import LineProfile
 from .units import COMPONENT_UNITS, PixelSize, format_length, valid_pixel_size
 
@@ -93,6 +99,8 @@ class ImagePanel(QWidget):
         self.plot, self.image, self.colorbar = add_image_plot(
             self.graphics, self._colormap_name(component), self.value_label(component))
         self.pixel_size: PixelSize = None
+        self.fit_group = FitGroup(self)
+        self.fit_group.add(self.plot, self.graphics)
         set_physical_axes(self.plot, None)
         self.scale_bar = attach_scale_bar(self.plot)
         self.wheel = ColourWheel()
@@ -121,6 +129,14 @@ class ImagePanel(QWidget):
 
     def set_component(self, component: str) -> None:
         self.component_box.setCurrentText(component)
+
+    def link_view(self, leader: ImagePanel) -> None:
+        """Share ``leader``'s zoom and pan (and its fit to the image)."""
+        self.plot.setXLink(leader.plot)
+        self.plot.setYLink(leader.plot)
+        self.graphics.removeEventFilter(self.fit_group)
+        self.fit_group = leader.fit_group
+        self.fit_group.add(self.plot, self.graphics)
 
     def set_title(self, title: str) -> None:
         self._title = title
@@ -193,7 +209,7 @@ class ImagePanel(QWidget):
             return float(self._shown[row, col])
         return None
 
-    def _render(self) -> None:
+    def _render(self, fit_range: bool = True) -> None:
         if self._data is None:
             return
         component = self.component
@@ -209,8 +225,8 @@ class ImagePanel(QWidget):
             self.colorbar.setLevels(self._levels(shown, component, fit=False))
         else:
             self.image.setImage(shown, autoLevels=False)
-        if self._fresh:
-            self.plot.autoRange(padding=0.02)
+        if self._fresh and fit_range:
+            self.fit_group.refit()
         self._fresh = False
         self.frames += 1
         if self.profile.isVisible():
@@ -235,10 +251,7 @@ class ImagePanel(QWidget):
         self.profile.set_units(self.pixel_size, self.value_label(self._profile_component()))
         self._fresh = True
         if self._data is not None:
-            # Changing component resets levels but must not reset the zoom.
-            shape_range = self.plot.viewRange()
-            self._render()
-            self.plot.setRange(xRange=shape_range[0], yRange=shape_range[1], padding=0)
+            self._render(fit_range=False)  # new levels, same zoom
 
     def fit_levels(self) -> None:
         """Fit the colour levels to the image shown (robust percentiles, phase included).

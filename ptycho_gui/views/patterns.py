@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from ..qtenv import pyqtgraph_module
 from .image_panel import LINEAR_MAP, add_image_plot
 from .imaging import log_counts, robust_levels
-from .physical import label_colorbar
+from .physical import FitGroup, label_colorbar
 from .units import COMPONENT_UNITS
 
 pg = pyqtgraph_module()
@@ -50,6 +50,8 @@ class PatternBrowser(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.plot, self.image, self.colorbar = add_image_plot(
             self.graphics, LINEAR_MAP, COMPONENT_UNITS["log counts"])
+        self.fit_group = FitGroup(self)
+        self.fit_group.add(self.plot, self.graphics)
         footer = QHBoxLayout()
         footer.addWidget(self.info, 1)
         footer.addWidget(self.readout)
@@ -120,7 +122,7 @@ class PatternBrowser(QWidget):
         self.image.setImage(shown, autoLevels=False)
         if first or fit:
             self.colorbar.setLevels(robust_levels(shown, "counts"))
-            self.plot.autoRange(padding=0.02)
+            self.fit_group.refit()
 
     def _on_index_box_changed(self, index: int) -> None:
         if self._count:

@@ -9,7 +9,7 @@ the pixel size.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -40,9 +40,51 @@ def set_physical_axes(plot: object, pixel_size: PixelSize, x_name: str = "x",
     plot.setAspectLocked(True, ratio=width / height)
 
 
+class FitGroup(QObject):
+    """Plots whose zoom is linked, kept fitted to the first one's image until the user zooms.
+
+    A plot filled while hidden (another tab) or before the window has its size would keep
+    the range of that size; so the group fits again when any of its widgets is shown or
+    resized, until the user zooms or pans one of them (then the zoom is theirs, also across
+    new frames). :meth:`refit` starts fitting again (a new image).
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.plots: list[object] = []
+        self.manual = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.fit)
+
+    def add(self, plot: object, widget: QWidget) -> None:
+        """Add ``plot`` (shown in ``widget``); the first plot added leads the fit."""
+        self.plots.append(plot)
+        plot.getViewBox().sigRangeChangedManually.connect(self._on_range_changed_manually)
+        widget.installEventFilter(self)
+
+    def refit(self) -> None:
+        """Fit now and after every show or resize until the user zooms."""
+        self.manual = False
+        self.fit()
+
+    def fit(self) -> None:
+        if self.plots and not self.manual:
+            self.plots[0].autoRange(padding=0.02)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        if event.type() in (QEvent.Type.Show, QEvent.Type.Resize) and not self.manual:
+            self._timer.start(0)  # once, after every widget of the group has its size
+        return False
+
+    def _on_range_changed_manually(self, *_: object) -> None:
+        self.manual = True
+
+
 def label_colorbar(colorbar: object, text: str) -> None:
     """Name a colour bar's values and unit on its tick side ("phase (rad)", "counts")."""
     colorbar.axis.setLabel(text)
+    colorbar.axis.enableAutoSIPrefix(False)  # "phase (rad)", never "phase (rad) (x0.001)"
     colorbar.axis.setWidth(None)  # room for the label next to the ticks
 
 

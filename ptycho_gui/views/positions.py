@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..qtenv import pyqtgraph_module
 from .image_panel import LINEAR_MAP
-from .physical import attach_scale_bar, set_physical_axes
+from .physical import FitGroup, attach_scale_bar, set_physical_axes
 from .units import PixelSize, format_length, valid_pixel_size
 
 pg = pyqtgraph_module()
@@ -30,6 +30,8 @@ class PositionsView(QWidget):
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.pixel_size: PixelSize = None
+        self.fit_group = FitGroup(self)
+        self.fit_group.add(self.plot, self.plot_widget)
         set_physical_axes(self.plot, None)
         self.scale_bar = attach_scale_bar(self.plot)
         self.background = pg.ImageItem()
@@ -72,7 +74,7 @@ class PositionsView(QWidget):
         else:
             self.background.clear()
         self._update_info()
-        self.plot.autoRange(padding=0.02)
+        self.fit_group.refit()
 
     def _update_info(self) -> None:
         positions, shape = self.positions, self.object_shape

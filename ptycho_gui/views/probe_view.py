@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ..qtenv import pyqtgraph_module
 from .image_panel import CYCLIC_MAP, LINEAR_MAP, add_image_plot, value_label
 from .imaging import PHASE_LEVELS
-from .physical import attach_scale_bar, set_physical_axes
+from .physical import FitGroup, attach_scale_bar, set_physical_axes
 from .units import PixelSize, format_length, valid_pixel_size
 
 pg = pyqtgraph_module()
@@ -32,6 +32,7 @@ class ProbeView(QWidget):
         self.probe: np.ndarray | None = None
         self.images: list[tuple[object, object]] = []
         self.colorbars: list[tuple[object, object]] = []
+        self.fit_groups: list[FitGroup] = []
         self.scale_bars: list[object] = []
         self.pixel_size: PixelSize = None
 
@@ -67,13 +68,14 @@ class ProbeView(QWidget):
             plots[0].setTitle(f"mode {mode + 1} amplitude ({100 * share[mode]:.1f} %)")
             plots[1].setTitle(f"mode {mode + 1} phase")
             if not same_layout:
-                plots[0].autoRange(padding=0.02)  # phase is linked to it
+                self.fit_groups[mode].refit()  # phase is linked to amplitude
         self._update_info()
 
     def _build_layout(self, modes: int) -> None:
         """Per mode: amplitude and phase plots (linked), each with its colour bar."""
         self.graphics.clear()
         self.images, self.colorbars, self.scale_bars = [], [], []
+        self._drop_fit_groups()
         for mode in range(modes):
             items, bars = [], []
             for col, cmap, component in ((0, LINEAR_MAP, "amplitude"), (1, CYCLIC_MAP, "phase")):
@@ -84,6 +86,9 @@ class ProbeView(QWidget):
                 bars.append(bar)
                 if col == 0:
                     self.scale_bars.append(attach_scale_bar(plot, self.pixel_size))
+                    group = FitGroup(self)
+                    group.add(plot, self.graphics)
+                    self.fit_groups.append(group)
                 else:
                     plot.setXLink(self.graphics.getItem(mode, 0))
                     plot.setYLink(self.graphics.getItem(mode, 0))
@@ -103,5 +108,12 @@ class ProbeView(QWidget):
     def clear(self) -> None:
         self.graphics.clear()
         self.images, self.colorbars, self.scale_bars = [], [], []
+        self._drop_fit_groups()
         self.probe = None
         self.info.setText("No probe yet.")
+
+    def _drop_fit_groups(self) -> None:
+        for group in self.fit_groups:
+            self.graphics.removeEventFilter(group)
+            group.deleteLater()
+        self.fit_groups = []

@@ -42,7 +42,8 @@ class LineProfile(QWidget):
         self.distance = np.zeros(0)
         self.values = np.zeros(0)
         self.plot_widget = pg.PlotWidget()
-        self.plot_widget.setMinimumHeight(150)
+        self.plot_widget.setMinimumHeight(120)
+        self.plot_widget.setMaximumHeight(200)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#ffb000", width=2))
@@ -63,7 +64,7 @@ class LineProfile(QWidget):
             start, end = (x0 + 0.2 * (x1 - x0), ym), (x0 + 0.8 * (x1 - x0), ym)
         if self.roi is None:
             self.roi = pg.LineSegmentROI([start, end], pen=pg.mkPen("#ffb000", width=2))
-            self._image_plot.addItem(self.roi)
+            self._image_plot.addItem(self.roi, ignoreBounds=True)
             self.roi.sigRegionChanged.connect(self._on_roi_changed)
         else:
             self.roi.movePoint(self.roi.getHandles()[0], start, finish=False)

@@ -30,7 +30,12 @@ diffraction in detector counts."""
 
 
 def valid_pixel_size(pixel_size: object) -> PixelSize:
-    """``(width, height)`` in metres when both are finite and > 0, else None."""
+    """``(width, height)`` in metres when both are finite and > 0, else None.
+
+    A single number is a square pixel's side.
+    """
+    if isinstance(pixel_size, (int, float)) and not isinstance(pixel_size, bool):
+        pixel_size = (pixel_size, pixel_size)
     try:
         width, height = (float(v) for v in pixel_size)  # type: ignore[union-attr]
     except (TypeError, ValueError):

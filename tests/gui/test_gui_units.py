@@ -118,3 +118,19 @@ def test_probe_and_positions_in_metres_with_colour_bars(qtbot):
     assert "200 nm x 50 nm" in view.info.text() and "800 nm x 640 nm" in view.info.text()
     assert view.plot.getAxis("bottom").labelUnits == "m"
     assert view.scale_bar.label.endswith("nm")
+
+
+def test_reconstruction_view_units_from_a_square_pixel_side(qtbot):
+    from ptycho_gui.views.reconstruction import ReconstructionView
+    from ptycho_gui.views.units import valid_pixel_size
+
+    assert valid_pixel_size(5e-9) == (5e-9, 5e-9)
+    assert valid_pixel_size((0.0, 1e-9)) is None and valid_pixel_size(None) is None
+    assert valid_pixel_size(float("nan")) is None
+    view = ReconstructionView()
+    qtbot.addWidget(view)
+    view.set_object(np.ones((20, 30), np.complex64))
+    view.set_pixel_size(5e-9)
+    for panel in (view.left, view.right):
+        assert panel.pixel_size == (5e-9, 5e-9)
+        assert panel.plot.getAxis("left").labelUnits == "m"
