@@ -65,7 +65,7 @@ def create_main_window(session: str | None = None,
     window = MainWindow()
     window.controller = MainController(window, settings if settings is not None else app_settings())
     if session:
-        window.controller.open_session(session)
+        window.controller.session.open_session(session)
     return window
 
 

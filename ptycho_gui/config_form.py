@@ -130,6 +130,12 @@ class ConfigForm(QWidget):
         for row in self.rows.values():
             row.editor.set_value(getattr(getattr(config, row.spec.section), row.spec.name))
 
+    def show_value(self, key: str, value: object) -> None:
+        """Show ``value`` in ``key``'s editor unless it shows it already (no signal)."""
+        editor = self.rows[key].editor
+        if editor.value() != value:
+            editor.set_value(value)
+
     def config(self, base: SessionConfig | None = None) -> SessionConfig:
         """The config shown: ``base`` (default: defaults) with every form value set."""
         config = copy_config(base if base is not None else SessionConfig())
