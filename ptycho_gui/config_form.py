@@ -28,7 +28,7 @@ from engine.config import (
     section_classes,
 )
 
-from .field_editors import FieldEditor, field_label, make_editor
+from .field_editors import FieldEditor, allowed_range, field_label, make_editor
 
 
 @dataclasses.dataclass
@@ -179,6 +179,8 @@ class ConfigForm(QWidget):
                 unplaced.append(issue)
         for key, row in self.rows.items():
             text = "; ".join(by_key.get(key, []))
+            if text and allowed_range(row.spec):
+                text += f" (allowed: {allowed_range(row.spec)})"
             row.editor.set_issue(text or None)
             row.message.setText(text)
         self._issue_keys = set(by_key)

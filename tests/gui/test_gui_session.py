@@ -65,6 +65,7 @@ def test_open_edit_save_reopen_gives_the_same_config(window, qtbot, tmp_path):
     line = window.form.editor("training.learning_rate").widget.lineEdit()
     line.selectAll()
     qtbot.keyClicks(line, "1e-4")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
     window.form.editor("simulation.photons_per_pattern").widget.setValue(1e4)
     window.form.editor("model.generator").widget.setCurrentIndex(1)
     assert window.windowTitle().startswith("first.toml* —")
