@@ -184,7 +184,8 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         preview.n_patterns = dataset.n_patterns
         preview.positions = np.asarray(dataset.positions)
         preview.probe = np.asarray(dataset.probe)
-        preview.object_shape = tuple(int(v) for v in dataset.object_shape)
+        rows, cols = dataset.object_shape
+        preview.object_shape = (int(rows), int(cols))
         if dataset.object_guess is not None:
             preview.object_guess = np.asarray(dataset.object_guess)
         warnings = preview.warnings + [str(w) for w in dataset.warnings]

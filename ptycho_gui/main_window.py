@@ -8,8 +8,9 @@ below; they call intent methods (:meth:`MainWindow.show_progress`, :meth:`~MainW
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -37,6 +38,9 @@ from .views.positions import PositionsView
 from .views.probe_view import ProbeView
 from .views.reconstruction import ReconstructionView
 
+if TYPE_CHECKING:
+    from .controller import MainController
+
 APP_NAME = "Ptycho PINN"
 
 ERROR_STYLE = "color: #d32f2f;"
@@ -51,6 +55,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.resize(1400, 860)
         self.close_guard: Callable[[], bool] | None = None
+        self.controller: MainController | None = None  # set by ptycho_gui.app
         self._build_views()
         self._build_settings_dock()
         self._build_log_dock()
@@ -106,7 +111,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
 
-    def _action(self, text: str, icon_name: str | None = None, shortcut: object = None,
+    def _action(self, text: str, icon_name: str | None = None,
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
                 tip: str = "") -> QAction:
         action = QAction(icon(icon_name) if icon_name else icon(""), text, self)
         if shortcut is not None:
@@ -233,7 +239,7 @@ class MainWindow(QMainWindow):
         """Fill Run > Apply simulation preset."""
         self.preset_menu.clear()
         for name in names:
-            self.preset_menu.addAction(name, lambda n=name: apply(n))
+            self.preset_menu.addAction(name, partial(apply, name))
 
     # -- intents: runs -----------------------------------------------------------------------
     def set_busy(self, busy: bool, *, stop_enabled: bool, blockers: Mapping[str, list[str]],

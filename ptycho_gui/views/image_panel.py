@@ -7,6 +7,8 @@ the component or the image shape changes, or when the user presses "Fit levels".
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -20,7 +22,7 @@ CYCLIC_MAP = "CET-C1"
 LINEAR_MAP = "viridis"
 
 
-def add_image_plot(graphics: object, colormap: str) -> tuple[object, object, object]:
+def add_image_plot(graphics: Any, colormap: str) -> tuple[Any, Any, Any]:
     """Add an image plot to a ``GraphicsLayoutWidget``: (plot, image item, colour bar).
 
     The plot keeps square pixels and puts row 0 at the top, as images are read.

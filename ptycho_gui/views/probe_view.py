@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -24,7 +26,7 @@ class ProbeView(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.info)
         self.probe: np.ndarray | None = None
-        self.images: list[tuple[object, object]] = []
+        self.images: list[tuple[Any, Any]] = []
 
     def set_probe(self, probe: np.ndarray) -> None:
         """Show a complex probe ``(modes, N, N)`` (or ``(N, N)``)."""

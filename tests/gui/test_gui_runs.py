@@ -179,8 +179,8 @@ def test_closing_during_a_run_asks_stops_writes_and_quits(window, qtbot):
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
     assert time.monotonic() - t0 < 5.0
     assert written == ["summary.json"]  # the cancelled run was written before quitting
-    assert not c.runs.runner.thread.isRunning()
-    assert not c.previews.loader.thread.isRunning()
+    assert not c.runs.runner.qthread.isRunning()
+    assert not c.previews.loader.qthread.isRunning()
 
 
 def test_closing_during_a_run_can_be_refused(window, qtbot):
