@@ -28,7 +28,7 @@ from engine.config import (
     section_classes,
 )
 
-from .field_editors import FieldEditor, field_label, make_editor
+from .field_editors import FieldEditor, allowed_range, field_label, make_editor
 
 
 @dataclasses.dataclass
@@ -130,6 +130,12 @@ class ConfigForm(QWidget):
         for row in self.rows.values():
             row.editor.set_value(getattr(getattr(config, row.spec.section), row.spec.name))
 
+    def show_value(self, key: str, value: object) -> None:
+        """Show ``value`` in ``key``'s editor unless it shows it already (no signal)."""
+        editor = self.rows[key].editor
+        if editor.value() != value:
+            editor.set_value(value)
+
     def config(self, base: SessionConfig | None = None) -> SessionConfig:
         """The config shown: ``base`` (default: defaults) with every form value set."""
         config = copy_config(base if base is not None else SessionConfig())
@@ -173,6 +179,8 @@ class ConfigForm(QWidget):
                 unplaced.append(issue)
         for key, row in self.rows.items():
             text = "; ".join(by_key.get(key, []))
+            if text and allowed_range(row.spec):
+                text += f" (allowed: {allowed_range(row.spec)})"
             row.editor.set_issue(text or None)
             row.message.setText(text)
         self._issue_keys = set(by_key)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import DataConfig, SessionConfig, copy_config
+from engine.config import DataConfig, ResolvedConfig
 from engine.errors import EngineError
 from engine.reporting import Reporter
 
@@ -64,6 +64,8 @@ class RunOutput:
     checkpoint: Path | None = None
     reconstruction: Reconstruction | None = None
     message: str = ""
+    quality: dict[str, Any] | None = None
+    ground_truth: str | None = None
 
 
 @dataclass
@@ -98,48 +100,51 @@ def _read_reconstruction(path: Path | None) -> Reconstruction | None:
         loss_values=np.asarray(product.loss_values))
 
 
-def simulate_job(config: SessionConfig, out_dir: Path) -> Job:
+def simulate_job(resolved: ResolvedConfig, out_dir: Path) -> Job:
     """Simulate a dataset into ``out_dir`` (dataset.npz, product.h5, diffraction.h5, truth.h5)."""
-    config = copy_config(config)
 
     def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
         import engine
 
-        raw = engine.simulate(config, out_dir, reporter=reporter, stop=stop)
+        raw = engine.simulate(resolved.config, out_dir, reporter=reporter, stop=stop)
         dataset = raw.files.get("dataset")
         return RunOutput("simulate", raw.status, raw=raw, folder=Path(raw.out_dir),
                          dataset_path=Path(dataset) if dataset else None)
 
-    return Job("simulate", run, {"out_dir": str(out_dir)})
+    return Job("simulate", run, {"out_dir": str(out_dir), "config": resolved.config})
 
 
-def train_job(config: SessionConfig) -> Job:
-    """Train on ``config.data.path``; the output names the run folder and checkpoint."""
-    config = copy_config(config)
+def train_job(resolved: ResolvedConfig, resume: bool = False) -> Job:
+    """Train on ``data.path`` into ``training.output_dir``; the output names the run folder
+    and checkpoint. ``provenance.json`` records the sources of ``resolved``."""
 
     def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
         import engine
 
-        raw = engine.train(config, reporter=reporter, stop=stop)
+        raw = engine.train(resolved, reporter=reporter, stop=stop, resume=resume)
         checkpoints = raw.checkpoints or {}
         checkpoint = checkpoints.get("best") or checkpoints.get("last")
+        summary = raw.summary or {}
         return RunOutput("train", raw.status, raw=raw, folder=Path(raw.run_dir),
                          checkpoint=Path(checkpoint) if checkpoint else None,
-                         reconstruction=_read_reconstruction(raw.reconstruction))
+                         reconstruction=_read_reconstruction(raw.reconstruction),
+                         quality=summary.get("quality"),
+                         ground_truth=summary.get("ground_truth"))
 
-    return Job("train", run)
+    return Job("train", run, {"run_dir": resolved.config.training.output_dir,
+                              "config": resolved.config})
 
 
-def infer_job(config: SessionConfig) -> Job:
+def infer_job(resolved: ResolvedConfig) -> Job:
     """Reconstruct ``inference.data_path`` (or ``data.path``) with ``inference.checkpoint``."""
-    config = copy_config(config)
+    config = resolved.config
     data = config.inference.data_path or config.data.path
 
     def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
         import engine
 
         raw = engine.infer(config.inference.checkpoint, data, config.inference.output or None,
-                           config=config, reporter=reporter, stop=stop)
+                           config=resolved, reporter=reporter, stop=stop)
         recon = _read_reconstruction(raw.output)
         if recon is not None:
             recon.obj = np.asarray(raw.obj)  # the in-memory object keeps its NaN exactly
@@ -147,9 +152,10 @@ def infer_job(config: SessionConfig) -> Job:
             recon = Reconstruction(obj=np.asarray(raw.obj))
         return RunOutput("infer", raw.status, raw=raw,
                          folder=Path(raw.output).parent if raw.output else None,
-                         reconstruction=recon)
+                         reconstruction=recon, quality=raw.quality,
+                         ground_truth=raw.ground_truth)
 
-    return Job("infer", run)
+    return Job("infer", run, {"config": config})
 
 
 def data_preview_job(data: DataConfig, generation: int) -> Job:
@@ -178,7 +184,8 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         preview.n_patterns = dataset.n_patterns
         preview.positions = np.asarray(dataset.positions)
         preview.probe = np.asarray(dataset.probe)
-        preview.object_shape = tuple(int(v) for v in dataset.object_shape)
+        rows, cols = dataset.object_shape
+        preview.object_shape = (int(rows), int(cols))
         if dataset.object_guess is not None:
             preview.object_guess = np.asarray(dataset.object_guess)
         warnings = preview.warnings + [str(w) for w in dataset.warnings]

@@ -1,9 +1,18 @@
-"""The main window's widgets and actions (the wiring lives in :mod:`ptycho_gui.controller`)."""
+"""The main window's widgets and actions, and the intent methods controllers call.
+
+Controllers (:mod:`ptycho_gui.controller` and the three it composes) never touch the widgets
+below; they call intent methods (:meth:`MainWindow.show_progress`, :meth:`~MainWindow.show_result`,
+:meth:`~MainWindow.set_busy`...), so a widget can change without any controller changing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -18,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.config import ConfigIssue, SessionConfig
+
 from .config_form import ConfigForm
 from .icons import icon
 from .views.log_pane import LogPane
@@ -27,7 +38,12 @@ from .views.positions import PositionsView
 from .views.probe_view import ProbeView
 from .views.reconstruction import ReconstructionView
 
+if TYPE_CHECKING:
+    from .controller import MainController
+
 APP_NAME = "Ptycho PINN"
+
+ERROR_STYLE = "color: #d32f2f;"
 
 
 class MainWindow(QMainWindow):
@@ -39,6 +55,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.resize(1400, 860)
         self.close_guard: Callable[[], bool] | None = None
+        self.controller: MainController | None = None  # set by ptycho_gui.app
         self._build_views()
         self._build_settings_dock()
         self._build_log_dock()
@@ -94,7 +111,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
 
-    def _action(self, text: str, icon_name: str | None = None, shortcut: object = None,
+    def _action(self, text: str, icon_name: str | None = None,
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
                 tip: str = "") -> QAction:
         action = QAction(icon(icon_name) if icon_name else icon(""), text, self)
         if shortcut is not None:
@@ -173,10 +191,174 @@ class MainWindow(QMainWindow):
         self.time_label.setObjectName("time-label")
         self.device_label = QLabel("")
         self.device_label.setObjectName("device-label")
+        self.inspect_label = QLabel("")
+        self.inspect_label.setObjectName("inspect-label")
+        self.inspect_label.setVisible(False)
         status.addWidget(self.state_label, 1)
+        status.addWidget(self.inspect_label)
         status.addPermanentWidget(self.progress_bar)
         status.addPermanentWidget(self.time_label)
         status.addPermanentWidget(self.device_label)
+
+    # -- intents: session -------------------------------------------------------------------
+    def show_session(self, name: str, modified: bool) -> None:
+        """The title: the session's file name, ``*`` when it has unsaved changes."""
+        self.setWindowTitle(f"{name}{'*' if modified else ''} — {APP_NAME}")
+
+    def load_config(self, config: SessionConfig) -> None:
+        """Show every value of ``config`` in the settings form."""
+        self.form.set_config(config)
+
+    def show_value(self, key: str, value: Any) -> None:
+        """Show one value set elsewhere (a run's output, a preset) in its field."""
+        self.form.show_value(key, value)
+
+    def show_issues(self, issues: Sequence[ConfigIssue]) -> None:
+        """Mark problems at their fields; those of no field go above the form."""
+        unplaced = self.form.show_issues(issues)
+        self.issues_label.setText("\n".join(str(issue) for issue in unplaced))
+        self.issues_label.setVisible(bool(unplaced))
+
+    def set_show_advanced(self, show: bool) -> None:
+        self.form.set_show_advanced(show)
+
+    def set_recent_files(self, paths: Sequence[str], open_one: Callable[[str], None],
+                         clear: Callable[[], None]) -> None:
+        """Fill File > Open recent."""
+        menu = self.recent_menu
+        menu.clear()
+        for path in paths:
+            action = menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: open_one(p))
+        if paths:
+            menu.addSeparator()
+            menu.addAction("Clear list", clear)
+        menu.setEnabled(bool(paths))
+
+    def set_presets(self, names: Iterable[str], apply: Callable[[str], object]) -> None:
+        """Fill Run > Apply simulation preset."""
+        self.preset_menu.clear()
+        for name in names:
+            self.preset_menu.addAction(name, partial(apply, name))
+
+    # -- intents: runs -----------------------------------------------------------------------
+    def set_busy(self, busy: bool, *, stop_enabled: bool, blockers: Mapping[str, list[str]],
+                 can_export: bool) -> None:
+        """Enable the actions: runs when idle and unblocked (the reasons in their tooltips)."""
+        for kind, action in self.run_actions.items():
+            reasons = blockers.get(kind, [])
+            action.setEnabled(not busy and not reasons)
+            tip = action.statusTip()
+            if busy:
+                tip += "\n(a job is running)"
+            elif reasons:
+                tip += "\nCannot run: " + "; ".join(reasons)
+            action.setToolTip(tip)
+        self.action_stop.setEnabled(busy and stop_enabled)
+        self.action_export.setEnabled(can_export)
+        for action in (self.action_new, self.action_open):
+            action.setEnabled(not busy)
+
+    def show_state(self, text: str, error: bool = False) -> None:
+        """The status bar's message (red for a problem)."""
+        self.state_label.setText(text)
+        self.state_label.setToolTip(text)
+        self.state_label.setStyleSheet(ERROR_STYLE if error else "")
+
+    def show_job_started(self, kind: str) -> None:
+        """A job started: the bar is busy until its first progress report."""
+        self.progress_bar.setRange(0, 0)
+        self.progress_bar.setFormat(f"{kind}: starting")
+        self.time_label.setText("")
+        self.device_label.setText("")
+        if kind == "train":
+            self.loss_view.clear()
+        if kind in ("train", "infer"):
+            self.view_tabs.setCurrentWidget(self.reconstruction_view)
+
+    def show_progress(self, done: int | None, total: int | None, text: str,
+                      times: str = "") -> None:
+        """The bar at ``done`` of ``total`` (busy when the total is unknown) and its text."""
+        bar = self.progress_bar
+        if total:
+            bar.setRange(0, int(total))
+            bar.setValue(min(int(done or 0), int(total)))
+        else:
+            bar.setRange(0, 0)
+        bar.setFormat(text)
+        self.time_label.setText(times)
+
+    def show_job_finished(self, kind: str, status: str) -> None:
+        """The bar full (completed), empty (failed) or where it stopped (cancelled)."""
+        bar = self.progress_bar
+        bar.setRange(0, 100)
+        if status == "completed":
+            bar.setValue(100)
+        elif status == "failed":
+            bar.setValue(0)
+        bar.setFormat(f"{kind}: {status}")
+
+    def show_device(self, text: str) -> None:
+        self.device_label.setText(text)
+
+    def show_metrics(self, epoch: int, values: Mapping[str, float]) -> None:
+        self.loss_view.add_metrics(epoch, values)
+
+    def show_frame(self, obj: np.ndarray, caption: str, probe: np.ndarray | None) -> None:
+        """A live preview of the object (and probe) during a run."""
+        self.reconstruction_view.set_object(obj, caption=caption)
+        if probe is not None:
+            self.probe_view.set_probe(probe)
+
+    def show_result(self, obj: np.ndarray, caption: str, *, probe: np.ndarray | None = None,
+                    positions: np.ndarray | None = None,
+                    loss: tuple[list[int], list[float]] | None = None) -> None:
+        """A finished reconstruction, with its probe, positions and loss history if known."""
+        self.reconstruction_view.set_object(obj, caption=caption, fit_levels=True)
+        if probe is not None:
+            self.probe_view.set_probe(probe)
+        if positions is not None:
+            self.positions_view.set_positions(positions, obj.shape, background=obj)
+        if loss is not None and len(loss[1]) and not self.loss_view.history:
+            self.loss_view.set_history(loss[0], {"train_loss": list(loss[1])})
+
+    def log(self, level: str, message: str) -> None:
+        """A line in the log pane ("info", "warning", "error")."""
+        self.log_pane.append_line(level, message)
+
+    # -- intents: data preview ----------------------------------------------------------------
+    def show_data(self, *, patterns: Any = None, label: str = "",
+                  positions: np.ndarray | None = None,
+                  object_shape: tuple[int, int] | None = None,
+                  object_guess: np.ndarray | None = None,
+                  probe: np.ndarray | None = None) -> None:
+        """The data of a file: patterns, scan positions and probe guess (what is known)."""
+        if patterns is not None:
+            self.pattern_browser.set_patterns(patterns, label)
+        if positions is not None:
+            self.positions_view.set_positions(positions, object_shape, background=object_guess)
+        if probe is not None:
+            self.probe_view.set_probe(probe)
+
+    def show_inspecting(self, path: str | None) -> None:
+        """Say that ``path`` is being inspected (None: nothing is)."""
+        text = f"Inspecting {Path(path).name}…" if path else ""
+        self.inspect_label.setText(text)
+        self.inspect_label.setToolTip(path or "")
+        self.inspect_label.setVisible(bool(path))
+
+    def clear_result(self) -> None:
+        """No reconstruction: empty the object, probe and loss views."""
+        self.reconstruction_view.clear()
+        self.probe_view.clear()
+        self.loss_view.clear()
+
+    def clear_data(self, keep_probe: bool = False) -> None:
+        """No data: empty the patterns and positions (and the probe unless a result has one)."""
+        self.pattern_browser.clear()
+        self.positions_view.clear()
+        if not keep_probe:
+            self.probe_view.clear()
 
     # -- events ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)

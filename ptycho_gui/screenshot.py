@@ -12,13 +12,14 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 VIEWS = {"main-window": "reconstruction_view", "loss": "loss_view",
          "patterns": "pattern_browser"}
 """File name -> the view shown in it (the images of docs/user-guide.md)."""
 
 
-def _wait(signal: object, timeout_s: float) -> list:
+def _wait(signal: Any, timeout_s: float) -> list:
     """Run the event loop until ``signal`` fires; its arguments (TimeoutError when late)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
@@ -51,24 +52,26 @@ def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int | N
     window.resize(*size)
     window.show()
     c = window.controller
-    c.ask_save_changes = lambda parent, name: "discard"
-    c.apply_preset(preset)
+    assert c is not None
+    c.dialogs.ask_save_changes = lambda parent, name: "discard"
+    c.session.apply_preset(preset)
     if epochs is not None:
-        c.set_field("training.max_epochs", epochs)
-    c.set_field("training.output_dir", str(work_dir / "run"))
-    c.start_simulate(work_dir / "data")
-    outcome = _wait(c.runner.finished, 600)[0]
+        c.session.set_field("training.max_epochs", epochs)
+    c.session.set_field("training.output_dir", str(work_dir / "run"))
+    c.runs.start_simulate(work_dir / "data")
+    outcome = _wait(c.runs.runner.finished, 600)[0]
     if outcome.status != "completed":
         raise RuntimeError(f"simulation {outcome.status}: {outcome.error}")
-    if c.loader.busy:
-        _wait(c.loader.finished, 120)
-    if not c.start_train():
+    if c.previews.loader.busy:
+        _wait(c.previews.loader.finished, 120)
+    if not c.runs.start_train():
         raise RuntimeError("cannot train: " + "; ".join(c.run_blockers("train")))
-    outcome = _wait(c.runner.finished, 3600)[0]
+    outcome = _wait(c.runs.runner.finished, 3600)[0]
     if outcome.status != "completed":
         raise RuntimeError(f"training {outcome.status}: {outcome.error}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    window.pattern_browser.show_index(len(window.positions_view.positions) // 2)
+    positions = window.positions_view.positions
+    window.pattern_browser.show_index(len(positions) // 2 if positions is not None else 0)
     written = []
     for name, attribute in VIEWS.items():
         window.view_tabs.setCurrentWidget(getattr(window, attribute))

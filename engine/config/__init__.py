@@ -1,6 +1,6 @@
 """Configuration: the schema, validation, session files and the resolver (no torch, no Qt)."""
 
-from .resolve import ResolvedConfig, resolve_config
+from .resolve import GUI_SOURCE, ResolvedConfig, SessionFile, resolve_config, resolve_layers
 from .schema import (
     SCHEMA_VERSION,
     DataConfig,
@@ -17,9 +17,10 @@ from .schema import (
     section_classes,
 )
 from .session import absolutize_paths, config_to_dict, dumps_session, load_session, save_session
-from .validation import ConfigIssue, copy_config, parse_devices, validate
+from .validation import ConfigIssue, coerce, copy_config, parse_devices, validate
 
 __all__ = [
+    "GUI_SOURCE",
     "SCHEMA_VERSION",
     "absolutize_paths",
     "ConfigIssue",
@@ -31,8 +32,10 @@ __all__ = [
     "ModelConfig",
     "ResolvedConfig",
     "SessionConfig",
+    "SessionFile",
     "SimulationConfig",
     "TrainingConfig",
+    "coerce",
     "config_to_dict",
     "copy_config",
     "dumps_session",
@@ -41,6 +44,7 @@ __all__ = [
     "load_session",
     "parse_devices",
     "resolve_config",
+    "resolve_layers",
     "save_session",
     "section_classes",
     "validate",

@@ -11,6 +11,8 @@ wheel, and "Profile" draws a line whose values are plotted against the distance 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -34,8 +36,8 @@ LINEAR_MAP = "viridis"
 DIVERGING_MAP = "CET-D1"
 
 
-def add_image_plot(graphics: object, colormap: str, label: str = "", row: int | None = None,
-                   col: int | None = None) -> tuple[object, object, object]:
+def add_image_plot(graphics: Any, colormap: str, label: str = "", row: int | None = None,
+                   col: int | None = None) -> tuple[Any, Any, Any]:
     """Add an image plot to a ``GraphicsLayoutWidget``: (plot, image item, colour bar).
 
     The plot keeps square pixels and puts row 0 at the top, as images are read; ``label``

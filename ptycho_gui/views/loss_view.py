@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -29,7 +30,7 @@ class LossView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
         self.history: dict[str, tuple[list[float], list[float]]] = {}
-        self._curves: dict[str, object] = {}
+        self._curves: dict[str, Any] = {}
 
     def add_metrics(self, epoch: int, values: Mapping[str, float]) -> None:
         """Append the epoch's loss values (epochs shown 1-based)."""

@@ -6,6 +6,8 @@ the amplitude carries a scale bar.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -30,10 +32,10 @@ class ProbeView(QWidget):
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.info)
         self.probe: np.ndarray | None = None
-        self.images: list[tuple[object, object]] = []
-        self.colorbars: list[tuple[object, object]] = []
+        self.images: list[tuple[Any, Any]] = []
+        self.colorbars: list[tuple[Any, Any]] = []
         self.fit_groups: list[FitGroup] = []
-        self.scale_bars: list[object] = []
+        self.scale_bars: list[Any] = []
         self.pixel_size: PixelSize = None
 
     def set_pixel_size(self, pixel_size: object) -> None:

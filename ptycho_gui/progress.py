@@ -1,0 +1,182 @@
+"""One progress bar and one ETA for a whole job, across its stages (no Qt).
+
+A training job reports stage by stage ("train" per batch, then "stitch" and "align" per group),
+each with its own counter and clock. :class:`JobProgress` turns those reports into one fraction,
+one elapsed time since the job started and one estimate of the time left for *all* remaining
+stages: a stage that has run uses its measured rate; a stage still to come uses a prior cost
+per unit relative to the first stage's measured rate (:class:`StagePlan.relative_cost`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from engine.config import SessionConfig
+from engine.reporting import Progress
+
+FORWARD_SHARE = 1.0 / 3.0
+"""Cost of a forward pass of the network relative to a training step (forward + backward),
+per group: the prior for stitching before it has been measured."""
+
+
+@dataclass
+class StagePlan:
+    """One stage of a job.
+
+    Attributes
+    ----------
+    name
+        The ``Progress.stage`` it counts ("train", "stitch", "align"...).
+    units
+        Units of work expected in the whole stage (None: learnt from its reports).
+    relative_cost
+        Prior seconds per unit as a multiple of the first stage's measured seconds per unit.
+    repeats
+        How many times the stage's counter runs from 0 to its total ("align" sweeps).
+    """
+
+    name: str
+    units: float | None = None
+    relative_cost: float = 1.0
+    repeats: int = 1
+    done: float = 0.0
+    seconds: float = 0.0
+    _sweep: int = 0
+    _last_done: float = 0.0
+    _per_sweep: float | None = None
+
+    @property
+    def rate(self) -> float | None:
+        """Measured seconds per unit (None before any unit is done)."""
+        return self.seconds / self.done if self.done > 0 and self.seconds > 0 else None
+
+
+@dataclass
+class JobEstimate:
+    """What the status bar shows."""
+
+    stage: str
+    fraction: float | None
+    elapsed_s: float
+    eta_s: float | None
+
+
+@dataclass
+class JobProgress:
+    """Folds stage reports into one fraction and one ETA for the whole job."""
+
+    stages: list[StagePlan]
+    clock: Callable[[], float] = time.monotonic
+    start: float = field(default=0.0)
+    _index: int = 0
+    _last_time: float = 0.0
+    _first_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        self.start = self.clock()
+        self._last_time = self.start
+
+    def set_units(self, name: str, units: float) -> None:
+        """Now known: ``units`` of work in stage ``name`` (per sweep for repeated ones)."""
+        for stage in self.stages:
+            if stage.name == name:
+                stage._per_sweep = float(units)
+                stage.units = float(units) * stage.repeats
+
+    def update(self, progress: Progress) -> JobEstimate:
+        """Take one stage report; the whole job's estimate."""
+        now = self.clock()
+        index = self._stage_index(progress.stage)
+        if index is None:  # a stage nobody planned: show it, estimate with what is known
+            return JobEstimate(progress.stage, self._fraction(now, self._eta(now)),
+                               now - self.start, self._eta(now))
+        for skipped in self.stages[self._index:index]:
+            if skipped.units is not None:
+                skipped.done = skipped.units  # a stage passed counts as done
+        if index != self._index:
+            self._index = index
+            self._last_time = now
+        stage = self.stages[index]
+        stage.seconds += now - self._last_time
+        self._last_time = now
+        stage.done = self._units_done(stage, progress)
+        eta = self._eta(now)
+        return JobEstimate(progress.stage, self._fraction(now, eta), now - self.start, eta)
+
+    # -- internals ------------------------------------------------------------------------
+    def _stage_index(self, name: str) -> int | None:
+        for i in range(self._index, len(self.stages)):
+            if self.stages[i].name == name:
+                return i
+        return None
+
+    def _units_done(self, stage: StagePlan, progress: Progress) -> float:
+        if progress.epoch is not None and progress.max_epochs and progress.total:
+            # Training: batches of all epochs (a resumed run starts at its first epoch).
+            if self._first_epoch is None:
+                self._first_epoch = progress.epoch
+            epochs = progress.max_epochs - self._first_epoch
+            stage.units = float(epochs * progress.total)
+            return float((progress.epoch - self._first_epoch) * progress.total + progress.done)
+        if progress.total:
+            if stage._per_sweep != progress.total:
+                stage._per_sweep = float(progress.total)
+                stage.units = float(progress.total) * stage.repeats
+            if progress.done < stage._last_done:
+                stage._sweep += 1  # the counter restarted: the next sweep
+            stage._last_done = progress.done
+            return float(stage._sweep * progress.total + progress.done)
+        return float(progress.done)
+
+    def _base_rate(self) -> float | None:
+        return next((s.rate / s.relative_cost for s in self.stages if s.rate is not None), None)
+
+    def _eta(self, now: float) -> float | None:
+        base = self._base_rate()
+        left = 0.0
+        for i, stage in enumerate(self.stages):
+            if i < self._index:
+                continue
+            if stage.units is None:
+                return None
+            rate = stage.rate if stage.rate is not None else (
+                base * stage.relative_cost if base is not None else None)
+            if rate is None:
+                return None
+            left += max(0.0, stage.units - stage.done) * rate
+        return left
+
+    def _fraction(self, now: float, eta: float | None) -> float | None:
+        elapsed = now - self.start
+        if eta is not None and elapsed + eta > 0:
+            return min(1.0, elapsed / (elapsed + eta))
+        stage = self.stages[self._index] if self.stages else None
+        if stage is not None and stage.units:
+            return min(1.0, stage.done / stage.units)
+        return None
+
+
+def plan_for(kind: str, config: SessionConfig) -> list[StagePlan]:
+    """The stages of a ``kind`` job with ``config``, and the prior cost of each."""
+    inference = config.inference
+    sweeps = max(0, int(inference.alignment_passes))
+    per_group = FORWARD_SHARE * (1 + max(0, int(inference.refine_iterations)))
+    if kind == "train":
+        # A training unit is a batch of `batch_size` groups; stitching counts groups.
+        stitch = per_group / max(1, int(config.training.batch_size))
+        stages = [StagePlan("train"), StagePlan("stitch", relative_cost=stitch)]
+        if sweeps:
+            stages.append(StagePlan("align", relative_cost=stitch, repeats=sweeps))
+        return stages
+    if kind == "infer":
+        stages = [StagePlan("infer")]
+        if sweeps:
+            stages.append(StagePlan("align", repeats=sweeps))
+        return stages
+    return [StagePlan(kind)]
+
+
+def stage_names(plan: Sequence[StagePlan]) -> list[str]:
+    return [stage.name for stage in plan]
