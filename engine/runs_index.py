@@ -158,12 +158,11 @@ def read_run(path: str | os.PathLike[str]) -> RunInfo:
                    problems=problems)
     info.started = (_parse_time(summary.get("started")) or _parse_time(provenance.get("started"))
                     or _mtime(folder))
-    data = provenance.get("data") if isinstance(provenance.get("data"), dict) else {}
-    session_data = session.get("data") if isinstance(session.get("data"), dict) else {}
+    data, session_data = _table(provenance, "data"), _table(session, "data")
     info.data_file = str(data.get("source") or session_data.get("path") or "")
     info.epochs = _int(summary.get("epochs"))
-    training = session.get("training") if isinstance(session.get("training"), dict) else {}
-    info.max_epochs = _int(summary.get("max_epochs")) or _int(training.get("max_epochs"))
+    info.max_epochs = (_int(summary.get("max_epochs"))
+                       or _int(_table(session, "training").get("max_epochs")))
     if info.epochs is None and (folder / METRICS).is_file():
         try:
             info.epochs = len(read_metrics(folder / METRICS))
@@ -228,6 +227,12 @@ def _read_json(path: Path, problems: list[str]) -> dict[str, Any]:
         problems.append(f"{path}: expected a JSON object, found {type(payload).__name__}")
         return {}
     return payload
+
+
+def _table(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    """``payload[key]`` when it is a table (dict), else an empty one."""
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _read_toml(path: Path, problems: list[str]) -> dict[str, Any]:

@@ -8,11 +8,15 @@ closing).
   progress and results.
 - :class:`~ptycho_gui.preview_controller.PreviewController`: the data preview, live frames,
   the result and its export.
+- :class:`~ptycho_gui.results_controller.ResultsController`: File > Open reconstruction, the
+  Runs panel (open, compare, resume) and the comparison view.
 
 None of them touches a widget: they call the window's intent methods.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings
 
@@ -21,6 +25,8 @@ from .document import SessionDocument
 from .jobs import RunOutput
 from .main_window import MainWindow
 from .preview_controller import PreviewController
+from .results import OpenedResult
+from .results_controller import ResultsController
 from .run_controller import RunController
 from .session_controller import SessionController
 
@@ -29,7 +35,7 @@ SHUTDOWN_TIMEOUT_S = 5.0
 
 
 class MainController(QObject):
-    """Owns the three controllers of a :class:`MainWindow` and the shared :class:`Dialogs`."""
+    """Owns the controllers of a :class:`MainWindow` and the shared :class:`Dialogs`."""
 
     def __init__(self, window: MainWindow, settings: QSettings,
                  document: SessionDocument | None = None) -> None:
@@ -42,6 +48,7 @@ class MainController(QObject):
         self.runs = RunController(window, self.document, self.dialogs, self)
         self.previews = PreviewController(window, self.document, self.dialogs,
                                           self.runs.runner, self)
+        self.results = ResultsController(window, self.document, self.dialogs, self)
         self._quit_when_idle = False
         self._close_confirmed = False
         self.document.changed.connect(self.update_state)
@@ -51,6 +58,9 @@ class MainController(QObject):
         self.runs.result_ready.connect(self._on_runs_result_ready)
         self.runs.dataset_ready.connect(lambda _: self.previews.request_data_preview())
         self.previews.state_changed.connect(self.update_state)
+        self.runs.state_changed.connect(self.results.refresh_runs)
+        self.results.result_opened.connect(self._on_results_result_opened)
+        self.results.resume_requested.connect(self._on_results_resume_requested)
         window.action_quit.triggered.connect(window.close)
         window.close_guard = self.confirm_close
         self._restore_window()
@@ -100,6 +110,16 @@ class MainController(QObject):
     def _on_runs_result_ready(self, output: RunOutput) -> None:
         self.previews.show_newest_frame()  # the final frame if one waits, then the result
         self.previews.show_result(output)
+
+    def _on_results_result_opened(self, result: OpenedResult) -> None:
+        self.previews.use_reconstruction(result.reconstruction)
+
+    def _on_results_resume_requested(self, folder: Path) -> None:
+        if self.runs.busy:
+            self.window.log("warning", f"Cannot resume {folder} while a job runs")
+            return
+        self.window.log("info", f"Resuming {folder}")
+        self.runs.start_train(resume_from=folder)
 
     # -- closing --------------------------------------------------------------------------
     def confirm_close(self) -> bool:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 SESSION_FILTER = "Session files (*.toml);;All files (*)"
 EXPORT_FILTER = "Ptychodus product (*.h5);;PNG images (*.png)"
+RESULT_FILTER = "Reconstructions (*.h5 *.hdf5);;All files (*)"
 
 
 def ask_save_changes(parent: QWidget, name: str) -> str:
@@ -56,6 +57,11 @@ def choose_export_path(parent: QWidget, start: Path) -> str:
                                        EXPORT_FILTER)[0]
 
 
+def choose_reconstruction(parent: QWidget, start: Path) -> str:
+    return QFileDialog.getOpenFileName(parent, "Open reconstruction", str(start),
+                                       RESULT_FILTER)[0]
+
+
 def ask_stop_run(parent: QWidget, kind: str) -> bool:
     """Ask whether to stop the running ``kind`` and quit (its files are kept as cancelled)."""
     Button = QMessageBox.StandardButton
@@ -78,3 +84,4 @@ class Dialogs:
     choose_save_session: Callable[[QWidget, Path], str] = choose_save_session
     choose_folder: Callable[[QWidget, str, Path], str] = choose_folder
     choose_export_path: Callable[[QWidget, Path], str] = choose_export_path
+    choose_reconstruction: Callable[[QWidget, Path], str] = choose_reconstruction

@@ -42,6 +42,8 @@ class Reconstruction:
         The product file the run wrote (exported by reading and re-writing it).
     loss_epochs, loss_values
         Loss history for the loss view.
+    object_pixel_size_m, probe_pixel_size_m
+        ``(width, height)`` in metres when the product states them (axes and scale bars).
     """
 
     obj: np.ndarray
@@ -50,6 +52,8 @@ class Reconstruction:
     product_path: Path | None = None
     loss_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     loss_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    object_pixel_size_m: tuple[float, float] | None = None
+    probe_pixel_size_m: tuple[float, float] | None = None
 
 
 @dataclass
@@ -85,10 +89,17 @@ class DataPreview:
     probe: np.ndarray | None = None
     object_shape: tuple[int, int] | None = None
     object_guess: np.ndarray | None = None
+    object_pixel_size_m: float | None = None
 
 
-def _read_reconstruction(path: Path | None) -> Reconstruction | None:
-    """Read a product the engine wrote (None when there is none)."""
+def read_reconstruction(path: Path | None) -> Reconstruction | None:
+    """Read a ptychodus product (ours or another tool's; None when there is none).
+
+    Raises
+    ------
+    DataError
+        The file is not a readable product.
+    """
     if path is None or not Path(path).is_file():
         return None
     from engine.io import read_product
@@ -97,7 +108,9 @@ def _read_reconstruction(path: Path | None) -> Reconstruction | None:
     return Reconstruction(
         obj=product.object_masked, probe=product.probe, positions=product.positions,
         product_path=Path(path), loss_epochs=np.asarray(product.loss_epochs),
-        loss_values=np.asarray(product.loss_values))
+        loss_values=np.asarray(product.loss_values),
+        object_pixel_size_m=product.object_pixel_size_m,
+        probe_pixel_size_m=product.probe_pixel_size_m)
 
 
 def simulate_job(resolved: ResolvedConfig, out_dir: Path) -> Job:
@@ -127,7 +140,7 @@ def train_job(resolved: ResolvedConfig, resume: bool = False) -> Job:
         summary = raw.summary or {}
         return RunOutput("train", raw.status, raw=raw, folder=Path(raw.run_dir),
                          checkpoint=Path(checkpoint) if checkpoint else None,
-                         reconstruction=_read_reconstruction(raw.reconstruction),
+                         reconstruction=read_reconstruction(raw.reconstruction),
                          quality=summary.get("quality"),
                          ground_truth=summary.get("ground_truth"))
 
@@ -145,7 +158,7 @@ def infer_job(resolved: ResolvedConfig) -> Job:
 
         raw = engine.infer(config.inference.checkpoint, data, config.inference.output or None,
                            config=resolved, reporter=reporter, stop=stop)
-        recon = _read_reconstruction(raw.output)
+        recon = read_reconstruction(raw.output)
         if recon is not None:
             recon.obj = np.asarray(raw.obj)  # the in-memory object keeps its NaN exactly
         elif raw.status == "completed":
@@ -188,6 +201,7 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         preview.object_shape = (int(rows), int(cols))
         if dataset.object_guess is not None:
             preview.object_guess = np.asarray(dataset.object_guess)
+        preview.object_pixel_size_m = dataset.object_pixel_size_m
         warnings = preview.warnings + [str(w) for w in dataset.warnings]
         preview.warnings = list(dict.fromkeys(warnings))  # inspect and load say some twice
         return preview

@@ -31,15 +31,19 @@ from engine.config import ConfigIssue, SessionConfig
 
 from .config_form import ConfigForm
 from .icons import icon
+from .views.compare import CompareView
+from .views.frc_view import FrcView
 from .views.log_pane import LogPane
 from .views.loss_view import LossView
 from .views.patterns import PatternBrowser
 from .views.positions import PositionsView
 from .views.probe_view import ProbeView
 from .views.reconstruction import ReconstructionView
+from .views.runs_panel import RunsPanel
 
 if TYPE_CHECKING:
     from .controller import MainController
+    from .results import OpenedResult
 
 APP_NAME = "Ptycho PINN"
 
@@ -59,6 +63,7 @@ class MainWindow(QMainWindow):
         self._build_views()
         self._build_settings_dock()
         self._build_log_dock()
+        self._build_runs_dock()
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -72,11 +77,15 @@ class MainWindow(QMainWindow):
         self.pattern_browser = PatternBrowser()
         self.positions_view = PositionsView()
         self.probe_view = ProbeView()
+        self.frc_view = FrcView()
+        self.compare_view = CompareView()
         for widget, title in ((self.reconstruction_view, "Reconstruction"),
                               (self.loss_view, "Loss"),
                               (self.pattern_browser, "Patterns"),
                               (self.positions_view, "Positions"),
-                              (self.probe_view, "Probe")):
+                              (self.probe_view, "Probe"),
+                              (self.frc_view, "FRC"),
+                              (self.compare_view, "Compare")):
             self.view_tabs.addTab(widget, title)
         self.setCentralWidget(self.view_tabs)
 
@@ -111,6 +120,16 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
 
+    def _build_runs_dock(self) -> None:
+        """The Runs panel, a tab next to the log."""
+        self.runs_panel = RunsPanel()
+        self.runs_dock = QDockWidget("Runs", self)
+        self.runs_dock.setObjectName("runs-dock")
+        self.runs_dock.setWidget(self.runs_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.runs_dock)
+        self.tabifyDockWidget(self.log_dock, self.runs_dock)
+        self.log_dock.raise_()
+
     def _action(self, text: str, icon_name: str | None = None,
                 shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
                 tip: str = "") -> QAction:
@@ -131,6 +150,10 @@ class MainWindow(QMainWindow):
                                            "Save the session to a new file")
         self.action_export = self._action("&Export reconstruction…", "export", "Ctrl+E",
                                           "Write the reconstruction as a product .h5 or PNG")
+        self.action_open_reconstruction = self._action(
+            "Open re&construction…", "open", "Ctrl+Shift+O",
+            "Show a reconstruction .h5 (any ptychodus product) with its probe, positions and "
+            "losses")
         self.action_quit = self._action("&Quit", None, K.Quit, "Quit (stops a running job)")
         self.action_simulate = self._action("Simulate", "simulate", "Ctrl+Shift+S",
                                             "Simulate a dataset with known ground truth")
@@ -149,6 +172,7 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.action_new, self.action_open])
         self.recent_menu = QMenu("Open &recent", self)
         file_menu.addMenu(self.recent_menu)
+        file_menu.addAction(self.action_open_reconstruction)
         file_menu.addSeparator()
         file_menu.addActions([self.action_save, self.action_save_as])
         file_menu.addSeparator()
@@ -165,6 +189,7 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.settings_dock.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
+        view_menu.addAction(self.runs_dock.toggleViewAction())
 
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Main")
@@ -312,8 +337,12 @@ class MainWindow(QMainWindow):
 
     def show_result(self, obj: np.ndarray, caption: str, *, probe: np.ndarray | None = None,
                     positions: np.ndarray | None = None,
-                    loss: tuple[list[int], list[float]] | None = None) -> None:
-        """A finished reconstruction, with its probe, positions and loss history if known."""
+                    loss: tuple[list[int], list[float]] | None = None,
+                    pixel_size: Any = None, probe_pixel_size: Any = None) -> None:
+        """A finished reconstruction, with its probe, positions and loss history if known;
+        with the object's (and probe's) pixel size the views are in metres."""
+        if pixel_size is not None:
+            self.set_pixel_size(pixel_size, probe_pixel_size)
         self.reconstruction_view.set_object(obj, caption=caption, fit_levels=True)
         if probe is not None:
             self.probe_view.set_probe(probe)
@@ -321,6 +350,48 @@ class MainWindow(QMainWindow):
             self.positions_view.set_positions(positions, obj.shape, background=obj)
         if loss is not None and len(loss[1]) and not self.loss_view.history:
             self.loss_view.set_history(loss[0], {"train_loss": list(loss[1])})
+
+    def set_pixel_size(self, pixel_size: Any, probe_pixel_size: Any = None) -> None:
+        """Object pixel size in metres (a side or ``(width, height)``; None: pixels) for the
+        reconstruction, positions and probe views (the probe's own when given)."""
+        self.reconstruction_view.set_pixel_size(pixel_size)
+        self.positions_view.set_pixel_size(pixel_size)
+        self.probe_view.set_pixel_size(probe_pixel_size if probe_pixel_size is not None
+                                       else pixel_size)
+
+    # -- intents: past results ------------------------------------------------------------------
+    def show_opened_result(self, result: OpenedResult) -> None:
+        """A result read from disk: object, probe, positions in metres, losses and FRC."""
+        recon = result.reconstruction
+        status = f" ({result.run.status})" if result.run is not None else ""
+        if recon is not None:
+            self.show_result(recon.obj, f"{result.label}{status}: {result.source}",
+                             probe=recon.probe, positions=recon.positions,
+                             pixel_size=result.object_pixel_size_m,
+                             probe_pixel_size=result.probe_pixel_size_m)
+        else:
+            self.reconstruction_view.clear()
+            self.reconstruction_view.caption.setText(
+                f"{result.label}{status}: no reconstruction was written; its losses are in "
+                "the Loss tab")
+        self.loss_view.set_history(result.loss_epochs, result.losses)
+        self.frc_view.set_frc(result.frc, result.object_pixel_size_m, caption=result.label)
+        if result.run is not None:
+            self.runs_panel.select(result.run.path)
+        self.view_tabs.setCurrentWidget(self.reconstruction_view if recon is not None
+                                        else self.loss_view)
+
+    def show_comparison(self, a: OpenedResult, b: OpenedResult) -> None:
+        """Two results side by side (A the reference) and their aligned difference."""
+        self.compare_view.set_pair(a, b)
+        self.view_tabs.setCurrentWidget(self.compare_view)
+
+    def show_runs_folder(self, folder: Path | None) -> None:
+        """List the runs of the session's output folder in the Runs panel."""
+        self.runs_panel.set_folder(folder)
+
+    def refresh_runs(self) -> None:
+        self.runs_panel.refresh()
 
     def log(self, level: str, message: str) -> None:
         """A line in the log pane ("info", "warning", "error")."""
@@ -331,8 +402,10 @@ class MainWindow(QMainWindow):
                   positions: np.ndarray | None = None,
                   object_shape: tuple[int, int] | None = None,
                   object_guess: np.ndarray | None = None,
-                  probe: np.ndarray | None = None) -> None:
-        """The data of a file: patterns, scan positions and probe guess (what is known)."""
+                  probe: np.ndarray | None = None, pixel_size: Any = None) -> None:
+        """The data of a file: patterns, scan positions and probe guess (what is known), in
+        metres when the object's pixel size is known."""
+        self.set_pixel_size(pixel_size)
         if patterns is not None:
             self.pattern_browser.set_patterns(patterns, label)
         if positions is not None:
@@ -352,6 +425,7 @@ class MainWindow(QMainWindow):
         self.reconstruction_view.clear()
         self.probe_view.clear()
         self.loss_view.clear()
+        self.frc_view.clear()
 
     def clear_data(self, keep_probe: bool = False) -> None:
         """No data: empty the patterns and positions (and the probe unless a result has one)."""

@@ -135,7 +135,8 @@ class PreviewController(QObject):
                 label += f" (the first {shown} can be browsed)"
         self.window.show_data(patterns=preview.patterns, label=label,
                               positions=preview.positions, object_shape=preview.object_shape,
-                              object_guess=preview.object_guess, probe=preview.probe)
+                              object_guess=preview.object_guess, probe=preview.probe,
+                              pixel_size=preview.object_pixel_size_m)
         self.state_changed.emit()
 
     # -- live frames and results ----------------------------------------------------------------
@@ -164,7 +165,14 @@ class PreviewController(QObject):
         if output.kind == "train":
             loss = ([int(e) for e in recon.loss_epochs], [float(v) for v in recon.loss_values])
         self.window.show_result(recon.obj, f"{output.kind} result ({output.status})",
-                                probe=recon.probe, positions=recon.positions, loss=loss)
+                                probe=recon.probe, positions=recon.positions, loss=loss,
+                                pixel_size=recon.object_pixel_size_m,
+                                probe_pixel_size=recon.probe_pixel_size_m)
+        self.state_changed.emit()
+
+    def use_reconstruction(self, recon: Reconstruction | None) -> None:
+        """``recon`` (opened from disk) is the result shown and exported from now on."""
+        self.reconstruction = recon
         self.state_changed.emit()
 
     # -- export -----------------------------------------------------------------------------

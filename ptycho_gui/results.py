@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine.errors import DataError
 from engine.runs_index import RunInfo, is_run_folder, loss_history, read_run
 
-from .jobs import Reconstruction
+from .jobs import Reconstruction, read_reconstruction
 
 
 @dataclass
@@ -30,10 +28,9 @@ class OpenedResult:
     label
         Short name for titles ("run-003", "scan12-recon.h5").
     reconstruction
-        Object, probe, positions and product path (the export reads the product again);
-        None for a run that stopped before writing one (its losses and settings remain).
-    object_pixel_size_m, probe_pixel_size_m
-        ``(width, height)`` in metres, None when the file does not say.
+        Object, probe, positions, pixel sizes and product path (the export reads the product
+        again); None for a run that stopped before writing one (its losses and settings
+        remain).
     loss_epochs, losses
         Epochs (0-based) and loss curves by name ("train_loss", "val_loss").
     run
@@ -42,16 +39,25 @@ class OpenedResult:
 
     label: str
     reconstruction: Reconstruction | None
-    object_pixel_size_m: tuple[float, float] | None = None
-    probe_pixel_size_m: tuple[float, float] | None = None
     loss_epochs: list[int] = field(default_factory=list)
     losses: dict[str, list[float]] = field(default_factory=dict)
     run: RunInfo | None = None
-    warnings: list[str] = field(default_factory=list)
 
     @property
-    def source(self) -> Path | None:
-        return self.reconstruction.product_path if self.reconstruction is not None else None
+    def source(self) -> Path:
+        """The product file, or the run folder when there is none."""
+        if self.reconstruction is not None and self.reconstruction.product_path is not None:
+            return self.reconstruction.product_path
+        return self.run.path if self.run is not None else Path(self.label)
+
+    @property
+    def object_pixel_size_m(self) -> tuple[float, float] | None:
+        return self.reconstruction.object_pixel_size_m if self.reconstruction else None
+
+    @property
+    def probe_pixel_size_m(self) -> tuple[float, float] | None:
+        recon = self.reconstruction
+        return (recon.probe_pixel_size_m or recon.object_pixel_size_m) if recon else None
 
     @property
     def settings_file(self) -> Path | None:
@@ -73,31 +79,21 @@ def open_result(path: str | os.PathLike[str]) -> OpenedResult:
     DataError
         Not a ptychodus product (naming the file and what is missing).
     """
-    from engine.io import read_product
-
     target = Path(path).expanduser()
     run = read_run(target) if is_run_folder(target) else None
-    if run is not None and run.reconstruction is None:
-        result = OpenedResult(label=run.name, reconstruction=None, run=run)
-        result.loss_epochs, result.losses = loss_history(run.path)
-        return result
     product_path = run.reconstruction if run is not None else target
-    if product_path.is_dir():
+    if product_path is not None and product_path.is_dir():
         raise DataError(f"{product_path}: expected a ptychodus product (.h5) or a run folder, "
                         "found a folder without a run")
-    product = read_product(product_path)
-    recon = Reconstruction(obj=product.object_masked, probe=product.probe,
-                           positions=product.positions, product_path=product_path,
-                           loss_epochs=np.asarray(product.loss_epochs),
-                           loss_values=np.asarray(product.loss_values))
-    result = OpenedResult(label=run.name if run is not None else product_path.name,
-                          reconstruction=recon,
-                          object_pixel_size_m=product.object_pixel_size_m,
-                          probe_pixel_size_m=product.probe_pixel_size_m, run=run,
-                          warnings=list(product.warnings))
+    if product_path is not None and not product_path.exists():
+        raise DataError(f"{product_path}: expected a ptychodus product (.h5), found no such "
+                        "file")
+    recon = read_reconstruction(product_path)
+    result = OpenedResult(label=run.name if run is not None else target.name,
+                          reconstruction=recon, run=run)
     if run is not None:
         result.loss_epochs, result.losses = loss_history(run.path)
-    if not result.losses and len(product.loss_values):
-        result.loss_epochs = [int(e) for e in product.loss_epochs]
-        result.losses = {"train_loss": [float(v) for v in product.loss_values]}
+    if not result.losses and recon is not None and len(recon.loss_values):
+        result.loss_epochs = [int(e) for e in recon.loss_epochs]
+        result.losses = {"train_loss": [float(v) for v in recon.loss_values]}
     return result

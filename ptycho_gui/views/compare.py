@@ -152,19 +152,19 @@ class CompareView(QWidget):
 
         self.scores, self.difference = None, None
         a, b = self._objects()
-        if a is None or b is None:
+        if a is None or b is None or self.a is None or self.b is None:
             self.panel_diff.clear()
             self.frc_view.clear()
             return
-        options = {"register": self.register_box.isChecked(),
-                   "phase_ramp": self.ramp_box.isChecked()}
+        label_a, label_b = self.a.label, self.b.label
+        register, ramp = self.register_box.isChecked(), self.ramp_box.isChecked()
         try:
-            aligned = align(b, a, **options)
-            self.scores = evaluate(b, a, **options)
+            aligned = align(b, a, register=register, phase_ramp=ramp)
+            self.scores = evaluate(b, a, register=register, phase_ramp=ramp)
         except EngineError as exc:
             self.panel_diff.clear()
             self.frc_view.clear()
-            self._report(f"Cannot compare {self.a.label} with {self.b.label}: {exc}")
+            self._report(f"Cannot compare {label_a} with {label_b}: {exc}")
             return
         (row_a, col_a), _ = centre_offsets(a.shape, b.shape)
         rows, cols = aligned.box
@@ -173,13 +173,13 @@ class CompareView(QWidget):
         self._show_difference()
         self.panel_diff.set_pixel_size(self.pixel_size)
         self.frc_view.set_frc(self.scores["frc"], self.pixel_size,
-                              caption=f"{self.b.label} against {self.a.label}")
+                              caption=f"{label_b} against {label_a}")
         details = self.scores["details"]
         dy, dx = details["shift_px"]
-        text = (f"B = {self.b.label} against A = {self.a.label}: phase offset "
+        text = (f"B = {label_b} against A = {label_a}: phase offset "
                 f"{details['offset_rad']:.3f} rad and amplitude scale "
                 f"{details['amplitude_scale']:.4g} removed")
-        if options["register"]:
+        if register:
             text += f", shift (dy, dx) = ({dy:.2f}, {dx:.2f}) px"
         for name in COMPARED:
             row = self.scores[name]

@@ -102,7 +102,7 @@ class ImagePanel(QWidget):
             self.graphics, self._colormap_name(component), self.value_label(component))
         self.pixel_size: PixelSize = None
         self.fit_group = FitGroup(self)
-        self.fit_group.add(self.plot, self.graphics)
+        self.fit_group.add(self.plot)
         set_physical_axes(self.plot, None)
         self.scale_bar = attach_scale_bar(self.plot)
         self.wheel = ColourWheel()
@@ -136,9 +136,9 @@ class ImagePanel(QWidget):
         """Share ``leader``'s zoom and pan (and its fit to the image)."""
         self.plot.setXLink(leader.plot)
         self.plot.setYLink(leader.plot)
-        self.graphics.removeEventFilter(self.fit_group)
+        self.fit_group.remove(self.plot)
         self.fit_group = leader.fit_group
-        self.fit_group.add(self.plot, self.graphics)
+        self.fit_group.add(self.plot)
 
     def set_title(self, title: str) -> None:
         self._title = title

@@ -51,7 +51,7 @@ class PatternBrowser(QWidget):
         self.plot, self.image, self.colorbar = add_image_plot(
             self.graphics, LINEAR_MAP, COMPONENT_UNITS["log counts"])
         self.fit_group = FitGroup(self)
-        self.fit_group.add(self.plot, self.graphics)
+        self.fit_group.add(self.plot)
         footer = QHBoxLayout()
         footer.addWidget(self.info, 1)
         footer.addWidget(self.readout)

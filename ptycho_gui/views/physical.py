@@ -8,8 +8,10 @@ the pixel size.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -19,11 +21,17 @@ from .units import PixelSize, scale_bar
 
 pg = pyqtgraph_module()
 
+AXIS_WIDTH = 62
+"""Fixed width (screen pixels) of vertical axes with scaled ticks and of colour bar axes: room
+for a label and ticks like "-12.5". An axis that resizes itself to its tick texts can do so
+while the interpreter tears the widgets down at exit, which crashes PySide6."""
 
-def set_physical_axes(plot: object, pixel_size: PixelSize, x_name: str = "x",
+
+def set_physical_axes(plot: Any, pixel_size: PixelSize, x_name: str = "x",
                       y_name: str = "y") -> None:
     """Label a plot's axes in metres (SI prefix chosen by pyqtgraph) or, without a pixel size,
     in pixels. Non-square pixels keep their true aspect ratio."""
+    plot.getAxis("left").setWidth(AXIS_WIDTH)
     if pixel_size is None:
         for side, name in (("bottom", x_name), ("left", y_name)):
             axis = plot.getAxis(side)
@@ -44,24 +52,32 @@ class FitGroup(QObject):
     """Plots whose zoom is linked, kept fitted to the first one's image until the user zooms.
 
     A plot filled while hidden (another tab) or before the window has its size would keep
-    the range of that size; so the group fits again when any of its widgets is shown or
-    resized, until the user zooms or pans one of them (then the zoom is theirs, also across
-    new frames). :meth:`refit` starts fitting again (a new image).
+    the range of that size; so the group fits again when any of its views is resized (also
+    when first shown), until the user zooms or pans one of them (then the zoom is theirs,
+    also across new frames). :meth:`refit` starts fitting again (a new image).
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.plots: list[object] = []
+        self.plots: list[Any] = []
         self.manual = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.fit)
 
-    def add(self, plot: object, widget: QWidget) -> None:
-        """Add ``plot`` (shown in ``widget``); the first plot added leads the fit."""
+    def add(self, plot: Any) -> None:
+        """Add ``plot``; the first plot added leads the fit."""
         self.plots.append(plot)
-        plot.getViewBox().sigRangeChangedManually.connect(self._on_range_changed_manually)
-        widget.installEventFilter(self)
+        view = plot.getViewBox()
+        view.sigRangeChangedManually.connect(self._on_range_changed_manually)
+        view.sigResized.connect(self._on_view_resized)
+
+    def remove(self, plot: Any) -> None:
+        """Stop following ``plot`` (it joins another group)."""
+        view = plot.getViewBox()
+        view.sigRangeChangedManually.disconnect(self._on_range_changed_manually)
+        view.sigResized.disconnect(self._on_view_resized)
+        self.plots.remove(plot)
 
     def refit(self) -> None:
         """Fit now and after every show or resize until the user zooms."""
@@ -72,23 +88,22 @@ class FitGroup(QObject):
         if self.plots and not self.manual:
             self.plots[0].autoRange(padding=0.02)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
-        if event.type() in (QEvent.Type.Show, QEvent.Type.Resize) and not self.manual:
-            self._timer.start(0)  # once, after every widget of the group has its size
-        return False
+    def _on_view_resized(self, *_: Any) -> None:
+        if not self.manual:
+            self._timer.start(0)  # once, after every view of the group has its size
 
-    def _on_range_changed_manually(self, *_: object) -> None:
+    def _on_range_changed_manually(self, *_: Any) -> None:
         self.manual = True
 
 
-def label_colorbar(colorbar: object, text: str) -> None:
+def label_colorbar(colorbar: Any, text: str) -> None:
     """Name a colour bar's values and unit on its tick side ("phase (rad)", "counts")."""
     colorbar.axis.setLabel(text)
     colorbar.axis.enableAutoSIPrefix(False)  # "phase (rad)", never "phase (rad) (x0.001)"
-    colorbar.axis.setWidth(None)  # room for the label next to the ticks
+    colorbar.axis.setWidth(AXIS_WIDTH)  # room for the label next to the ticks
 
 
-class PhysicalScaleBar(pg.ScaleBar):
+class PhysicalScaleBar(pg.ScaleBar):  # type: ignore[name-defined,misc]
     """A scale bar in the lower right corner whose round length follows the zoom."""
 
     def __init__(self, pixel_size: PixelSize = None) -> None:
@@ -117,7 +132,7 @@ class PhysicalScaleBar(pg.ScaleBar):
         super().updateBar()
 
 
-def attach_scale_bar(plot: object, pixel_size: PixelSize = None) -> PhysicalScaleBar:
+def attach_scale_bar(plot: Any, pixel_size: PixelSize = None) -> PhysicalScaleBar:
     """A :class:`PhysicalScaleBar` in ``plot``'s view box."""
     bar = PhysicalScaleBar(pixel_size)
     bar.setParentItem(plot.getViewBox())

@@ -31,7 +31,7 @@ class PositionsView(QWidget):
         self.plot.invertY(True)
         self.pixel_size: PixelSize = None
         self.fit_group = FitGroup(self)
-        self.fit_group.add(self.plot, self.plot_widget)
+        self.fit_group.add(self.plot)
         set_physical_axes(self.plot, None)
         self.scale_bar = attach_scale_bar(self.plot)
         self.background = pg.ImageItem()
@@ -78,6 +78,8 @@ class PositionsView(QWidget):
 
     def _update_info(self) -> None:
         positions, shape = self.positions, self.object_shape
+        if positions is None:
+            return
         extent = np.ptp(positions, axis=0) if len(positions) else np.zeros(2)
         text = f"{len(positions)} positions, extent {extent[0]:.1f} x {extent[1]:.1f} px"
         if self.pixel_size is not None:

@@ -47,7 +47,7 @@ class ProbeView(QWidget):
         for bar in self.scale_bars:
             bar.set_pixel_size(self.pixel_size)
         if self.probe is not None:
-            self._update_info()
+            self._update_info(self.probe)
 
     def set_probe(self, probe: np.ndarray) -> None:
         """Show a complex probe ``(modes, N, N)`` (or ``(N, N)``)."""
@@ -71,7 +71,7 @@ class ProbeView(QWidget):
             plots[1].setTitle(f"mode {mode + 1} phase")
             if not same_layout:
                 self.fit_groups[mode].refit()  # phase is linked to amplitude
-        self._update_info()
+        self._update_info(probe)
 
     def _build_layout(self, modes: int) -> None:
         """Per mode: amplitude and phase plots (linked), each with its colour bar."""
@@ -89,7 +89,7 @@ class ProbeView(QWidget):
                 if col == 0:
                     self.scale_bars.append(attach_scale_bar(plot, self.pixel_size))
                     group = FitGroup(self)
-                    group.add(plot, self.graphics)
+                    group.add(plot)
                     self.fit_groups.append(group)
                 else:
                     plot.setXLink(self.graphics.getItem(mode, 0))
@@ -97,8 +97,7 @@ class ProbeView(QWidget):
             self.images.append((items[0], items[1]))
             self.colorbars.append((bars[0], bars[1]))
 
-    def _update_info(self) -> None:
-        probe = self.probe
+    def _update_info(self, probe: np.ndarray) -> None:
         n_rows, n_cols = probe.shape[-2:]
         size = ""
         if self.pixel_size is not None:
@@ -116,6 +115,5 @@ class ProbeView(QWidget):
 
     def _drop_fit_groups(self) -> None:
         for group in self.fit_groups:
-            self.graphics.removeEventFilter(group)
             group.deleteLater()
         self.fit_groups = []

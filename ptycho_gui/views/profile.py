@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
@@ -31,14 +32,14 @@ class LineProfile(QWidget):
 
     changed = Signal()
 
-    def __init__(self, plot: object, source: ImageSource, parent: QWidget | None = None) -> None:
+    def __init__(self, plot: Any, source: ImageSource, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("line-profile")
         self._image_plot = plot
         self._source = source
         self.pixel_size: PixelSize = None
         self.value_label = "value"
-        self.roi: object | None = None
+        self.roi: Any = None
         self.distance = np.zeros(0)
         self.values = np.zeros(0)
         self.plot_widget = pg.PlotWidget()
@@ -120,5 +121,5 @@ class LineProfile(QWidget):
             self.plot.setLabel("bottom", "distance", units="m")
         self.plot.setLabel("left", self.value_label)
 
-    def _on_roi_changed(self, _: object) -> None:
+    def _on_roi_changed(self, _: Any) -> None:
         self.update_profile()

@@ -156,7 +156,8 @@ class RunsPanel(QWidget):
         wanted = {str(Path(p).resolve()) for p in paths}
         for index in range(self.table.topLevelItemCount()):
             item = self.table.topLevelItem(index)
-            item.setSelected(item.data(0, _PATH_ROLE) in wanted)
+            if item is not None:
+                item.setSelected(item.data(0, _PATH_ROLE) in wanted)
 
     # -- slots ----------------------------------------------------------------------------
     def _on_table_selection_changed(self) -> None:

@@ -8,6 +8,7 @@ fall back to pixels.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ COMPONENT_UNITS = {
 diffraction in detector counts."""
 
 
-def valid_pixel_size(pixel_size: object) -> PixelSize:
+def valid_pixel_size(pixel_size: Any) -> PixelSize:
     """``(width, height)`` in metres when both are finite and > 0, else None.
 
     A single number is a square pixel's side.

@@ -181,3 +181,71 @@ def test_frc_view_in_inverse_metres_and_resolution_in_nm(qtbot):
     assert "20 nm" in view.info.text()
     view.set_frc(None)
     assert "ground truth" in view.info.text() and not view.threshold.isVisible()
+
+
+def test_window_opens_another_tools_product_in_metres_and_exports_it(window, tmp_path):
+    c = window.controller
+    obj = _object()
+    other = _product(tmp_path / "ptychodus-recon.h5", obj, pixel=25e-9)
+    c.dialogs.choose_reconstruction = lambda parent, start: str(other)
+    assert not window.action_export.isEnabled()
+    window.action_open_reconstruction.trigger()
+    view = window.reconstruction_view
+    assert view.obj.shape == obj.shape and "ptychodus-recon.h5" in view.caption.text()
+    assert view.left.pixel_size == pytest.approx((25e-9, 25e-9))
+    assert window.positions_view.pixel_size == pytest.approx((25e-9, 25e-9))
+    assert window.probe_view.probe is not None and window.probe_view.pixel_size is not None
+    assert window.loss_view.history["train_loss"][1] == [3.0, 2.0, 1.5]
+    assert window.view_tabs.currentWidget() is view
+    assert window.action_export.isEnabled()  # the opened result is what Export writes
+    written = c.previews.export(tmp_path / "copy.h5")
+    assert open_result(written[0]).reconstruction.obj.shape == obj.shape
+    errors = []
+    c.dialogs.show_error = lambda parent, title, message, details: errors.append(message)
+    (tmp_path / "broken.h5").write_bytes(b"not hdf5")
+    c.results.open_path(tmp_path / "broken.h5")
+    assert errors and "broken.h5" in errors[0]
+    assert view.obj.shape == obj.shape  # the previous result stays
+
+
+def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path):
+    c = window.controller
+    out = tmp_path / "beamtime"
+    _run(out / "run-001", _object(), truth=_object())
+    _run(out / "run-002", None, status="cancelled", last_ckpt=True)
+    c.session.set_field("training.output_dir", str(out))
+    panel = window.runs_panel
+    assert panel.folder == out and panel.table.topLevelItemCount() == 2
+    # Open a run: reconstruction, loss curves (metrics.csv) and FRC against ground truth
+    panel.select(out / "run-001")
+    panel.open_button.click()
+    assert window.reconstruction_view.obj is not None
+    assert window.loss_view.history["val_loss"][1][0] == 1.5
+    assert window.frc_view.resolutions_px  # the run was scored against ground truth
+    # A cancelled run without a reconstruction opens on its loss curves; Resume asks the
+    # run controller to continue it
+    resumed = []
+    c.runs.start_train = lambda resume_from=None: resumed.append(resume_from) or True
+    panel.select(out / "run-002")
+    panel.open_button.click()
+    assert window.view_tabs.currentWidget() is window.loss_view
+    panel.resume_button.click()
+    assert resumed == [out / "run-002"]
+    # Compare two runs: the comparison tab with both
+    _run(out / "run-003", _object(seed=1))
+    c.runs.state_changed.emit()  # a run ended: the list is read again
+    assert panel.table.topLevelItemCount() == 3
+    panel.select(out / "run-001", out / "run-003")
+    panel.compare_button.click()
+    assert window.view_tabs.currentWidget() is window.compare_view
+    assert window.compare_view.difference is not None
+
+
+def test_data_preview_pixel_size_puts_the_live_views_in_metres(window):
+    window.show_data(positions=np.array([[10.0, 10.0], [20.0, 12.0]]), object_shape=(40, 40),
+                     probe=np.ones((1, 8, 8), np.complex64), pixel_size=12e-9)
+    assert window.positions_view.pixel_size == (12e-9, 12e-9)
+    assert window.reconstruction_view.right.pixel_size == (12e-9, 12e-9)
+    assert window.probe_view.pixel_size == (12e-9, 12e-9)
+    window.show_data(positions=np.array([[10.0, 10.0]]), object_shape=(40, 40))
+    assert window.positions_view.pixel_size is None  # a file without geometry: pixels
