@@ -102,17 +102,22 @@ class CompareView(QWidget):
         panels = QHBoxLayout()
         for panel in (self.panel_a, self.panel_b, self.panel_diff):
             panels.addWidget(panel, 1)
+        profiles = QHBoxLayout()  # below the row: the linked images keep equal sizes
+        for panel in (self.panel_a, self.panel_b, self.panel_diff):
+            profiles.addWidget(panel.profile)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(header)
         top_layout.addLayout(panels, 1)
+        top_layout.addLayout(profiles)
         self.frc_view = FrcView()
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(self.frc_view)
-        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
+        self.frc_view.setMinimumHeight(170)
         self.summary = QLabel("Choose two results: Open A and Open B, or Compare in the Runs "
                               "panel.")
         self.summary.setWordWrap(True)

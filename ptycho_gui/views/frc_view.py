@@ -32,10 +32,11 @@ class FrcView(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setLabel("left", "FRC")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.addLegend(offset=(-10, 10))
         self.plot.setYRange(-0.1, 1.05, padding=0)
         dashed = pg.mkPen("#888888", width=1, style=Qt.PenStyle.DashLine)
-        self.threshold = pg.InfiniteLine(angle=0, pen=dashed, label="threshold",
+        self.threshold = pg.InfiniteLine(angle=0, pen=dashed, label="threshold {value:.3g}",
                                          labelOpts={"position": 0.9})
         self.threshold.setVisible(False)
         self.plot.addItem(self.threshold)
@@ -67,7 +68,6 @@ class FrcView(QWidget):
         freq = freq_px / self.pixel_size[0] if self.pixel_size else freq_px
         threshold = float(frc.get("threshold") or FRC_THRESHOLD)
         self.threshold.setPos(threshold)
-        self.threshold.label.setFormat(f"{threshold:.3g}")
         self.threshold.setVisible(True)
         parts = []
         for name, curve in self.curves.items():

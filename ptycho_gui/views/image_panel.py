@@ -20,9 +20,9 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from ..qtenv import pyqtgraph_module
 from .imaging import COMPONENTS, HSV, component_image, robust_levels
 from .physical import (
-    ColourWheel,
-    attach_scale_bar,
     FitGroup,
+    attach_colour_wheel,
+    attach_scale_bar,
     label_colorbar,
     set_physical_axes,
 )
@@ -105,19 +105,17 @@ class ImagePanel(QWidget):
         self.fit_group.add(self.plot)
         set_physical_axes(self.plot, None)
         self.scale_bar = attach_scale_bar(self.plot)
-        self.wheel = ColourWheel()
-        self.wheel.setVisible(False)
+        self.scale_bar.setVisible(False)  # shown with the first image
+        self.wheel = attach_colour_wheel(self.plot)
+        # The profile plot sits below the image; views of several linked panels move it
+        # below their row of panels, so that the linked images keep equal sizes.
         self.profile = LineProfile(self.plot, self._profile_image)
         self.profile.setVisible(False)
         self.profile.set_units(None, self.value_label(component))
-        images = QHBoxLayout()
-        images.setContentsMargins(0, 0, 0, 0)
-        images.addWidget(self.graphics, 1)
-        images.addWidget(self.wheel)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
-        layout.addLayout(images, 1)
+        layout.addWidget(self.graphics, 1)
         layout.addWidget(self.profile)
         self.component_box.currentTextChanged.connect(self._on_component_box_changed)
         self.fit_button.clicked.connect(self._on_fit_button_clicked)
@@ -194,6 +192,8 @@ class ImagePanel(QWidget):
         self._shown = None
         self._fresh = True
         self.image.clear()
+        self.scale_bar.setVisible(False)  # a length bar over nothing only confuses
+        self.wheel.setVisible(False)
 
     def levels(self) -> tuple[float, float]:
         low, high = self.colorbar.levels()
@@ -217,6 +217,7 @@ class ImagePanel(QWidget):
         component = self.component
         shown = component_image(self._data, component)
         self._shown = shown
+        self.scale_bar.setVisible(True)
         self.colorbar.setVisible(component != HSV)
         self.wheel.setVisible(component == HSV)
         if component == HSV:

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QLabel, QWidget
 
 from ..qtenv import pyqtgraph_module
 from .imaging import hsv_image
 from .units import PixelSize, scale_bar
 
 pg = pyqtgraph_module()
+GraphicsWidgetAnchor = pg.GraphicsWidgetAnchor
 
 AXIS_WIDTH = 62
 """Fixed width (screen pixels) of vertical axes with scaled ticks and of colour bar axes: room
@@ -152,29 +152,55 @@ def colour_wheel_rgba(size: int) -> np.ndarray:
     return np.concatenate([rgb, alpha[..., None]], axis=-1)
 
 
-class ColourWheel(QLabel):
-    """The legend of the complex (HSV) view: phase as hue, amplitude as brightness."""
+def colour_wheel_pixmap(size: int, text_colour: str = "#dddddd") -> QPixmap:
+    """The wheel of :func:`colour_wheel_rgba` with its phase ticks (0, π/2, ±π, −π/2) and a
+    caption, on a transparent background."""
+    margin = 22
+    rgba = np.ascontiguousarray(colour_wheel_rgba(size))
+    wheel = QImage(rgba.data, size, size, 4 * size, QImage.Format.Format_RGBA8888).copy()
+    pixmap = QPixmap(size + 2 * margin, size + 2 * margin + 16)
+    pixmap.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(0, 0, 0, 170))  # readable over any image
+    painter.drawRoundedRect(QRectF(pixmap.rect()), 8, 8)
+    painter.drawImage(margin, margin, wheel)
+    painter.setPen(QColor(text_colour))
+    c = margin + size / 2
+    r = size / 2 + 10
+    for text, (ux, uy) in (("0", (1, 0)), ("π/2", (0, -1)), ("±π", (-1, 0)), ("−π/2", (0, 1))):
+        box = QRectF(0, 0, 40, 14)
+        box.moveCenter(QPointF(c + ux * r, c + uy * r))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+    painter.drawText(QRectF(0, size + 2 * margin - 2, size + 2 * margin, 16),
+                     Qt.AlignmentFlag.AlignCenter, "hue = phase (rad)")
+    painter.end()
+    return pixmap
 
-    def __init__(self, size: int = 96, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("colour-wheel")
-        margin = 22
-        rgba = np.ascontiguousarray(colour_wheel_rgba(size))
-        wheel = QImage(rgba.data, size, size, 4 * size, QImage.Format.Format_RGBA8888).copy()
-        pixmap = QPixmap(size + 2 * margin, size + 2 * margin + 16)
-        pixmap.fill(QColor(0, 0, 0, 0))
-        painter = QPainter(pixmap)
-        painter.drawImage(margin, margin, wheel)
-        painter.setPen(QColor(self.palette().windowText().color()))
-        c = margin + size / 2
-        r = size / 2 + 10
-        for text, (ux, uy) in (("0", (1, 0)), ("π/2", (0, -1)), ("±π", (-1, 0)),
-                               ("−π/2", (0, 1))):
-            box = QRectF(0, 0, 40, 14)
-            box.moveCenter(QPointF(c + ux * r, c + uy * r))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-        painter.drawText(QRectF(0, size + 2 * margin - 2, size + 2 * margin, 16),
-                         Qt.AlignmentFlag.AlignCenter, "phase (rad) = hue")
-        painter.end()
-        self.setPixmap(pixmap)
+
+class ColourWheelItem(GraphicsWidgetAnchor, pg.GraphicsObject):  # type: ignore[name-defined,misc]
+    """The legend of the complex (HSV) view, drawn over the plot's upper right corner (it
+    takes no room from the image, so linked panels keep equal sizes)."""
+
+    def __init__(self, size: int = 56) -> None:
+        pg.GraphicsObject.__init__(self)
+        GraphicsWidgetAnchor.__init__(self)
+        self.pixmap = colour_wheel_pixmap(size)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setToolTip("Complex view: hue is the phase (rad), brightness the amplitude")
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
+        return QRectF(self.pixmap.rect())
+
+    def paint(self, painter: QPainter, *_: Any) -> None:
+        painter.drawPixmap(0, 0, self.pixmap)
+
+
+def attach_colour_wheel(plot: Any) -> ColourWheelItem:
+    """A hidden :class:`ColourWheelItem` in ``plot``'s upper right corner."""
+    item = ColourWheelItem()
+    item.setParentItem(plot.getViewBox())
+    item.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 6))
+    item.setVisible(False)
+    return item

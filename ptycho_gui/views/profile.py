@@ -10,6 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..qtenv import pyqtgraph_module
+from .physical import AXIS_WIDTH
 from .units import PixelSize, format_length, line_profile
 
 pg = pyqtgraph_module()
@@ -47,6 +48,9 @@ class LineProfile(QWidget):
         self.plot_widget.setMaximumHeight(200)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.3)
+        values_axis = self.plot.getAxis("left")
+        values_axis.enableAutoSIPrefix(False)  # "phase (rad)", never "(x0.001)"
+        values_axis.setWidth(AXIS_WIDTH)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#ffb000", width=2))
         self.info = QLabel("")
         layout = QVBoxLayout(self)
@@ -58,11 +62,12 @@ class LineProfile(QWidget):
     # -- line -----------------------------------------------------------------------------
     def show_line(self, start: tuple[float, float] | None = None,
                   end: tuple[float, float] | None = None) -> None:
-        """Put the line on the image (default: across the middle of the shown area)."""
+        """Put the line on the image (default: across the middle row of the image, from 10 %
+        to 90 % of its width, wherever the view is)."""
         if start is None or end is None:
-            (x0, x1), (y0, y1) = self._image_plot.viewRange()
-            ym = (y0 + y1) / 2
-            start, end = (x0 + 0.2 * (x1 - x0), ym), (x0 + 0.8 * (x1 - x0), ym)
+            image = self._source()
+            rows, cols = np.shape(image)[:2] if image is not None else (1, 1)
+            start, end = (0.1 * cols, rows / 2), (0.9 * cols, rows / 2)
         if self.roi is None:
             self.roi = pg.LineSegmentROI([start, end], pen=pg.mkPen("#ffb000", width=2))
             self._image_plot.addItem(self.roi, ignoreBounds=True)

@@ -22,11 +22,15 @@ class ReconstructionView(QWidget):
         panels = QHBoxLayout()
         panels.addWidget(self.left)
         panels.addWidget(self.right)
+        profiles = QHBoxLayout()  # below both panels: the linked images keep equal sizes
+        profiles.addWidget(self.left.profile)
+        profiles.addWidget(self.right.profile)
         footer = QHBoxLayout()
         footer.addWidget(self.caption, 1)
         footer.addWidget(self.readout)
         layout = QVBoxLayout(self)
         layout.addLayout(panels, 1)
+        layout.addLayout(profiles)
         layout.addLayout(footer)
         self.obj: np.ndarray | None = None
         self.left.hovered.connect(self.readout.setText)

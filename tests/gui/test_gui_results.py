@@ -3,8 +3,6 @@ FRC curve."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 

@@ -63,7 +63,7 @@ def test_panel_axes_scale_bar_and_colour_bar_in_physical_units(qtbot):
     panel.set_component("amplitude")
     assert panel.colorbar.axis.labelText == "amplitude"
     panel.set_component(HSV)
-    assert panel.wheel.isVisibleTo(panel) and not panel.colorbar.isVisible()
+    assert panel.wheel.isVisible() and not panel.colorbar.isVisible()
     panel.set_pixel_size(None)
     assert axis.labelText == "x (px)" and axis.scale == 1.0
 
