@@ -291,11 +291,9 @@ class MainWindow(QMainWindow):
     def show_job_finished(self, kind: str, status: str) -> None:
         """The bar full (completed), empty (failed) or where it stopped (cancelled)."""
         bar = self.progress_bar
+        reached = 100 * bar.value() // bar.maximum() if bar.maximum() > 0 else 0
         bar.setRange(0, 100)
-        if status == "completed":
-            bar.setValue(100)
-        elif status == "failed":
-            bar.setValue(0)
+        bar.setValue({"completed": 100, "failed": 0}.get(status, max(0, reached)))
         bar.setFormat(f"{kind}: {status}")
 
     def show_device(self, text: str) -> None:

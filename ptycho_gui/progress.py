@@ -141,19 +141,27 @@ class JobProgress:
         return next((s.rate / s.relative_cost for s in self.stages if s.rate is not None), None)
 
     def _eta(self, now: float) -> float | None:
+        """Seconds left in all remaining stages (None: not known yet)."""
+        left, complete = self._left()
+        return left if complete else None
+
+    def _left(self) -> tuple[float | None, bool]:
+        """Seconds left in the stages that can be estimated, and whether that is all."""
         base = self._base_rate()
-        left = 0.0
-        for i, stage in enumerate(self.stages):
-            if i < self._index:
-                continue
-            if stage.units is None:
-                return None
+        left, complete = None, True
+        for stage in self.stages[self._index:]:
             rate = stage.rate if stage.rate is not None else (
                 base * stage.relative_cost if base is not None else None)
-            if rate is None:
-                return None
-            left += max(0.0, stage.units - stage.done) * rate
-        return left
+            if stage.units is None or rate is None:
+                complete = False
+                continue
+            left = (left or 0.0) + max(0.0, stage.units - stage.done) * rate
+        return left, complete
+
+    def lower_bound(self) -> float | None:
+        """Seconds left in the stages known so far, when the others are not known yet."""
+        left, complete = self._left()
+        return None if complete else left
 
     def _fraction(self, now: float, eta: float | None) -> float | None:
         """Time spent over time spent plus time left; it never goes back (a bar that jumps

@@ -225,15 +225,23 @@ class RunController(QObject):
         progress = self.runner.progress_slot.take()
         if progress is None:
             return
-        estimate = self.job_progress.update(progress) if self.job_progress else None
-        if estimate is None or estimate.fraction is None:
-            self.window.show_progress(progress.done, progress.total, describe_progress(progress),
-                                      f"elapsed {format_duration(progress.elapsed_s)}")
+        job = self.job_progress
+        if job is None:
             return
-        self.window.show_progress(
-            round(1000 * estimate.fraction), 1000, describe_progress(progress),
-            f"elapsed {format_duration(estimate.elapsed_s)} · "
-            f"ETA {format_duration(estimate.eta_s)}")
+        estimate = job.update(progress)
+        elapsed = f"elapsed {format_duration(estimate.elapsed_s)}"
+        if estimate.eta_s is not None:
+            times = f"{elapsed} · ETA {format_duration(estimate.eta_s)}"
+        elif (at_least := job.lower_bound()) is not None:
+            times = f"{elapsed} · ETA ≥ {format_duration(at_least)}"  # later stages unknown
+        else:
+            times = elapsed
+        if estimate.fraction is None:
+            self.window.show_progress(progress.done, progress.total,
+                                      describe_progress(progress), times)
+        else:
+            self.window.show_progress(round(1000 * estimate.fraction), 1000,
+                                      describe_progress(progress), times)
 
     def _on_reporter_metrics(self, epoch: int, values: dict) -> None:
         self.window.show_metrics(epoch, values)
