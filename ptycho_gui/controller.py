@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings
 
+from . import help
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .jobs import RunOutput
@@ -52,6 +53,9 @@ class MainController(QObject):
         self.runs.dataset_ready.connect(lambda _: self.previews.request_data_preview())
         self.previews.state_changed.connect(self.update_state)
         window.action_quit.triggered.connect(window.close)
+        window.action_guide.triggered.connect(self.show_user_guide)
+        window.action_shortcuts.triggered.connect(self.show_shortcuts)
+        window.action_about.triggered.connect(self.show_about)
         window.close_guard = self.confirm_close
         self._restore_window()
         self.update_state()
@@ -100,6 +104,19 @@ class MainController(QObject):
     def _on_runs_result_ready(self, output: RunOutput) -> None:
         self.previews.show_newest_frame()  # the final frame if one waits, then the result
         self.previews.show_result(output)
+
+    # -- help -----------------------------------------------------------------------------
+    def show_user_guide(self) -> None:
+        text, folder = help.user_guide()
+        self.dialogs.show_text(self.window, "User guide", text, folder)
+
+    def show_shortcuts(self) -> None:
+        self.dialogs.show_text(self.window, "Keyboard shortcuts",
+                               help.shortcuts_markdown(self.window.all_actions()))
+
+    def show_about(self) -> None:
+        self.dialogs.show_text(self.window, "About Ptycho PINN",
+                               help.about_markdown(self.runs.last_device))
 
     # -- closing --------------------------------------------------------------------------
     def confirm_close(self) -> bool:

@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         self.action_export = self._action("&Export reconstruction…", "export", "Ctrl+E",
                                           "Write the reconstruction as a product .h5 or PNG")
         self.action_quit = self._action("&Quit", None, K.Quit, "Quit (stops a running job)")
-        self.action_simulate = self._action("Simulate", "simulate", "Ctrl+Shift+S",
+        self.action_simulate = self._action("Simulate", "simulate", "Ctrl+Shift+M",
                                             "Simulate a dataset with known ground truth")
         self.action_train = self._action("Train", "train", "Ctrl+R",
                                          "Train the network on data.path")
@@ -143,6 +143,12 @@ class MainWindow(QMainWindow):
         self.action_export.setEnabled(False)
         self.run_actions = {"simulate": self.action_simulate, "train": self.action_train,
                             "infer": self.action_infer}
+        self.action_guide = self._action("&User guide", None, K.HelpContents,
+                                         "How to run a session, step by step")
+        self.action_shortcuts = self._action("&Keyboard shortcuts", None, "Ctrl+/",
+                                             "Every keyboard shortcut of the window")
+        self.action_about = self._action("&About", None, None,
+                                         "Versions of the app, torch, Lightning, Qt; device")
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -165,6 +171,10 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.settings_dock.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addActions([self.action_guide, self.action_shortcuts])
+        help_menu.addSeparator()
+        help_menu.addAction(self.action_about)
 
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Main")
@@ -199,6 +209,10 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress_bar)
         status.addPermanentWidget(self.time_label)
         status.addPermanentWidget(self.device_label)
+
+    def all_actions(self) -> list[QAction]:
+        """Every action of the window (menus, toolbar), each once."""
+        return list(dict.fromkeys(self.findChildren(QAction)))
 
     # -- intents: session -------------------------------------------------------------------
     def show_session(self, name: str, modified: bool) -> None:

@@ -105,6 +105,8 @@ class RunController(QObject):
         self.run_state = "idle"
         self.last_outcome: JobOutcome | None = None
         self.job_progress: JobProgress | None = None
+        self.last_device = ""
+        """The device the last run reported (for About)."""
         self.clock = time.monotonic
         """Time source of the progress estimate (tests pass a fake one)."""
         self.closing = False
@@ -211,6 +213,7 @@ class RunController(QObject):
 
     def _on_reporter_run_started(self, info: dict) -> None:
         device = describe_device(info)
+        self.last_device = device.removeprefix("device: ")
         self.window.show_device(device)
         if device:
             self.window.log("info", f"Running on {device.removeprefix('device: ')}")
