@@ -302,13 +302,16 @@ class MainWindow(QMainWindow):
         bar.setFormat(text)
         self.time_label.setText(times)
 
-    def show_job_finished(self, kind: str, status: str) -> None:
-        """The bar full (completed), empty (failed) or where it stopped (cancelled)."""
+    def show_job_finished(self, kind: str, status: str, took: str = "") -> None:
+        """The bar full (completed), empty (failed) or where it stopped (cancelled); the time
+        the job took instead of its ETA."""
         bar = self.progress_bar
         reached = 100 * bar.value() // bar.maximum() if bar.maximum() > 0 else 0
         bar.setRange(0, 100)
         bar.setValue({"completed": 100, "failed": 0}.get(status, max(0, reached)))
         bar.setFormat(f"{kind}: {status}")
+        if took:
+            self.time_label.setText(f"took {took}")
 
     def show_device(self, text: str) -> None:
         self.device_label.setText(text)

@@ -258,7 +258,7 @@ class RunController(QObject):
         self.show_progress()
         kind = outcome.job.kind
         self.run_state = outcome.status
-        self.window.show_job_finished(kind, outcome.status)
+        self.window.show_job_finished(kind, outcome.status, format_duration(outcome.elapsed_s))
         if outcome.status == "failed":
             self.window.show_state(
                 f"{kind.capitalize()} failed: {outcome.error.splitlines()[0]}", error=True)
@@ -279,7 +279,7 @@ class RunController(QObject):
         w = self.window
         if output.folder is not None:
             w.log("info", f"Output: {output.folder}")
-        if output.quality:
+        if output.quality and output.kind == "infer":  # train logs its own quality line
             from engine.metrics import format_table
 
             w.log("info", f"quality against {output.ground_truth}:\n"

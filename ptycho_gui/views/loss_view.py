@@ -30,6 +30,7 @@ class LossView(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "loss")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # no "(x0.001)" on a loss
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.addLegend(offset=(-10, 10))
         layout = QVBoxLayout(self)
