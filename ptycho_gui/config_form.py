@@ -31,7 +31,6 @@ from engine.config import (
 
 from .field_editors import FieldEditor, allowed_range, field_label, make_editor
 
-
 _GUI_SOURCE = re.compile(r" \(from gui[^)]*\)")
 
 
