@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 SESSION_FILTER = "Session files (*.toml);;All files (*)"
 EXPORT_FILTER = "Ptychodus product (*.h5);;PNG images (*.png)"
+PRODUCT_FILTER = "Ptychodus product (*.h5 *.hdf5);;All files (*)"
 
 
 def ask_save_changes(parent: QWidget, name: str) -> str:
@@ -63,6 +64,11 @@ def choose_folder(parent: QWidget, caption: str, start: Path) -> str:
 def choose_export_path(parent: QWidget, start: Path) -> str:
     return QFileDialog.getSaveFileName(parent, "Export reconstruction", str(start),
                                        EXPORT_FILTER)[0]
+
+
+def choose_product(parent: QWidget, start: Path) -> str:
+    return QFileDialog.getOpenFileName(parent, "Open reconstruction", str(start),
+                                       PRODUCT_FILTER)[0]
 
 
 def ask_stop_run(parent: QWidget, kind: str) -> bool:
@@ -109,3 +115,4 @@ class Dialogs:
     choose_save_session: Callable[[QWidget, Path], str] = choose_save_session
     choose_folder: Callable[[QWidget, str, Path], str] = choose_folder
     choose_export_path: Callable[[QWidget, Path], str] = choose_export_path
+    choose_product: Callable[[QWidget, Path], str] = choose_product

@@ -127,6 +127,9 @@ class MainWindow(QMainWindow):
         self.action_new = self._action("&New session", "new", K.New, "Start from the defaults")
         self.action_open = self._action("&Open session…", "open", K.Open, "Open a session file")
         self.action_save = self._action("&Save session", "save", K.Save, "Save the session")
+        self.action_open_result = self._action(
+            "Open &reconstruction…", None, "Ctrl+Shift+O",
+            "Show a reconstruction from a ptychodus product .h5 (ours or another tool's)")
         self.action_save_as = self._action("Save session &as…", None, K.SaveAs,
                                            "Save the session to a new file")
         self.action_export = self._action("&Export reconstruction…", "export", "Ctrl+E",
@@ -155,6 +158,7 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.action_new, self.action_open])
         self.recent_menu = QMenu("Open &recent", self)
         file_menu.addMenu(self.recent_menu)
+        file_menu.addAction(self.action_open_result)
         file_menu.addSeparator()
         file_menu.addActions([self.action_save, self.action_save_as])
         file_menu.addSeparator()
@@ -327,13 +331,18 @@ class MainWindow(QMainWindow):
 
     def show_result(self, obj: np.ndarray, caption: str, *, probe: np.ndarray | None = None,
                     positions: np.ndarray | None = None,
-                    loss: tuple[list[int], list[float]] | None = None) -> None:
-        """A finished reconstruction, with its probe, positions and loss history if known."""
+                    loss: tuple[list[int], list[float]] | None = None,
+                    replace_loss: bool = False) -> None:
+        """A finished reconstruction, with its probe, positions and loss history if known
+        (the history replaces the curves shown when ``replace_loss``, else only fills an
+        empty view)."""
         self.reconstruction_view.set_object(obj, caption=caption, fit_levels=True)
         if probe is not None:
             self.probe_view.set_probe(probe)
         if positions is not None:
             self.positions_view.set_positions(positions, obj.shape, background=obj)
+        if replace_loss:
+            self.loss_view.clear()
         if loss is not None and len(loss[1]) and not self.loss_view.history:
             self.loss_view.set_history(loss[0], {"train_loss": list(loss[1])})
 

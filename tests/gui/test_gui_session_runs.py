@@ -121,3 +121,28 @@ def test_new_and_open_clear_the_status_and_the_old_result(window, qtbot, tmp_pat
         c.runs.runner.start(Job("train", failing))
     assert c.session.open_session(save_session(SessionConfig(), tmp_path / "other.toml"))
     assert window.state_label.text() == "Ready"
+
+
+def test_open_reconstruction_shows_a_product_and_refuses_a_bad_file(window, qtbot, tmp_path,
+                                                                    tiny_data):
+    import h5py
+
+    c = window.controller
+    product = tiny_data.parent / "product.h5"
+    with h5py.File(product, "r") as h5:
+        shape = h5["object"].shape[-2:]
+    errors = []
+    c.dialogs.show_error = lambda parent, title, message, details="": errors.append(message)
+    c.dialogs.choose_product = lambda parent, start: str(product)
+    assert not window.action_export.isEnabled()
+    with qtbot.waitSignal(c.previews.opener.finished, timeout=30_000):
+        window.action_open_result.trigger()
+    assert window.reconstruction_view.obj.shape == shape
+    assert "product.h5" in window.reconstruction_view.caption.text()
+    assert window.action_export.isEnabled() and not errors
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5")
+    with qtbot.waitSignal(c.previews.opener.finished, timeout=30_000):
+        assert c.previews.open_reconstruction(bad)
+    assert errors and "bad.h5" in errors[0]
+    assert window.reconstruction_view.obj.shape == shape  # the shown result stays
