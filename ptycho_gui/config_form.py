@@ -6,6 +6,7 @@ Adding a field to ``engine/config/schema.py`` adds a row here; nothing lists fie
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 
 from PySide6.QtCore import Qt, Signal
@@ -29,6 +30,8 @@ from engine.config import (
 )
 
 from .field_editors import FieldEditor, allowed_range, field_label, make_editor
+
+_GUI_SOURCE = re.compile(r" \(from gui[^)]*\)")
 
 
 @dataclasses.dataclass
@@ -178,7 +181,8 @@ class ConfigForm(QWidget):
             else:
                 unplaced.append(issue)
         for key, row in self.rows.items():
-            text = "; ".join(by_key.get(key, []))
+            # "(from gui)" says where a value came from: plain at the field the user edits.
+            text = "; ".join(_GUI_SOURCE.sub("", message) for message in by_key.get(key, []))
             if text and allowed_range(row.spec):
                 text += f" (allowed: {allowed_range(row.spec)})"
             row.editor.set_issue(text or None)

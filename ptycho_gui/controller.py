@@ -20,6 +20,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings
 
+from . import help
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .jobs import RunOutput
@@ -62,6 +63,9 @@ class MainController(QObject):
         self.results.result_opened.connect(self._on_results_result_opened)
         self.results.resume_requested.connect(self._on_results_resume_requested)
         window.action_quit.triggered.connect(window.close)
+        window.action_guide.triggered.connect(self.show_user_guide)
+        window.action_shortcuts.triggered.connect(self.show_shortcuts)
+        window.action_about.triggered.connect(self.show_about)
         window.close_guard = self.confirm_close
         self._restore_window()
         self.update_state()
@@ -120,6 +124,19 @@ class MainController(QObject):
             return
         self.window.log("info", f"Resuming {folder}")
         self.runs.start_train(resume_from=folder)
+
+    # -- help -----------------------------------------------------------------------------
+    def show_user_guide(self) -> None:
+        text, folder = help.user_guide()
+        self.dialogs.show_text(self.window, "User guide", text, folder)
+
+    def show_shortcuts(self) -> None:
+        self.dialogs.show_text(self.window, "Keyboard shortcuts",
+                               help.shortcuts_markdown(self.window.all_actions()))
+
+    def show_about(self) -> None:
+        self.dialogs.show_text(self.window, "About Ptycho PINN",
+                               help.about_markdown(self.runs.last_device))
 
     # -- closing --------------------------------------------------------------------------
     def confirm_close(self) -> bool:

@@ -171,6 +171,20 @@ def infer_job(resolved: ResolvedConfig) -> Job:
     return Job("infer", run, {"config": config})
 
 
+def open_result_job(path: Path) -> Job:
+    """Read the reconstruction in product ``path`` (any ptychodus product)."""
+
+    def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
+        from engine.errors import DataError
+
+        recon = read_reconstruction(path)
+        if recon is None:
+            raise DataError(f"{path}: file not found")
+        return RunOutput("open", "completed", folder=path.parent, reconstruction=recon)
+
+    return Job("open", run, {"path": str(path)})
+
+
 def data_preview_job(data: DataConfig, generation: int) -> Job:
     """Inspect and load ``data.path`` for the preview; problems become messages."""
 

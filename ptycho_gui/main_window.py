@@ -146,16 +146,15 @@ class MainWindow(QMainWindow):
         self.action_new = self._action("&New session", "new", K.New, "Start from the defaults")
         self.action_open = self._action("&Open session…", "open", K.Open, "Open a session file")
         self.action_save = self._action("&Save session", "save", K.Save, "Save the session")
+        self.action_open_result = self._action(
+            "Open &reconstruction…", None, "Ctrl+Shift+O",
+            "Show a reconstruction from a ptychodus product .h5 (ours or another tool's)")
         self.action_save_as = self._action("Save session &as…", None, K.SaveAs,
                                            "Save the session to a new file")
         self.action_export = self._action("&Export reconstruction…", "export", "Ctrl+E",
                                           "Write the reconstruction as a product .h5 or PNG")
-        self.action_open_reconstruction = self._action(
-            "Open re&construction…", "open", "Ctrl+Shift+O",
-            "Show a reconstruction .h5 (any ptychodus product) with its probe, positions and "
-            "losses")
         self.action_quit = self._action("&Quit", None, K.Quit, "Quit (stops a running job)")
-        self.action_simulate = self._action("Simulate", "simulate", "Ctrl+Shift+S",
+        self.action_simulate = self._action("Simulate", "simulate", "Ctrl+Shift+M",
                                             "Simulate a dataset with known ground truth")
         self.action_train = self._action("Train", "train", "Ctrl+R",
                                          "Train the network on data.path")
@@ -166,13 +165,19 @@ class MainWindow(QMainWindow):
         self.action_export.setEnabled(False)
         self.run_actions = {"simulate": self.action_simulate, "train": self.action_train,
                             "infer": self.action_infer}
+        self.action_guide = self._action("&User guide", None, K.HelpContents,
+                                         "How to run a session, step by step")
+        self.action_shortcuts = self._action("&Keyboard shortcuts", None, "Ctrl+/",
+                                             "Every keyboard shortcut of the window")
+        self.action_about = self._action("&About", None, None,
+                                         "Versions of the app, torch, Lightning, Qt; device")
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addActions([self.action_new, self.action_open])
         self.recent_menu = QMenu("Open &recent", self)
         file_menu.addMenu(self.recent_menu)
-        file_menu.addAction(self.action_open_reconstruction)
+        file_menu.addAction(self.action_open_result)
         file_menu.addSeparator()
         file_menu.addActions([self.action_save, self.action_save_as])
         file_menu.addSeparator()
@@ -190,6 +195,10 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.settings_dock.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
         view_menu.addAction(self.runs_dock.toggleViewAction())
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addActions([self.action_guide, self.action_shortcuts])
+        help_menu.addSeparator()
+        help_menu.addAction(self.action_about)
 
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Main")
@@ -224,6 +233,10 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress_bar)
         status.addPermanentWidget(self.time_label)
         status.addPermanentWidget(self.device_label)
+
+    def all_actions(self) -> list[QAction]:
+        """Every action of the window (menus, toolbar), each once."""
+        return list(dict.fromkeys(self.findChildren(QAction)))
 
     # -- intents: session -------------------------------------------------------------------
     def show_session(self, name: str, modified: bool) -> None:
@@ -313,15 +326,16 @@ class MainWindow(QMainWindow):
         bar.setFormat(text)
         self.time_label.setText(times)
 
-    def show_job_finished(self, kind: str, status: str) -> None:
-        """The bar full (completed), empty (failed) or where it stopped (cancelled)."""
+    def show_job_finished(self, kind: str, status: str, took: str = "") -> None:
+        """The bar full (completed), empty (failed) or where it stopped (cancelled); the time
+        the job took instead of its ETA."""
         bar = self.progress_bar
+        reached = 100 * bar.value() // bar.maximum() if bar.maximum() > 0 else 0
         bar.setRange(0, 100)
-        if status == "completed":
-            bar.setValue(100)
-        elif status == "failed":
-            bar.setValue(0)
+        bar.setValue({"completed": 100, "failed": 0}.get(status, max(0, reached)))
         bar.setFormat(f"{kind}: {status}")
+        if took:
+            self.time_label.setText(f"took {took}")
 
     def show_device(self, text: str) -> None:
         self.device_label.setText(text)
@@ -338,9 +352,11 @@ class MainWindow(QMainWindow):
     def show_result(self, obj: np.ndarray, caption: str, *, probe: np.ndarray | None = None,
                     positions: np.ndarray | None = None,
                     loss: tuple[list[int], list[float]] | None = None,
-                    pixel_size: Any = None, probe_pixel_size: Any = None) -> None:
-        """A finished reconstruction, with its probe, positions and loss history if known;
-        with the object's (and probe's) pixel size the views are in metres."""
+                    replace_loss: bool = False, pixel_size: Any = None,
+                    probe_pixel_size: Any = None) -> None:
+        """A finished reconstruction, with its probe, positions and loss history if known
+        (the history replaces the curves shown when ``replace_loss``, else only fills an
+        empty view); with the object's (and probe's) pixel size the views are in metres."""
         if pixel_size is not None:
             self.set_pixel_size(pixel_size, probe_pixel_size)
         self.reconstruction_view.set_object(obj, caption=caption, fit_levels=True)
@@ -348,6 +364,8 @@ class MainWindow(QMainWindow):
             self.probe_view.set_probe(probe)
         if positions is not None:
             self.positions_view.set_positions(positions, obj.shape, background=obj)
+        if replace_loss:
+            self.loss_view.clear()
         if loss is not None and len(loss[1]) and not self.loss_view.history:
             self.loss_view.set_history(loss[0], {"train_loss": list(loss[1])})
 

@@ -16,7 +16,7 @@ from engine.reporting import PreviewFrame
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .export import export_reconstruction
-from .jobs import DataPreview, Reconstruction, RunOutput, data_preview_job
+from .jobs import DataPreview, Reconstruction, RunOutput, data_preview_job, open_result_job
 from .main_window import MainWindow
 from .worker import JobOutcome, JobRunner
 
@@ -46,6 +46,7 @@ class PreviewController(QObject):
         self.dialogs = dialogs
         self.runner = runner
         self.loader = JobRunner("data-preview", self)
+        self.opener = JobRunner("open-result", self)
         self.data_preview: DataPreview | None = None
         self.data_problems: list[str] = []
         self.inspecting: str | None = None
@@ -64,6 +65,8 @@ class PreviewController(QObject):
         self.loader.signals.log.connect(window.log)
         runner.signals.preview_ready.connect(self._on_preview_ready)
         window.action_export.triggered.connect(lambda: self.export())
+        window.action_open_result.triggered.connect(lambda: self.open_reconstruction())
+        self.opener.finished.connect(self._on_opener_finished)
 
     @property
     def problems(self) -> list[ConfigIssue]:
@@ -162,10 +165,14 @@ class PreviewController(QObject):
             return
         self.reconstruction = recon
         loss = None
-        if output.kind == "train":
+        if output.kind in ("train", "open"):
             loss = ([int(e) for e in recon.loss_epochs], [float(v) for v in recon.loss_values])
-        self.window.show_result(recon.obj, f"{output.kind} result ({output.status})",
-                                probe=recon.probe, positions=recon.positions, loss=loss,
+        caption = f"{output.kind} result ({output.status})"
+        if output.kind == "open" and recon.product_path is not None:
+            caption = f"opened {recon.product_path}"
+        self.window.show_result(recon.obj, caption, probe=recon.probe,
+                                positions=recon.positions, loss=loss,
+                                replace_loss=output.kind == "open",
                                 pixel_size=recon.object_pixel_size_m,
                                 probe_pixel_size=recon.probe_pixel_size_m)
         self.state_changed.emit()
@@ -174,6 +181,28 @@ class PreviewController(QObject):
         """``recon`` (opened from disk) is the result shown and exported from now on."""
         self.reconstruction = recon
         self.state_changed.emit()
+
+    def open_reconstruction(self, path: str | Path | None = None) -> bool:
+        """Show the reconstruction of a product file (asked when None), read off the GUI
+        thread; a bad file shows its problems and changes nothing."""
+        if path is None:
+            path = self.dialogs.choose_product(self.window, self.document.folder)
+            if not path:
+                return False
+        return self.opener.start(open_result_job(Path(path)))
+
+    @Slot(object)
+    def _on_opener_finished(self, outcome: JobOutcome) -> None:
+        if outcome.status == "failed":
+            self.window.log("error", f"Cannot open the reconstruction: {outcome.error}")
+            if not self.closing:
+                self.dialogs.show_error(self.window, "Cannot open the reconstruction",
+                                        outcome.error, "" if outcome.user_error
+                                        else outcome.details)
+            return
+        output: RunOutput = outcome.result
+        self.window.log("info", f"Opened {outcome.job.context['path']}")
+        self.show_result(output)
 
     # -- export -----------------------------------------------------------------------------
     def export(self, path: str | Path | None = None) -> list[Path]:
@@ -199,4 +228,5 @@ class PreviewController(QObject):
         self.closing = True
         self._frame_timer.stop()
         self._debounce.stop()
-        return self.loader.shutdown(timeout_s)
+        ok = self.opener.shutdown(timeout_s)
+        return self.loader.shutdown(timeout_s) and ok

@@ -1,6 +1,7 @@
-"""Results controller: past results at hand. File > Open reconstruction (any ptychodus
-product), the Runs panel on the session's output folder (open, compare, resume), the
-comparison view.
+"""Results controller: past results at hand. The Runs panel on the session's output folder
+(open a run with its loss curves and FRC, compare two, resume a cancelled one) and the
+comparison view. (File > Open reconstruction of a single product is the preview
+controller's: it reads the file off the GUI thread.)
 
 Like the other controllers it never touches a widget: it listens to the window's actions and
 the Runs panel's requests and calls the window's intent methods
@@ -47,8 +48,6 @@ class ResultsController(QObject):
         self.dialogs = dialogs
         self.current: OpenedResult | None = None
         self.runs_folder: Path | None = None
-        window.action_open_reconstruction.triggered.connect(
-            self._on_action_open_reconstruction_triggered)
         window.runs_panel.open_requested.connect(self.open_path)
         window.runs_panel.compare_requested.connect(self.compare)
         window.runs_panel.resume_requested.connect(self.resume_requested)
@@ -96,12 +95,5 @@ class ResultsController(QObject):
         self.window.refresh_runs()
 
     # -- slots ----------------------------------------------------------------------------
-    def _on_action_open_reconstruction_triggered(self) -> None:
-        start = self.runs_folder if self.runs_folder and self.runs_folder.is_dir() \
-            else self.document.folder
-        path = self.dialogs.choose_reconstruction(self.window, start)
-        if path:
-            self.open_path(path)
-
     def _on_compare_view_compared(self, text: str) -> None:
         self.window.log("info", f"Compare: {text}")

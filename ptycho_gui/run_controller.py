@@ -105,6 +105,8 @@ class RunController(QObject):
         self.run_state = "idle"
         self.last_outcome: JobOutcome | None = None
         self.job_progress: JobProgress | None = None
+        self.last_device = ""
+        """The device the last run reported (for About)."""
         self.clock = time.monotonic
         """Time source of the progress estimate (tests pass a fake one)."""
         self.closing = False
@@ -211,6 +213,7 @@ class RunController(QObject):
 
     def _on_reporter_run_started(self, info: dict) -> None:
         device = describe_device(info)
+        self.last_device = device.removeprefix("device: ")
         self.window.show_device(device)
         if device:
             self.window.log("info", f"Running on {device.removeprefix('device: ')}")
@@ -225,15 +228,23 @@ class RunController(QObject):
         progress = self.runner.progress_slot.take()
         if progress is None:
             return
-        estimate = self.job_progress.update(progress) if self.job_progress else None
-        if estimate is None or estimate.fraction is None:
-            self.window.show_progress(progress.done, progress.total, describe_progress(progress),
-                                      f"elapsed {format_duration(progress.elapsed_s)}")
+        job = self.job_progress
+        if job is None:
             return
-        self.window.show_progress(
-            round(1000 * estimate.fraction), 1000, describe_progress(progress),
-            f"elapsed {format_duration(estimate.elapsed_s)} · "
-            f"ETA {format_duration(estimate.eta_s)}")
+        estimate = job.update(progress)
+        elapsed = f"elapsed {format_duration(estimate.elapsed_s)}"
+        if estimate.eta_s is not None:
+            times = f"{elapsed} · ETA {format_duration(estimate.eta_s)}"
+        elif (at_least := job.lower_bound()) is not None:
+            times = f"{elapsed} · ETA ≥ {format_duration(at_least)}"  # later stages unknown
+        else:
+            times = elapsed
+        if estimate.fraction is None:
+            self.window.show_progress(progress.done, progress.total,
+                                      describe_progress(progress), times)
+        else:
+            self.window.show_progress(round(1000 * estimate.fraction), 1000,
+                                      describe_progress(progress), times)
 
     def _on_reporter_metrics(self, epoch: int, values: dict) -> None:
         self.window.show_metrics(epoch, values)
@@ -247,7 +258,7 @@ class RunController(QObject):
         self.show_progress()
         kind = outcome.job.kind
         self.run_state = outcome.status
-        self.window.show_job_finished(kind, outcome.status)
+        self.window.show_job_finished(kind, outcome.status, format_duration(outcome.elapsed_s))
         if outcome.status == "failed":
             self.window.show_state(
                 f"{kind.capitalize()} failed: {outcome.error.splitlines()[0]}", error=True)
@@ -268,7 +279,7 @@ class RunController(QObject):
         w = self.window
         if output.folder is not None:
             w.log("info", f"Output: {output.folder}")
-        if output.quality:
+        if output.quality and output.kind == "infer":  # train logs its own quality line
             from engine.metrics import format_table
 
             w.log("info", f"quality against {output.ground_truth}:\n"

@@ -133,6 +133,9 @@ def test_tiny_training_from_the_gui_streams_and_completes(window, qtbot, tmp_pat
     assert (tmp_path / "inferred.h5").is_file()
     assert c.previews.reconstruction.product_path == tmp_path / "inferred.h5"
     assert "Infer completed" in window.state_label.text()
+    log = window.log_pane.toPlainText()  # the quality numbers, as the CLI prints them
+    assert "quality against" in log.split("Infer started")[-1]
+    assert "PSNR (dB)" in log.split("Infer started")[-1]
 
 
 @needs_simulate

@@ -181,29 +181,32 @@ def test_frc_view_in_inverse_metres_and_resolution_in_nm(qtbot):
     assert "ground truth" in view.info.text() and not view.threshold.isVisible()
 
 
-def test_window_opens_another_tools_product_in_metres_and_exports_it(window, tmp_path):
+def test_window_opens_another_tools_product_in_metres_and_exports_it(window, qtbot, tmp_path):
     c = window.controller
     obj = _object()
     other = _product(tmp_path / "ptychodus-recon.h5", obj, pixel=25e-9)
-    c.dialogs.choose_reconstruction = lambda parent, start: str(other)
+    c.dialogs.choose_product = lambda parent, start: str(other)
     assert not window.action_export.isEnabled()
-    window.action_open_reconstruction.trigger()
+    with qtbot.waitSignal(c.previews.opener.finished, timeout=60_000):
+        window.action_open_result.trigger()  # File > Open reconstruction (read off-thread)
+    qtbot.waitUntil(lambda: window.reconstruction_view.obj is not None)
     view = window.reconstruction_view
     assert view.obj.shape == obj.shape and "ptychodus-recon.h5" in view.caption.text()
     assert view.left.pixel_size == pytest.approx((25e-9, 25e-9))
     assert window.positions_view.pixel_size == pytest.approx((25e-9, 25e-9))
     assert window.probe_view.probe is not None and window.probe_view.pixel_size is not None
     assert window.loss_view.history["train_loss"][1] == [3.0, 2.0, 1.5]
-    assert window.view_tabs.currentWidget() is view
     assert window.action_export.isEnabled()  # the opened result is what Export writes
     written = c.previews.export(tmp_path / "copy.h5")
     assert open_result(written[0]).reconstruction.obj.shape == obj.shape
     errors = []
     c.dialogs.show_error = lambda parent, title, message, details: errors.append(message)
     (tmp_path / "broken.h5").write_bytes(b"not hdf5")
-    c.results.open_path(tmp_path / "broken.h5")
+    c.results.open_path(tmp_path / "broken.h5")  # the Runs panel's way of opening
     assert errors and "broken.h5" in errors[0]
     assert view.obj.shape == obj.shape  # the previous result stays
+    c.results.open_path(other)
+    assert window.view_tabs.currentWidget() is view
 
 
 def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path):

@@ -135,6 +135,21 @@ def test_loss_view_switches_to_linear_for_negative_losses(qtbot):
     assert not view.log_y
 
 
+def test_negative_poisson_losses_are_drawn_above_their_minimum(qtbot):
+    view = LossView()
+    qtbot.addWidget(view)
+    for epoch, (train, val) in enumerate(((-7.9, -7.5), (-8.6, -8.3), (-8.8, -8.4))):
+        view.add_metrics(epoch, {"train_loss": train, "val_loss": val})
+    assert view.history["train_loss"][1] == [-7.9, -8.6, -8.8]  # the values themselves kept
+    drawn = view.drawn("train_loss") + view.drawn("val_loss")
+    assert min(drawn) == 0.0 and all(v >= 0 for v in drawn)  # nothing negative on screen
+    assert view.drawn("train_loss")[0] == pytest.approx(0.9)
+    label = view.plot.getAxis("left").labelText
+    assert "above its minimum" in label and "-8.8" in label
+    _, ys = view._curves["val_loss"].getData()
+    assert list(ys) == pytest.approx([1.3, 0.5, 0.4])
+
+
 def test_png_export_writes_amplitude_and_phase(tmp_path):
     obj = np.exp(1j * np.linspace(-3, 3, 12 * 10)).reshape(12, 10).astype(np.complex64)
     obj[0, 0] = np.nan
