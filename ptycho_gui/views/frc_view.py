@@ -67,8 +67,9 @@ class FrcView(QWidget):
         freq_px = np.asarray(frc["frequency_per_px"], dtype=np.float64)
         freq = freq_px / self.pixel_size[0] if self.pixel_size else freq_px
         threshold = float(frc.get("threshold") or FRC_THRESHOLD)
+        self.threshold.setVisible(True)  # first: a hidden line's label does not follow
         self.threshold.setPos(threshold)
-        self.threshold.setVisible(True)
+        self.threshold.label.valueChanged()
         parts = []
         for name, curve in self.curves.items():
             values = np.asarray(frc.get(name) or [], dtype=np.float64)

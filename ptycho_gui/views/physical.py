@@ -174,7 +174,7 @@ def colour_wheel_pixmap(size: int, text_colour: str = "#dddddd") -> QPixmap:
         box.moveCenter(QPointF(c + ux * r, c + uy * r))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
     painter.drawText(QRectF(0, size + 2 * margin - 2, size + 2 * margin, 16),
-                     Qt.AlignmentFlag.AlignCenter, "hue = phase (rad)")
+                     Qt.AlignmentFlag.AlignCenter, "phase (rad)")
     painter.end()
     return pixmap
 

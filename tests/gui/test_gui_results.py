@@ -177,6 +177,7 @@ def test_frc_view_in_inverse_metres_and_resolution_in_nm(qtbot):
     assert view.plot.getAxis("bottom").labelUnits == "m⁻¹"
     assert view.resolutions_px["phase"] == 2.0  # never below: Nyquist
     assert "20 nm" in view.info.text()
+    assert view.threshold.label.toPlainText() == "threshold 0.143"
     view.set_frc(None)
     assert "ground truth" in view.info.text() and not view.threshold.isVisible()
 
