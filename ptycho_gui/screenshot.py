@@ -12,6 +12,12 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
 from typing import Any
 
 VIEWS = {"main-window": "reconstruction_view", "loss": "loss_view",
@@ -39,11 +45,10 @@ def _wait(signal: Any, timeout_s: float) -> list:
     return list(received[0])
 
 
-def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int | None,
-                     size: tuple[int, int] = (1500, 920)) -> list[Path]:
-    """Simulate ``preset``, train ``epochs`` epochs from the GUI, save the window and views."""
+def screenshot_window(work_dir: Path, size: tuple[int, int] = (1500, 920)) -> MainWindow:
+    """A shown main window of ``size`` whose preferences live in ``work_dir`` and which never
+    asks to save the session."""
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
     from .app import create_main_window
 
@@ -51,9 +56,32 @@ def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int | N
     window = create_main_window(settings=settings)
     window.resize(*size)
     window.show()
+    assert window.controller is not None
+    window.controller.dialogs.ask_save_changes = lambda parent, name: "discard"
+    return window
+
+
+def screenshot_application() -> QApplication:
+    """The QApplication of a screenshot script (made once, Qt environment prepared)."""
+    from .app import prepare_environment
+
+    prepare_environment()
+    from PySide6.QtWidgets import QApplication
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("ptycho-gui")
+    return app
+
+
+def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int | None,
+                     size: tuple[int, int] = (1500, 920)) -> list[Path]:
+    """Simulate ``preset``, train ``epochs`` epochs from the GUI, save the window and views."""
+    from PySide6.QtWidgets import QApplication
+
+    window = screenshot_window(work_dir, size)
     c = window.controller
     assert c is not None
-    c.dialogs.ask_save_changes = lambda parent, name: "discard"
     c.session.apply_preset(preset)
     if epochs is not None:
         c.session.set_field("training.max_epochs", epochs)
@@ -97,13 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the simulated data and run (default: a temporary one)")
     args = parser.parse_args(argv)
-    from .app import prepare_environment
-
-    prepare_environment()
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("ptycho-gui")
+    screenshot_application()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -33,18 +33,14 @@ def _settle(seconds: float = 0.8) -> None:
 def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Path,
                             size: tuple[int, int] = (1500, 920)) -> list[Path]:
     """Open the newest run of ``runs`` with units, compare it with ``truth``; save the shots."""
-    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtCore import Qt
 
-    from .app import create_main_window
+    from .screenshot import screenshot_window
     from .views.imaging import HSV
 
-    settings = QSettings(str(work_dir / "screenshot.ini"), QSettings.Format.IniFormat)
-    window = create_main_window(settings=settings)
-    window.resize(*size)
-    window.show()
+    window = screenshot_window(work_dir, size)
     c = window.controller
     assert c is not None
-    c.dialogs.ask_save_changes = lambda parent, name: "discard"
     c.session.set_field("training.output_dir", str(runs))
     listed = window.runs_panel.runs
     if not listed:
@@ -60,7 +56,7 @@ def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Pa
         image = window.grab().toImage().scaledToWidth(
             SHOT_WIDTH, Qt.TransformationMode.SmoothTransformation)
         path = out_dir / f"{name}.png"
-        if not image.save(str(path), "PNG"):
+        if not image.save(str(path), b"PNG"):
             raise OSError(f"cannot write {path}")
         written.append(path)
 
@@ -89,13 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/images"),
                         help="folder for the PNG files (default: docs/images)")
     args = parser.parse_args(argv)
-    from .app import prepare_environment
+    from .screenshot import screenshot_application
 
-    prepare_environment()
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("ptycho-gui")
+    screenshot_application()
     with tempfile.TemporaryDirectory() as tmp:
         for path in make_result_screenshots(args.runs, args.truth, args.out, Path(tmp)):
             print(path)
