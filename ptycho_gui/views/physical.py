@@ -179,7 +179,7 @@ def colour_wheel_pixmap(size: int, text_colour: str = "#dddddd") -> QPixmap:
     return pixmap
 
 
-class ColourWheelItem(GraphicsWidgetAnchor, pg.GraphicsObject):  # type: ignore[name-defined,misc]
+class ColourWheelItem(GraphicsWidgetAnchor, pg.GraphicsObject):  # type: ignore[name-defined,misc,valid-type]
     """The legend of the complex (HSV) view, drawn over the plot's upper right corner (it
     takes no room from the image, so linked panels keep equal sizes)."""
 
