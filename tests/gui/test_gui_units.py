@@ -134,3 +134,24 @@ def test_reconstruction_view_units_from_a_square_pixel_side(qtbot):
     for panel in (view.left, view.right):
         assert panel.pixel_size == (5e-9, 5e-9)
         assert panel.plot.getAxis("left").labelUnits == "m"
+
+
+def test_linked_panels_filled_while_hidden_fit_the_image_when_shown(qtbot):
+    from ptycho_gui.views.reconstruction import ReconstructionView
+
+    view = ReconstructionView()
+    qtbot.addWidget(view)
+    view.set_object(np.ones((100, 120), np.complex64))  # filled before it has a size
+    view.resize(1200, 500)
+    view.show()
+    qtbot.waitUntil(lambda: abs(np.mean(view.left.plot.viewRange()[0]) - 60) < 1)
+    for panel in (view.left, view.right):
+        (x0, x1), (y0, y1) = panel.plot.viewRange()
+        assert x0 <= 0 and x1 >= 120 and y0 <= 0 and y1 >= 100  # the whole image
+        assert x1 - x0 < 3 * 120  # and not lost in a huge range
+    view.left.plot.getViewBox().sigRangeChangedManually.emit([True, True])  # the user zooms
+    view.left.plot.setRange(xRange=(10, 20), padding=0)
+    view.resize(1000, 450)
+    qtbot.wait(50)
+    x0, x1 = view.left.plot.viewRange()[0]
+    assert (x0 + x1) / 2 == pytest.approx(15, abs=0.5) and x1 - x0 < 15  # the zoom is kept
