@@ -136,14 +136,20 @@ def test_reconstruction_view_units_from_a_square_pixel_side(qtbot):
         assert panel.plot.getAxis("left").labelUnits == "m"
 
 
-def test_linked_panels_filled_while_hidden_fit_the_image_when_shown(qtbot):
+def test_linked_panels_fit_the_image_and_keep_a_users_zoom_across_resizes(qtbot):
     from ptycho_gui.views.reconstruction import ReconstructionView
 
+    from PySide6.QtWidgets import QLabel, QTabWidget
+
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
     view = ReconstructionView()
-    qtbot.addWidget(view)
-    view.set_object(np.ones((100, 120), np.complex64))  # filled before it has a size
-    view.resize(1200, 500)
-    view.show()
+    tabs.addTab(QLabel("another view"), "first")
+    tabs.addTab(view, "Reconstruction")
+    tabs.resize(1200, 500)
+    tabs.show()
+    view.set_object(np.ones((100, 120), np.complex64))  # filled in a hidden tab
+    tabs.setCurrentWidget(view)
     qtbot.waitUntil(lambda: abs(np.mean(view.left.plot.viewRange()[0]) - 60) < 1)
     for panel in (view.left, view.right):
         (x0, x1), (y0, y1) = panel.plot.viewRange()
@@ -151,7 +157,7 @@ def test_linked_panels_filled_while_hidden_fit_the_image_when_shown(qtbot):
         assert x1 - x0 < 3 * 120  # and not lost in a huge range
     view.left.plot.getViewBox().sigRangeChangedManually.emit([True, True])  # the user zooms
     view.left.plot.setRange(xRange=(10, 20), padding=0)
-    view.resize(1000, 450)
+    tabs.resize(1000, 450)
     qtbot.wait(50)
     x0, x1 = view.left.plot.viewRange()[0]
     assert (x0 + x1) / 2 == pytest.approx(15, abs=0.5) and x1 - x0 < 15  # the zoom is kept
