@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from engine.errors import EngineError
+from engine.runs_index import SESSION
 
 from .dialogs import Dialogs
 from .document import SessionDocument
@@ -51,6 +52,7 @@ class ResultsController(QObject):
         window.runs_panel.open_requested.connect(self.open_path)
         window.runs_panel.compare_requested.connect(self.compare)
         window.runs_panel.resume_requested.connect(self.resume_requested)
+        window.runs_panel.settings_requested.connect(self.show_settings)
         window.compare_view.compared.connect(self._on_compare_view_compared)
         document.changed.connect(self.follow_output_folder)
         self.follow_output_folder()
@@ -82,6 +84,18 @@ class ResultsController(QObject):
             return False
         self.window.show_comparison(first, second)
         return True
+
+    def show_settings(self, run_folder: Path) -> None:
+        """Show the complete settings a run used (its ``session.toml``), read-only."""
+        path = Path(run_folder) / SESSION
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            self.window.log("error", f"Cannot read {path}: {exc.strerror}")
+            return
+        self.dialogs.show_text(self.window, f"Settings of {Path(run_folder).name}",
+                               f"`{path}` (run it again: `ptycho-engine train --session "
+                               f"{path}`)\n\n```toml\n{text}\n```\n")
 
     def follow_output_folder(self) -> None:
         """List the runs of the session's ``training.output_dir`` (when it changed)."""

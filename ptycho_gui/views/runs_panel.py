@@ -63,11 +63,14 @@ class RunsPanel(QWidget):
         Compare the reconstructions of two run folders.
     resume_requested(Path)
         Continue this (cancelled, failed or killed) run from its ``last.ckpt``.
+    settings_requested(Path)
+        Show the settings this run used (its ``session.toml``).
     """
 
     open_requested = Signal(Path)
     compare_requested = Signal(Path, Path)
     resume_requested = Signal(Path)
+    settings_requested = Signal(Path)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +97,8 @@ class RunsPanel(QWidget):
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue a cancelled, failed or killed run from its "
                                       "last checkpoint")
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.setToolTip("Show the settings the run used (its session.toml)")
         self.details = QLabel("")
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -101,7 +106,8 @@ class RunsPanel(QWidget):
         top.addWidget(self.folder_label, 1)
         top.addWidget(self.refresh_button)
         buttons = QHBoxLayout()
-        for button in (self.open_button, self.compare_button, self.resume_button):
+        for button in (self.open_button, self.compare_button, self.resume_button,
+                       self.settings_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -113,6 +119,7 @@ class RunsPanel(QWidget):
         self.open_button.clicked.connect(self._on_open_button_clicked)
         self.compare_button.clicked.connect(self._on_compare_button_clicked)
         self.resume_button.clicked.connect(self._on_resume_button_clicked)
+        self.settings_button.clicked.connect(self._on_settings_button_clicked)
         self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
         self.table.itemDoubleClicked.connect(self._on_table_item_double_clicked)
         self._on_table_selection_changed()
@@ -165,6 +172,7 @@ class RunsPanel(QWidget):
         self.open_button.setEnabled(len(runs) == 1)
         self.compare_button.setEnabled(len(runs) == 2 and all(r.reconstruction for r in runs))
         self.resume_button.setEnabled(len(runs) == 1 and runs[0].resumable)
+        self.settings_button.setEnabled(len(runs) == 1 and runs[0].session_file.is_file())
         self.details.setText(self._details(runs[0]) if len(runs) == 1 else "")
 
     @staticmethod
@@ -195,6 +203,11 @@ class RunsPanel(QWidget):
         runs = self.selected_runs()
         if len(runs) == 1 and runs[0].resumable:
             self.resume_requested.emit(runs[0].path)
+
+    def _on_settings_button_clicked(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 1:
+            self.settings_requested.emit(runs[0].path)
 
     def _on_table_item_double_clicked(self, item: QTreeWidgetItem, _: int) -> None:
         path = item.data(0, _PATH_ROLE)

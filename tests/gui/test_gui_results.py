@@ -233,6 +233,10 @@ def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path):
     assert window.view_tabs.currentWidget() is window.loss_view
     panel.resume_button.click()
     assert resumed == [out / "run-002"]
+    shown = []
+    c.dialogs.show_text = lambda parent, title, text, folder=None: shown.append((title, text))
+    panel.settings_button.click()  # the settings the run used, read-only
+    assert shown[0][0] == "Settings of run-002" and "[training]" in shown[0][1]
     # Compare two runs: the comparison tab with both
     _run(out / "run-003", _object(seed=1))
     c.runs.state_changed.emit()  # a run ended: the list is read again
