@@ -59,7 +59,9 @@ class MainController(QObject):
         self.runs.result_ready.connect(self._on_runs_result_ready)
         self.runs.dataset_ready.connect(lambda _: self.previews.request_data_preview())
         self.previews.state_changed.connect(self.update_state)
-        self.runs.state_changed.connect(self.results.refresh_runs)
+        self.runs.state_changed.connect(self._on_runs_state_changed)
+        # The engine has made the run folder: list it as running.
+        self.runs.runner.signals.run_started.connect(lambda _: self._on_runs_state_changed())
         self.results.result_opened.connect(self._on_results_result_opened)
         self.results.resume_requested.connect(self._on_results_resume_requested)
         window.action_quit.triggered.connect(window.close)
@@ -114,6 +116,10 @@ class MainController(QObject):
     def _on_runs_result_ready(self, output: RunOutput) -> None:
         self.previews.show_newest_frame()  # the final frame if one waits, then the result
         self.previews.show_result(output)
+
+    def _on_runs_state_changed(self) -> None:
+        job = self.runs.runner.current_job if self.runs.busy else None
+        self.results.refresh_runs(job.context.get("run_dir") if job is not None else None)
 
     def _on_results_result_opened(self, result: OpenedResult) -> None:
         self.previews.use_reconstruction(result.reconstruction)

@@ -408,8 +408,9 @@ class MainWindow(QMainWindow):
         """List the runs of the session's output folder in the Runs panel."""
         self.runs_panel.set_folder(folder)
 
-    def refresh_runs(self) -> None:
-        self.runs_panel.refresh()
+    def refresh_runs(self, running: Path | str | None = None) -> None:
+        """List the runs again; ``running`` is the run folder being trained now."""
+        self.runs_panel.set_running(running)
 
     def log(self, level: str, message: str) -> None:
         """A line in the log pane ("info", "warning", "error")."""

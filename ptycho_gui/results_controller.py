@@ -104,9 +104,9 @@ class ResultsController(QObject):
             self.runs_folder = folder
             self.window.show_runs_folder(folder)
 
-    def refresh_runs(self) -> None:
-        """A run started or ended: list the runs again."""
-        self.window.refresh_runs()
+    def refresh_runs(self, running: str | os.PathLike[str] | None = None) -> None:
+        """A run started or ended: list the runs again (``running``: the folder trained now)."""
+        self.window.refresh_runs(Path(running) if running else None)
 
     # -- slots ----------------------------------------------------------------------------
     def _on_compare_view_compared(self, text: str) -> None:

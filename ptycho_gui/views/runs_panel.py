@@ -27,7 +27,7 @@ from engine.runs_index import INCOMPLETE, RunInfo, list_runs
 
 COLUMNS = ("Run", "Status", "Started", "Data file", "Epochs", "Wall time", "Quality")
 _STATUS_COLOURS = {"completed": "#2e7d32", "cancelled": "#b26a00", "failed": "#c62828",
-                   INCOMPLETE: "#757575"}
+                   INCOMPLETE: "#757575", "running": "#1565c0"}
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -41,13 +41,21 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def run_row(run: RunInfo) -> list[str]:
-    """The table's texts for one run (:data:`COLUMNS`)."""
+RUNNING = "running"
+
+
+def run_row(run: RunInfo, running: bool = False) -> list[str]:
+    """The table's texts for one run (:data:`COLUMNS`); ``running``: this app trains it now."""
     epochs = "" if run.epochs is None else str(run.epochs)
     if run.max_epochs is not None and epochs:
         epochs += f" / {run.max_epochs}"
     started = run.started.strftime("%Y-%m-%d %H:%M") if run.started else ""
-    status = "incomplete (running or killed)" if run.status == INCOMPLETE else run.status
+    if running:
+        status = RUNNING
+    elif run.status == INCOMPLETE:
+        status = "incomplete (running elsewhere or killed)"
+    else:
+        status = run.status
     return [run.name, status, started, Path(run.data_file).name if run.data_file else "",
             epochs, format_duration(run.wall_time_s), run.quality_text]
 
@@ -77,6 +85,7 @@ class RunsPanel(QWidget):
         self.setObjectName("runs-panel")
         self.folder: Path | None = None
         self.runs: list[RunInfo] = []
+        self.running: Path | None = None  # the run this app is training now
         self.folder_label = QLabel("No output folder.")
         self.folder_label.setWordWrap(True)
         self.refresh_button = QPushButton("Refresh")
@@ -130,15 +139,22 @@ class RunsPanel(QWidget):
         self.folder = Path(folder).expanduser() if folder else None
         self.refresh()
 
+    def set_running(self, folder: str | os.PathLike[str] | None) -> None:
+        """Mark the run this app is training now (None: none) and list the runs again."""
+        self.running = Path(folder).expanduser().resolve() if folder else None
+        self.refresh()
+
     def refresh(self) -> None:
         """Read the folder again, keeping the selection where the runs still exist."""
         selected = {r.path for r in self.selected_runs()}
         self.runs = list_runs(self.folder) if self.folder is not None else []
         self.table.clear()
         for run in self.runs:
-            item = QTreeWidgetItem(run_row(run))
+            running = run.path == self.running
+            item = QTreeWidgetItem(run_row(run, running))
             item.setData(0, _PATH_ROLE, str(run.path))
-            item.setForeground(1, QColor(_STATUS_COLOURS.get(run.status, "#000000")))
+            status = RUNNING if running else run.status
+            item.setForeground(1, QColor(_STATUS_COLOURS.get(status, "#000000")))
             item.setToolTip(0, str(run.path))
             item.setToolTip(3, run.data_file)
             self.table.addTopLevelItem(item)
@@ -171,7 +187,8 @@ class RunsPanel(QWidget):
         runs = self.selected_runs()
         self.open_button.setEnabled(len(runs) == 1)
         self.compare_button.setEnabled(len(runs) == 2 and all(r.reconstruction for r in runs))
-        self.resume_button.setEnabled(len(runs) == 1 and runs[0].resumable)
+        self.resume_button.setEnabled(len(runs) == 1 and runs[0].resumable
+                                      and runs[0].path != self.running)
         self.settings_button.setEnabled(len(runs) == 1 and runs[0].session_file.is_file())
         self.details.setText(self._details(runs[0]) if len(runs) == 1 else "")
 

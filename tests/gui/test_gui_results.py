@@ -237,6 +237,14 @@ def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path):
     c.dialogs.show_text = lambda parent, title, text, folder=None: shown.append((title, text))
     panel.settings_button.click()  # the settings the run used, read-only
     assert shown[0][0] == "Settings of run-002" and "[training]" in shown[0][1]
+    # The run this window trains now is marked running and cannot be resumed
+    window.refresh_runs(out / "run-002")
+    row = next(panel.table.topLevelItem(i) for i in range(panel.table.topLevelItemCount())
+               if panel.table.topLevelItem(i).text(0) == "run-002")
+    assert row.text(1) == "running"
+    panel.select(out / "run-002")
+    assert not panel.resume_button.isEnabled()
+    window.refresh_runs(None)
     # Compare two runs: the comparison tab with both
     _run(out / "run-003", _object(seed=1))
     c.runs.state_changed.emit()  # a run ended: the list is read again
