@@ -111,6 +111,8 @@ class MainController(QObject):
         self.runs.run_state = "idle"
         self.window.show_state("Ready")
         self.previews.forget_data()
+        if self.document.path is not None:  # a session file: show its newest run's result
+            self.results.open_newest_run()
         self.update_state()
 
     def _on_runs_result_ready(self, output: RunOutput) -> None:

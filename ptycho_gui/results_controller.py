@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from engine.errors import EngineError
-from engine.runs_index import SESSION
+from engine.runs_index import SESSION, list_runs
 
 from .dialogs import Dialogs
 from .document import SessionDocument
@@ -84,6 +84,15 @@ class ResultsController(QObject):
             return False
         self.window.show_comparison(first, second)
         return True
+
+    def open_newest_run(self) -> OpenedResult | None:
+        """Show the newest run of the output folder that has a reconstruction (a session
+        opened again after a restart shows where it left off); None when there is none."""
+        if self.runs_folder is None:
+            return None
+        newest = next((run for run in list_runs(self.runs_folder)
+                       if run.reconstruction is not None), None)
+        return self.open_path(newest.path) if newest is not None else None
 
     def show_settings(self, run_folder: Path) -> None:
         """Show the complete settings a run used (its ``session.toml``), read-only."""

@@ -263,3 +263,20 @@ def test_data_preview_pixel_size_puts_the_live_views_in_metres(window):
     assert window.probe_view.pixel_size == (12e-9, 12e-9)
     window.show_data(positions=np.array([[10.0, 10.0]]), object_shape=(40, 40))
     assert window.positions_view.pixel_size is None  # a file without geometry: pixels
+
+
+def test_opening_a_session_shows_its_newest_run_after_a_restart(window, tmp_path):
+    from engine.config import SessionConfig, save_session
+
+    out = tmp_path / "runs"
+    _run(out / "run-001", _object())
+    _run(out / "run-002", None, status="failed")  # newer, but nothing to show
+    config = SessionConfig()
+    config.training.output_dir = str(out)
+    session = save_session(config, tmp_path / "beamtime.toml")
+    assert window.controller.session.open_session(session)
+    assert window.reconstruction_view.obj is not None
+    assert window.reconstruction_view.caption.text().startswith("run-001 (completed)")
+    assert window.action_export.isEnabled()
+    window.controller.session.new_session()  # New: defaults, nothing of the old runs
+    assert window.reconstruction_view.obj is None

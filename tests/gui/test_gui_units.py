@@ -137,9 +137,9 @@ def test_reconstruction_view_units_from_a_square_pixel_side(qtbot):
 
 
 def test_linked_panels_fit_the_image_and_keep_a_users_zoom_across_resizes(qtbot):
-    from ptycho_gui.views.reconstruction import ReconstructionView
-
     from PySide6.QtWidgets import QLabel, QTabWidget
+
+    from ptycho_gui.views.reconstruction import ReconstructionView
 
     tabs = QTabWidget()
     qtbot.addWidget(tabs)
