@@ -56,7 +56,7 @@ def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Pa
         image = window.grab().toImage().scaledToWidth(
             SHOT_WIDTH, Qt.TransformationMode.SmoothTransformation)
         path = out_dir / f"{name}.png"
-        if not image.save(str(path), b"PNG"):
+        if not image.save(str(path)):  # PNG, from the suffix
             raise OSError(f"cannot write {path}")
         written.append(path)
 
