@@ -67,7 +67,7 @@ class SessionController(QObject):
 
     def apply_preset(self, name: str) -> bool:
         """Set the fields of simulation preset ``name`` (e.g. "tiny") in the session."""
-        from engine.simulation import preset_layer
+        from engine.config import preset_layer
 
         try:
             layer = preset_layer(name)
@@ -81,7 +81,7 @@ class SessionController(QObject):
         return True
 
     def _on_preset_menu_about_to_show(self) -> None:
-        from engine.simulation import PRESETS  # loaded on first use, not at start-up
+        from engine.config import PRESETS
 
         self.window.set_presets(PRESETS, self.apply_preset)
 

@@ -1,5 +1,7 @@
-"""Configuration: the schema, validation, session files and the resolver (no torch, no Qt)."""
+"""Configuration: the schema, validation, session files, the resolver and the simulation presets
+(no torch, no Qt)."""
 
+from .presets import PRESET_NAMES, PRESETS, apply_preset, preset_layer
 from .resolve import GUI_SOURCE, ResolvedConfig, SessionFile, resolve_config, resolve_layers
 from .schema import (
     SCHEMA_VERSION,
@@ -21,6 +23,11 @@ from .validation import ConfigIssue, coerce, copy_config, parse_devices, validat
 
 __all__ = [
     "GUI_SOURCE",
+    "PRESETS",
+    "PRESET_NAMES",
+    "apply_preset",
+    "coerce",
+    "preset_layer",
     "SCHEMA_VERSION",
     "absolutize_paths",
     "ConfigIssue",

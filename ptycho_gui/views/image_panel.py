@@ -17,6 +17,8 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from engine.render import CYCLIC_MAP, LINEAR_MAP
+
 from ..qtenv import pyqtgraph_module
 from .imaging import COMPONENTS, HSV, component_image, robust_levels
 from .physical import (
@@ -31,8 +33,6 @@ from .units import COMPONENT_UNITS, PixelSize, format_length, valid_pixel_size
 
 pg = pyqtgraph_module()
 
-CYCLIC_MAP = "CET-C1"
-LINEAR_MAP = "viridis"
 DIVERGING_MAP = "CET-D1"
 
 
