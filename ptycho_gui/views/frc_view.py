@@ -10,8 +10,10 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from engine.render import format_length
+
 from ..qtenv import pyqtgraph_module
-from .units import PixelSize, format_length, valid_pixel_size
+from .units import PixelSize, valid_pixel_size
 
 pg = pyqtgraph_module()
 

@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from engine.render import CYCLIC_MAP, LINEAR_MAP
+from engine.render import CYCLIC_MAP, LINEAR_MAP, format_length
 
 from ..qtenv import pyqtgraph_module
 from .imaging import COMPONENTS, HSV, component_image, robust_levels
@@ -29,7 +29,7 @@ from .physical import (
     set_physical_axes,
 )
 from .profile import LineProfile
-from .units import COMPONENT_UNITS, PixelSize, format_length, valid_pixel_size
+from .units import COMPONENT_UNITS, PixelSize, valid_pixel_size
 
 pg = pyqtgraph_module()
 

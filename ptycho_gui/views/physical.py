@@ -14,9 +14,11 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 
+from engine.render import scale_bar
+
 from ..qtenv import pyqtgraph_module
 from .imaging import hsv_image
-from .units import PixelSize, scale_bar
+from .units import PixelSize
 
 pg = pyqtgraph_module()
 GraphicsWidgetAnchor = pg.GraphicsWidgetAnchor

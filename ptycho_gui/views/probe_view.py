@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from engine.render import format_length
+
 from ..qtenv import pyqtgraph_module
 from .image_panel import CYCLIC_MAP, LINEAR_MAP, add_image_plot, value_label
 from .imaging import PHASE_LEVELS
 from .physical import FitGroup, attach_scale_bar, set_physical_axes
-from .units import PixelSize, format_length, valid_pixel_size
+from .units import PixelSize, valid_pixel_size
 
 pg = pyqtgraph_module()
 

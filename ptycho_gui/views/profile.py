@@ -9,9 +9,11 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from engine.render import format_length
+
 from ..qtenv import pyqtgraph_module
 from .physical import AXIS_WIDTH
-from .units import PixelSize, format_length, line_profile
+from .units import PixelSize, line_profile
 
 pg = pyqtgraph_module()
 

@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from engine.render import AMPLITUDE_LABEL, PHASE_LABEL
+
 PixelSize = tuple[float, float] | None
 
-_LENGTH_UNITS = ((1e-3, "mm"), (1e-6, "µm"), (1e-9, "nm"), (1e-12, "pm"))
-_STEPS = (1.0, 2.0, 5.0)
 
 COMPONENT_UNITS = {
-    "amplitude": "amplitude",
-    "phase": "phase (rad)",
+    "amplitude": AMPLITUDE_LABEL,
+    "phase": PHASE_LABEL,
     "real": "real part",
     "imaginary": "imaginary part",
     "log amplitude": "log10 amplitude",
@@ -44,42 +44,6 @@ def valid_pixel_size(pixel_size: Any) -> PixelSize:
     if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
         return None
     return (width, height)
-
-
-def format_length(metres: float, digits: int = 3) -> str:
-    """``metres`` in the unit that keeps the number >= 1: "500 nm", "1.5 µm", "2 mm"."""
-    size = abs(metres)
-    for scale, unit in _LENGTH_UNITS:
-        if size >= scale or scale == _LENGTH_UNITS[-1][0]:
-            return f"{metres / scale:.{digits}g} {unit}"
-    raise AssertionError("unreachable")
-
-
-def nice_length(limit: float) -> float:
-    """The largest 1, 2 or 5 x 10^k not above ``limit`` (> 0)."""
-    if not (limit > 0 and math.isfinite(limit)):
-        raise ValueError(f"nice_length: expected a finite length > 0, found {limit}")
-    exponent = math.floor(math.log10(limit))
-    best = 10.0**exponent
-    for step in _STEPS:
-        candidate = step * 10.0**exponent
-        if candidate <= limit * (1 + 1e-9):
-            best = candidate
-    return best
-
-
-def scale_bar(view_width_px: float, pixel_width_m: float | None,
-              fraction: float = 0.2) -> tuple[float, str]:
-    """A scale bar of a round length close to ``fraction`` of the view width.
-
-    Returns ``(length in image pixels, label)``; without a pixel size the bar is in pixels.
-    """
-    target_px = max(view_width_px * fraction, 1e-12)
-    if pixel_width_m is None:
-        length = nice_length(target_px)
-        return length, f"{length:g} px"
-    length_m = nice_length(target_px * pixel_width_m)
-    return length_m / pixel_width_m, format_length(length_m)
 
 
 def line_profile(image: np.ndarray, start: tuple[float, float], end: tuple[float, float],

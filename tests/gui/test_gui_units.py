@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.render import format_length, nice_length, scale_bar
 from ptycho_gui.views.image_panel import ImagePanel
 from ptycho_gui.views.imaging import HSV
 from ptycho_gui.views.physical import colour_wheel_rgba
-from ptycho_gui.views.units import format_length, line_profile, nice_length, scale_bar
+from ptycho_gui.views.units import line_profile
 
 
 def test_lengths_scale_bars_and_profiles_in_metres():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine.render import FIGURE_MARGIN, figure_zoom
 from ptycho_gui.export import export_png
 from ptycho_gui.views.image_panel import ImagePanel
 from ptycho_gui.views.imaging import COMPONENTS, HSV, component_image, hsv_image
@@ -156,8 +157,10 @@ def test_png_export_writes_amplitude_and_phase(tmp_path):
     written = export_png(obj, tmp_path / "recon.png")
     assert [p.name for p in written] == ["recon-amplitude.png", "recon-phase.png"]
     phase = np.asarray(Image.open(written[1]))
-    assert phase.shape == (12, 10, 3)
-    assert tuple(phase[0, 0]) == (0, 0, 0)  # NaN shown black
+    zoom = figure_zoom(obj.shape)  # a figure: the picture enlarged, a colour bar beside it
+    assert phase.shape[0] == 12 * zoom + 2 * FIGURE_MARGIN
+    assert phase.shape[1] > 10 * zoom + 2 * FIGURE_MARGIN
+    assert tuple(phase[FIGURE_MARGIN, FIGURE_MARGIN]) == (0, 0, 0)  # NaN shown black
     assert len({tuple(px) for px in phase.reshape(-1, 3)}) > 20  # a real colour ramp
 
 
