@@ -17,7 +17,7 @@ from ptycho_gui.worker import Job
 def tiny_data(tmp_path_factory):
     pytest.importorskip("torch")
     import engine
-    from engine.simulation import apply_preset
+    from engine.config import apply_preset
 
     folder = tmp_path_factory.mktemp("tiny")
     engine.simulate(apply_preset(SessionConfig(), "tiny").config, folder)
