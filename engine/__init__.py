@@ -47,6 +47,8 @@ _LAZY = {
     "evaluate": "engine.metrics",
     "resolve_device": "engine.training",
     "DeviceInfo": "engine.training",
+    "list_runs": "engine.runs_index",
+    "read_run": "engine.runs_index",
 }
 
 # Sub-packages and modules reachable as attributes (``engine.io.inspect``) without importing

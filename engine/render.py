@@ -11,8 +11,10 @@ their 256-entry tables so the engine's PNGs match the screen without Qt. Exporte
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -159,7 +161,185 @@ def write_png(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
 
 
 def write_object_pngs(obj: np.ndarray, amplitude_path: str | os.PathLike[str],
-                      phase_path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write the amplitude and phase pictures of ``obj``; return both paths."""
-    return (write_png(amplitude_path, amplitude_rgb(obj)),
-            write_png(phase_path, phase_rgb(obj)))
+                      phase_path: str | os.PathLike[str],
+                      pixel_size_m: float | tuple[float, float] | None = None
+                      ) -> tuple[Path, Path]:
+    """Write the amplitude and phase figures of ``obj`` (:func:`figure`: the screen's colours
+    and levels, a labelled colour bar and a scale bar, in metres with ``pixel_size_m``);
+    return both paths."""
+    amplitude = np.abs(obj).astype(np.float32)
+    return (write_png(amplitude_path, figure(
+                amplitude_rgb(obj), cmap=LINEAR_MAP, levels=robust_levels(amplitude, "amplitude"),
+                label=AMPLITUDE_LABEL, pixel_size_m=pixel_size_m)),
+            write_png(phase_path, figure(phase_rgb(obj), cmap=CYCLIC_MAP, levels=PHASE_LEVELS,
+                                         label=PHASE_LABEL, pixel_size_m=pixel_size_m)))
+
+
+# -- figures: a picture with its colour bar and scale bar, as the screen shows it -------------
+
+AMPLITUDE_LABEL = "amplitude"
+PHASE_LABEL = "phase (rad)"
+LENGTH_UNITS = ((1e-3, "mm"), (1e-6, "µm"), (1e-9, "nm"), (1e-12, "pm"))
+FIGURE_MIN_SIDE = 480
+"""Pictures are enlarged by a whole factor (no smoothing: pixels stay sharp) to at least this
+many pixels on their long side, so that the labels stay readable next to small objects."""
+FIGURE_MARGIN = 16
+"""White border (pixels) around a figure's picture."""
+SCALE_BAR_FRACTION = 0.2
+"""A scale bar is about this fraction of the image width, rounded to 1, 2 or 5 x 10^k."""
+
+
+def format_length(metres: float, digits: int = 3) -> str:
+    """``metres`` in the unit that keeps the number >= 1: "500 nm", "1.5 µm", "2 mm"."""
+    size = abs(metres)
+    scale, unit = next(((s, u) for s, u in LENGTH_UNITS if size >= s), LENGTH_UNITS[-1])
+    return f"{metres / scale:.{digits}g} {unit}"
+
+
+def nice_length(limit: float) -> float:
+    """The largest 1, 2 or 5 x 10^k not above ``limit`` (> 0)."""
+    if not (limit > 0 and math.isfinite(limit)):
+        raise ValueError(f"nice_length: expected a finite length > 0, found {limit}")
+    exponent = math.floor(math.log10(limit))
+    best = 10.0**exponent
+    for step in (2.0, 5.0):
+        if step * 10.0**exponent <= limit * (1 + 1e-9):
+            best = step * 10.0**exponent
+    return best
+
+
+def scale_bar(view_width_px: float, pixel_width_m: float | None,
+              fraction: float = SCALE_BAR_FRACTION) -> tuple[float, str]:
+    """A scale bar of a round length close to ``fraction`` of the view width.
+
+    Returns ``(length in image pixels, label)``; without a pixel size the bar is in pixels.
+    """
+    target_px = max(view_width_px * fraction, 1e-12)
+    if pixel_width_m is None:
+        length = nice_length(target_px)
+        return length, f"{length:g} px"
+    length_m = nice_length(target_px * pixel_width_m)
+    return length_m / pixel_width_m, format_length(length_m)
+
+
+def colour_bar_ticks(levels: tuple[float, float], count: int = 5) -> list[float]:
+    """Round tick values inside ``levels`` (about ``count`` of them)."""
+    low, high = sorted(float(v) for v in levels)
+    if not high > low:
+        return [low]
+    step = nice_length((high - low) / max(count - 1, 1))
+    ticks, value = [], math.ceil(low / step - 1e-9) * step
+    while value <= high + 1e-9 * step:
+        ticks.append(0.0 if abs(value) < 1e-9 * step else value)
+        value += step
+    return ticks
+
+
+FIGURE_FONTS = ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf")
+"""Fonts tried for a figure's text (found by PIL on the system); else PIL's own font."""
+
+
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    for name in FIGURE_FONTS:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
+
+def _printable(font: Any, text: str) -> str:
+    """``text`` with "µ" written "u" when ``font`` has no glyph for it (PIL's own font)."""
+    if "µ" in text and _glyph(font, "µ") == _glyph(font, "\U0010fffd"):
+        return text.replace("µ", "u")
+    return text
+
+
+def figure(rgb: np.ndarray, *, cmap: str | None = None,
+           levels: tuple[float, float] | None = None, label: str = "",
+           pixel_size_m: float | tuple[float, float] | None = None) -> np.ndarray:
+    """A picture as the screen shows it, for a logbook: ``rgb`` enlarged to
+    :data:`FIGURE_MIN_SIDE`, a scale bar in its lower right corner (in metres with
+    ``pixel_size_m``, else in pixels) and, with ``cmap``, a colour bar over ``levels`` with
+    round ticks and ``label`` (the quantity and its unit).
+
+    Returns the ``(H, W, 3)`` uint8 figure on a white background.
+    """
+    from PIL import Image, ImageDraw
+
+    height, width = rgb.shape[:2]
+    zoom = figure_zoom((height, width))
+    picture = Image.fromarray(np.ascontiguousarray(rgb)).resize(
+        (width * zoom, height * zoom), Image.Resampling.NEAREST)
+    font, small = _font(16), _font(14)
+    margin, bar_width, gap = FIGURE_MARGIN, 22, 8
+    with_bar = cmap is not None and levels is not None
+    ticks = colour_bar_ticks(levels) if with_bar and levels is not None else []
+    tick_texts = [f"{t:.4g}" for t in ticks]
+    tick_width = max((int(small.getbbox(t)[2]) for t in tick_texts), default=0)
+    label_height = int(font.getbbox(label or "Hg")[3]) + 4
+    bar_total = bar_width + 6 + tick_width + gap + label_height if with_bar else 0
+    canvas = Image.new("RGB", (2 * margin + picture.width + (2 * gap + bar_total
+                                                              if with_bar else 0),
+                               2 * margin + picture.height), "white")
+    draw = ImageDraw.Draw(canvas)
+    canvas.paste(picture, (margin, margin))
+    _draw_scale_bar(draw, font, zoom, width, pixel_size_m, right=margin + picture.width,
+                    bottom=margin + picture.height)
+    if with_bar and cmap is not None and levels is not None:
+        left = margin + picture.width + 2 * gap
+        column = colour_table(cmap)[np.linspace(255, 0, picture.height).round().astype(np.intp)]
+        strip = np.repeat(column[:, None, :], bar_width, axis=1)
+        canvas.paste(Image.fromarray(np.ascontiguousarray(strip)), (left, margin))
+        draw.rectangle((left, margin, left + bar_width - 1, margin + picture.height - 1),
+                       outline="black")
+        low, high = levels
+        for value, text in zip(ticks, tick_texts, strict=True):
+            y = margin + (picture.height - 1) * (1 - (value - low) / ((high - low) or 1.0))
+            draw.line((left + bar_width, y, left + bar_width + 4, y), fill="black")
+            draw.text((left + bar_width + 6, y - small.getbbox(text)[3] / 2 - 1), text,
+                      fill="black", font=small)
+        if label:
+            label = _printable(font, label)
+            text_image = Image.new("RGB", (int(font.getbbox(label)[2]) + 4, label_height),
+                                   "white")
+            ImageDraw.Draw(text_image).text((2, 0), label, fill="black", font=font)
+            rotated = text_image.rotate(90, expand=True)
+            canvas.paste(rotated, (left + bar_width + 6 + tick_width + gap,
+                                   margin + max(0, (picture.height - rotated.height) // 2)))
+    return np.asarray(canvas)
+
+
+def figure_zoom(shape: tuple[int, ...]) -> int:
+    """The whole factor a picture of ``shape`` ``(H, W, ...)`` is enlarged by in a figure; the
+    picture's top left corner is at ``(FIGURE_MARGIN, FIGURE_MARGIN)``."""
+    return max(1, math.ceil(FIGURE_MIN_SIDE / max(shape[0], shape[1])))
+
+
+def _draw_scale_bar(draw: Any, font: Any, zoom: int, width_px: int,
+                    pixel_size_m: float | tuple[float, float] | None, *, right: int,
+                    bottom: int) -> None:
+    """A white bar with a dark outline and its length above it, 14 px from the corner."""
+    pixel = None
+    if pixel_size_m is not None:
+        pixel = float(np.ravel(pixel_size_m)[0])
+    length_px, text = scale_bar(width_px, pixel if pixel and pixel > 0 else None)
+    text = _printable(font, text)
+    x1, y1 = right - 14, bottom - 14
+    x0 = x1 - length_px * zoom
+    draw.rectangle((x0, y1 - 6, x1, y1), fill="white", outline="black")
+    box = font.getbbox(text)
+    tx, ty = (x0 + x1) / 2 - box[2] / 2, y1 - 8 - box[3]
+    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        draw.text((tx + dx, ty + dy), text, fill="black", font=font)
+    draw.text((tx, ty), text, fill="white", font=font)
+
+
+def _glyph(font: Any, char: str) -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(image).text((4, 4), char, fill=255, font=font)
+    return image.tobytes()

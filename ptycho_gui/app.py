@@ -63,9 +63,10 @@ def create_main_window(session: str | None = None,
     from .main_window import MainWindow
 
     window = MainWindow()
-    window.controller = MainController(window, settings if settings is not None else app_settings())
+    controller = MainController(window, settings if settings is not None else app_settings())
+    window.controller = controller
     if session:
-        window.controller.open_session(session)
+        controller.session.open_session(session)
     return window
 
 
@@ -80,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .icons import icon
 
-    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *qt_args])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setWindowIcon(icon("app"))

@@ -6,6 +6,7 @@ Adding a field to ``engine/config/schema.py`` adds a row here; nothing lists fie
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 
 from PySide6.QtCore import Qt, Signal
@@ -28,7 +29,9 @@ from engine.config import (
     section_classes,
 )
 
-from .field_editors import FieldEditor, field_label, make_editor
+from .field_editors import FieldEditor, allowed_range, field_label, make_editor
+
+_GUI_SOURCE = re.compile(r" \(from gui[^)]*\)")
 
 
 @dataclasses.dataclass
@@ -130,6 +133,12 @@ class ConfigForm(QWidget):
         for row in self.rows.values():
             row.editor.set_value(getattr(getattr(config, row.spec.section), row.spec.name))
 
+    def show_value(self, key: str, value: object) -> None:
+        """Show ``value`` in ``key``'s editor unless it shows it already (no signal)."""
+        editor = self.rows[key].editor
+        if editor.value() != value:
+            editor.set_value(value)
+
     def config(self, base: SessionConfig | None = None) -> SessionConfig:
         """The config shown: ``base`` (default: defaults) with every form value set."""
         config = copy_config(base if base is not None else SessionConfig())
@@ -172,7 +181,10 @@ class ConfigForm(QWidget):
             else:
                 unplaced.append(issue)
         for key, row in self.rows.items():
-            text = "; ".join(by_key.get(key, []))
+            # "(from gui)" says where a value came from: plain at the field the user edits.
+            text = "; ".join(_GUI_SOURCE.sub("", message) for message in by_key.get(key, []))
+            if text and allowed_range(row.spec):
+                text += f" (allowed: {allowed_range(row.spec)})"
             row.editor.set_issue(text or None)
             row.message.setText(text)
         self._issue_keys = set(by_key)

@@ -1,615 +1,172 @@
-"""The one controller: wires the session document, the settings form, the job runners and
-the views. Slots are named ``_on_<source>_<event>``; the newest preview frame wins and stale
-ones are dropped; the newest data-preview request wins and stale results are ignored.
+"""The main controller: composes the session, runs and previews controllers of a window and
+keeps what depends on more than one of them (the actions' state, the status message,
+closing).
+
+- :class:`~ptycho_gui.session_controller.SessionController`: form edits, New/Open/Save,
+  recent files, presets.
+- :class:`~ptycho_gui.run_controller.RunController`: simulate/train/infer jobs, Stop,
+  progress and results.
+- :class:`~ptycho_gui.preview_controller.PreviewController`: the data preview, live frames,
+  the result and its export.
+- :class:`~ptycho_gui.results_controller.ResultsController`: File > Open reconstruction, the
+  Runs panel (open, compare, resume) and the comparison view.
+
+None of them touches a widget: they call the window's intent methods.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from PySide6.QtCore import QObject, QSettings, QTimer, Slot
+from PySide6.QtCore import QObject, QSettings
 
-from engine.config import ConfigIssue, SessionConfig, absolutize_paths, validate
-from engine.errors import EngineError
-from engine.reporting import PreviewFrame, Progress
-
-from . import dialogs
+from . import help
+from .dialogs import Dialogs
 from .document import SessionDocument
-from .export import export_reconstruction
-from .jobs import (
-    DataPreview,
-    Reconstruction,
-    RunOutput,
-    data_preview_job,
-    infer_job,
-    simulate_job,
-    train_job,
-)
-from .main_window import APP_NAME, MainWindow
-from .recent import RecentFiles
-from .worker import JobOutcome, JobRunner
+from .jobs import RunOutput
+from .main_window import MainWindow
+from .preview_controller import PreviewController
+from .results import OpenedResult
+from .results_controller import ResultsController
+from .run_controller import RunController
+from .session_controller import SessionController
 
-PREVIEW_MIN_INTERVAL_MS = 250
-"""Redraw the live reconstruction at most 4 times per second."""
-
-PREVIEW_DEBOUNCE_MS = 400
-"""Inspect data.path this long after the last keystroke."""
-
-SHUTDOWN_TIMEOUT_S = 30.0
-
-
-def format_duration(seconds: float | None) -> str:
-    """``75.3`` -> ``1:15``; ``3725`` -> ``1:02:05``; None -> ``?``."""
-    if seconds is None or not np.isfinite(seconds):
-        return "?"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def describe_progress(progress: Progress) -> str:
-    """The progress bar's text: stage, epoch, units."""
-    parts = [progress.stage]
-    if progress.epoch is not None:
-        total = f"/{progress.max_epochs}" if progress.max_epochs else ""
-        parts.append(f"epoch {progress.epoch + 1}{total}")
-    if progress.total:
-        parts.append(f"{progress.done}/{progress.total} {progress.unit}")
-    else:
-        parts.append(f"{progress.done} {progress.unit}")
-    return " · ".join(parts)
-
-
-def describe_device(info: dict[str, Any]) -> str:
-    """The resolved device from ``run_started`` info."""
-    for key in ("device", "resolved_device"):
-        if info.get(key):
-            return f"device: {info[key]}"
-    accelerator = info.get("accelerator") or info.get("resolved_accelerator")
-    devices = info.get("devices") or info.get("resolved_devices")
-    if accelerator is None:
-        return ""
-    return f"device: {accelerator}" + (f" ({devices})" if devices not in (None, "") else "")
+SHUTDOWN_TIMEOUT_S = 5.0
+"""Closing waits this long for the worker threads once their jobs have ended."""
 
 
 class MainController(QObject):
-    """Owns the wiring between the session, the runners and the views of a :class:`MainWindow`.
-
-    The attributes ``ask_save_changes``, ``show_error``, ``choose_open_session``,
-    ``choose_save_session``, ``choose_folder`` and ``choose_export_path`` are the dialogs
-    (functions of :mod:`ptycho_gui.dialogs`); tests replace them.
-    """
+    """Owns the controllers of a :class:`MainWindow` and the shared :class:`Dialogs`."""
 
     def __init__(self, window: MainWindow, settings: QSettings,
                  document: SessionDocument | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.settings = settings
+        self.dialogs = Dialogs()
         self.document = document or SessionDocument(self)
-        self.recent = RecentFiles(settings)
-        self.runner = JobRunner("engine-run", self)
-        self.loader = JobRunner("data-preview", self)
-        self.ask_save_changes = dialogs.ask_save_changes
-        self.show_error = dialogs.error_box
-        self.choose_open_session = dialogs.choose_open_session
-        self.choose_save_session = dialogs.choose_save_session
-        self.choose_folder = dialogs.choose_folder
-        self.choose_export_path = dialogs.choose_export_path
-        self.issues: list[ConfigIssue] = []
-        self.data_problems: list[str] = []
-        self.run_state = "idle"
-        self.last_outcome: JobOutcome | None = None
-        self.reconstruction: Reconstruction | None = None
-        self.data_preview: DataPreview | None = None
-        self._preview_generation = 0
-        self._pending_preview: SessionConfig | None = None
-        self._frame_timer = QTimer(self)
-        self._frame_timer.setSingleShot(True)
-        self._frame_timer.timeout.connect(self._on_frame_timer_timeout)
-        self._preview_timer = QTimer(self)  # typing a path must not inspect every prefix
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.setInterval(PREVIEW_DEBOUNCE_MS)
-        self._preview_timer.timeout.connect(self.request_data_preview)
-        self._closing = False
-        self._connect()
+        self.session = SessionController(window, self.document, self.dialogs, settings, self)
+        self.runs = RunController(window, self.document, self.dialogs, self)
+        self.previews = PreviewController(window, self.document, self.dialogs,
+                                          self.runs.runner, self)
+        self.results = ResultsController(window, self.document, self.dialogs, self)
+        self._quit_when_idle = False
+        self._close_confirmed = False
+        self.document.changed.connect(self.update_state)
+        self.session.data_path_edited.connect(self.previews.schedule_data_preview)
+        self.session.session_replaced.connect(self._on_session_replaced)
+        self.runs.state_changed.connect(self.update_state)
+        self.runs.result_ready.connect(self._on_runs_result_ready)
+        self.runs.dataset_ready.connect(lambda _: self.previews.request_data_preview())
+        self.previews.state_changed.connect(self.update_state)
+        self.runs.state_changed.connect(self._on_runs_state_changed)
+        # The engine has made the run folder: list it as running.
+        self.runs.runner.signals.run_started.connect(lambda _: self._on_runs_state_changed())
+        self.results.result_opened.connect(self._on_results_result_opened)
+        self.results.resume_requested.connect(self._on_results_resume_requested)
+        window.action_quit.triggered.connect(window.close)
+        window.action_guide.triggered.connect(self.show_user_guide)
+        window.action_shortcuts.triggered.connect(self.show_shortcuts)
+        window.action_about.triggered.connect(self.show_about)
         window.close_guard = self.confirm_close
-        window.form.set_config(self.document.config)
         self._restore_window()
-        self._rebuild_recent_menu()
-        self._on_document_changed()
+        self.update_state()
 
-    # -- wiring ---------------------------------------------------------------------------
-    def _connect(self) -> None:
-        w = self.window
-        w.form.value_edited.connect(self._on_form_value_edited)
-        w.advanced_box.toggled.connect(self._on_advanced_box_toggled)
-        self.document.changed.connect(self._on_document_changed)
-        self.document.replaced.connect(self._on_document_replaced)
-        w.action_new.triggered.connect(self._on_action_new_triggered)
-        w.action_open.triggered.connect(self._on_action_open_triggered)
-        w.action_save.triggered.connect(self._on_action_save_triggered)
-        w.action_save_as.triggered.connect(self._on_action_save_as_triggered)
-        w.action_export.triggered.connect(self._on_action_export_triggered)
-        w.action_quit.triggered.connect(w.close)
-        w.action_simulate.triggered.connect(self._on_action_simulate_triggered)
-        w.action_train.triggered.connect(self._on_action_train_triggered)
-        w.action_infer.triggered.connect(self._on_action_infer_triggered)
-        w.action_stop.triggered.connect(self._on_action_stop_triggered)
-        w.preset_menu.aboutToShow.connect(self._on_preset_menu_about_to_show)
-        self.runner.started.connect(self._on_runner_started)
-        self.runner.finished.connect(self._on_runner_finished)
-        signals = self.runner.signals
-        signals.run_started.connect(self._on_reporter_run_started)
-        signals.progress_ready.connect(self._on_reporter_progress_ready)
-        signals.metrics.connect(self._on_reporter_metrics)
-        signals.preview_ready.connect(self._on_reporter_preview_ready)
-        signals.log.connect(self._on_reporter_log)
-        self.loader.finished.connect(self._on_loader_finished)
-        self.loader.signals.log.connect(self._on_reporter_log)
-
-    # -- session --------------------------------------------------------------------------
-    def _on_form_value_edited(self, key: str, value: Any) -> None:
-        self.document.set_value(key, value)
-        if key.startswith("data."):
-            self._preview_timer.start()
-
-    def set_field(self, key: str, value: Any) -> None:
-        """Set ``section.field`` in the session and its widget (an edit: marks modified)."""
-        self.window.form.editor(key).set_value(value)
-        self.document.set_value(key, value)
-
-    def _on_advanced_box_toggled(self, checked: bool) -> None:
-        self.window.form.set_show_advanced(checked)
-
-    def _on_document_replaced(self) -> None:
-        self.window.form.set_config(self.document.config)
-        self.data_problems = []
-        self.request_data_preview()
-
-    def _on_document_changed(self) -> None:
-        doc = self.document
-        self.window.setWindowTitle(
-            f"{doc.display_name}{'*' if doc.modified else ''} — {APP_NAME}")
-        self.issues = validate(doc.config)
-        self._show_issues()
-        self._update_actions()
-
-    def _show_issues(self) -> None:
-        extra = [ConfigIssue("data.path", problem, has_value=False)
-                 for problem in self.data_problems]
-        unplaced = self.window.form.show_issues(self.issues + extra)
-        label = self.window.issues_label
-        label.setText("\n".join(str(issue) for issue in unplaced))
-        label.setVisible(bool(unplaced))
-
+    # -- state that depends on several controllers ------------------------------------------
     def run_blockers(self, kind: str) -> list[str]:
-        """Why ``kind`` ("simulate", "train", "infer") cannot start now (empty: it can)."""
-        reasons = [str(issue) for issue in self.issues]
+        """Why ``kind`` cannot start now: session problems, then the data file's."""
+        reasons = self.runs.run_blockers(kind)
         config = self.document.config
-        if kind == "train" and not config.data.path:
-            reasons.append("choose a data file first (Data > path)")
-        if kind == "infer":
-            if not config.inference.checkpoint:
-                reasons.append("choose a trained checkpoint first (Inference > checkpoint)")
-            if not (config.inference.data_path or config.data.path):
-                reasons.append("choose the data to reconstruct (Data > path)")
+        uses_data = kind == "train" or (kind == "infer" and not config.inference.data_path)
+        if uses_data and config.data.path:
+            if self.previews.inspecting:
+                reasons.append(f"inspecting {self.previews.inspecting}…")
+            reasons += [f"data.path: {problem}" for problem in self.previews.data_problems]
         return reasons
 
-    def _update_actions(self) -> None:
-        w = self.window
-        busy = self.runner.busy
-        for kind, action in w.run_actions.items():
-            reasons = self.run_blockers(kind)
-            action.setEnabled(not busy and not reasons)
-            tip = action.statusTip()
-            if busy:
-                tip += "\n(a job is running)"
-            elif reasons:
-                tip += "\nCannot run: " + "; ".join(reasons)
-            action.setToolTip(tip)
-        w.action_stop.setEnabled(busy and not self.runner.stop_requested())
-        w.action_export.setEnabled(self.reconstruction is not None)
-        for action in (w.action_new, w.action_open):
-            action.setEnabled(not busy)
+    def update_state(self) -> None:
+        """Title, problems, actions and the idle status message from the current state."""
+        doc, w = self.document, self.window
+        w.show_session(doc.display_name, doc.modified)
+        issues = doc.issues
+        w.show_issues(issues + self.previews.problems)
+        busy = self.runs.busy
+        w.set_busy(busy, stop_enabled=not self.runs.runner.stop_requested(),
+                   blockers={kind: self.run_blockers(kind) for kind in w.run_actions},
+                   can_export=self.previews.reconstruction is not None)
         if busy:
             return
-        if self.issues:
-            first = self.issues[0]
-            more = f" (+{len(self.issues) - 1} more)" if len(self.issues) > 1 else ""
-            self.run_state = "invalid"
-            self.set_state_text(f"Cannot run: {first}{more}", error=True)
-        elif self.run_state == "invalid":
-            self.run_state = "idle"
-            self.set_state_text("Ready")
+        if issues:
+            more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
+            self.runs.run_state = "invalid"
+            w.show_state(f"Cannot run: {issues[0]}{more}", error=True)
+        elif self.runs.run_state == "invalid":
+            self.runs.run_state = "idle"
+            w.show_state("Ready")
+        if self._quit_when_idle:
+            self._quit_when_idle = False
+            w.close()
 
-    def set_state_text(self, text: str, error: bool = False) -> None:
-        label = self.window.state_label
-        label.setText(text)
-        label.setToolTip(text)
-        label.setStyleSheet("color: #d32f2f;" if error else "")
+    def _on_session_replaced(self) -> None:
+        self.runs.run_state = "idle"
+        self.window.show_state("Ready")
+        self.previews.forget_data()
+        if self.document.path is not None:  # a session file: show its newest run's result
+            self.results.open_newest_run()
+        self.update_state()
 
-    def new_session(self) -> bool:
-        """Defaults, after asking about unsaved changes; False when the user cancelled."""
-        if not self.maybe_save():
-            return False
-        self.document.new()
-        self.log("info", "New session (defaults)")
-        return True
+    def _on_runs_result_ready(self, output: RunOutput) -> None:
+        self.previews.show_newest_frame()  # the final frame if one waits, then the result
+        self.previews.show_result(output)
 
-    def open_session(self, path: str | Path) -> bool:
-        """Open ``path``; a bad file shows its problems and changes nothing."""
-        try:
-            self.document.open(path)
-        except EngineError as exc:
-            self.log("error", str(exc))
-            self.show_error(self.window, "Cannot open session", str(exc), "")
-            return False
-        self.recent.add(path)
-        self._rebuild_recent_menu()
-        self.log("info", f"Opened {path}")
-        return True
+    def _on_runs_state_changed(self) -> None:
+        job = self.runs.runner.current_job if self.runs.busy else None
+        self.results.refresh_runs(job.context.get("run_dir") if job is not None else None)
 
-    def save_session(self, path: str | Path | None = None) -> bool:
-        """Save (to ``path``, or the current file, or ask); False when nothing was written."""
-        if path is None and self.document.path is None:
-            chosen = self.choose_save_session(self.window, self.document.folder / "session.toml")
-            if not chosen:
-                return False
-            path = chosen
-        try:
-            written = self.document.save(path)
-        except EngineError as exc:
-            self.log("error", str(exc))
-            self.show_error(self.window, "Cannot save session", str(exc), "")
-            return False
-        except OSError as exc:
-            message = f"cannot write {path or self.document.path}: {exc.strerror or exc}"
-            self.log("error", message)
-            self.show_error(self.window, "Cannot save session", message, "")
-            return False
-        self.recent.add(written)
-        self._rebuild_recent_menu()
-        self.log("info", f"Saved {written}")
-        return True
+    def _on_results_result_opened(self, result: OpenedResult) -> None:
+        self.previews.use_reconstruction(result.reconstruction)
 
-    def maybe_save(self) -> bool:
-        """Ask about unsaved changes: True to go on (saved or discarded), False to stay."""
-        if not self.document.modified:
-            return True
-        answer = self.ask_save_changes(self.window, self.document.display_name)
-        if answer == "save":
-            return self.save_session()
-        return answer == "discard"
-
-    def _on_action_new_triggered(self) -> None:
-        self.new_session()
-
-    def _on_action_open_triggered(self) -> None:
-        if not self.maybe_save():
+    def _on_results_resume_requested(self, folder: Path) -> None:
+        if self.runs.busy:
+            self.window.log("warning", f"Cannot resume {folder} while a job runs")
             return
-        path = self.choose_open_session(self.window, self.document.folder)
-        if path:
-            self.open_session(path)
+        self.window.log("info", f"Resuming {folder}")
+        self.runs.start_train(resume_from=folder)
 
-    def _on_action_save_triggered(self) -> None:
-        self.save_session()
+    # -- help -----------------------------------------------------------------------------
+    def show_user_guide(self) -> None:
+        text, folder = help.user_guide()
+        self.dialogs.show_text(self.window, "User guide", text, folder)
 
-    def _on_action_save_as_triggered(self) -> None:
-        chosen = self.choose_save_session(self.window, self.document.folder / (
-            self.document.path.name if self.document.path else "session.toml"))
-        if chosen:
-            self.save_session(chosen)
+    def show_shortcuts(self) -> None:
+        self.dialogs.show_text(self.window, "Keyboard shortcuts",
+                               help.shortcuts_markdown(self.window.all_actions()))
 
-    def _rebuild_recent_menu(self) -> None:
-        menu = self.window.recent_menu
-        menu.clear()
-        paths = self.recent.paths()
-        for path in paths:
-            action = menu.addAction(path)
-            action.triggered.connect(lambda _=False, p=path: self._on_recent_triggered(p))
-        if paths:
-            menu.addSeparator()
-            menu.addAction("Clear list", self._on_recent_clear_triggered)
-        menu.setEnabled(bool(paths))
-
-    def _on_recent_triggered(self, path: str) -> None:
-        if not Path(path).is_file():
-            self.recent.remove(path)
-            self._rebuild_recent_menu()
-            self.show_error(self.window, "Cannot open session", f"{path}: file not found", "")
-            return
-        if self.maybe_save():
-            self.open_session(path)
-
-    def _on_recent_clear_triggered(self) -> None:
-        self.recent.clear()
-        self._rebuild_recent_menu()
-
-    def apply_preset(self, name: str) -> bool:
-        """Set the fields of simulation preset ``name`` (e.g. "tiny") in the session."""
-        from engine.config import apply_preset
-
-        try:
-            resolved = apply_preset(self.document.config, name)
-        except EngineError as exc:
-            self.show_error(self.window, f"Cannot apply preset {name}", str(exc), "")
-            return False
-        changed = [key for key, source in resolved.sources.items() if source.startswith("preset")]
-        self.document.set_config(resolved.config)
-        self.log("info", f"Preset {name} applied" + (f": {', '.join(changed)}" if changed else
-                                                      " (the defaults)"))
-        return True
-
-    def _on_preset_menu_about_to_show(self) -> None:
-        from engine.config import PRESETS
-
-        menu = self.window.preset_menu
-        menu.clear()
-        for name in PRESETS:
-            menu.addAction(name, lambda n=name: self.apply_preset(n))
-
-    # -- runs -----------------------------------------------------------------------------
-    def run_config(self) -> SessionConfig:
-        """The session with relative paths made absolute against the session's folder."""
-        return absolutize_paths(self.document.config, self.document.folder)
-
-    def start_simulate(self, out_dir: str | Path | None = None) -> bool:
-        """Simulate into ``out_dir`` (asked when None); then data.path points at the result."""
-        if out_dir is None:
-            out_dir = self.choose_folder(self.window, "Folder for the simulated dataset",
-                                         self.document.folder)
-            if not out_dir:
-                return False
-        return self._start(simulate_job(self.run_config(), Path(out_dir)))
-
-    def start_train(self) -> bool:
-        return self._start(train_job(self.run_config()))
-
-    def start_infer(self) -> bool:
-        return self._start(infer_job(self.run_config()))
-
-    def _start(self, job: Any) -> bool:
-        reasons = self.run_blockers(job.kind)
-        if reasons:
-            self.set_state_text("Cannot run: " + "; ".join(reasons), error=True)
-            return False
-        return self.runner.start(job)
-
-    def stop(self) -> None:
-        """Ask the running job to stop (it ends as "cancelled")."""
-        if self.runner.busy:
-            self.runner.stop()
-            self.run_state = "stopping"
-            self.set_state_text(f"Stopping {self.runner.current_job.kind}…")
-            self.log("info", "Stop requested")
-            self._update_actions()
-
-    def _on_action_simulate_triggered(self) -> None:
-        self.start_simulate()
-
-    def _on_action_train_triggered(self) -> None:
-        self.start_train()
-
-    def _on_action_infer_triggered(self) -> None:
-        self.start_infer()
-
-    def _on_action_stop_triggered(self) -> None:
-        self.stop()
-
-    @Slot(object)
-    def _on_runner_started(self, job: Any) -> None:
-        w = self.window
-        self.run_state = "running"
-        self.set_state_text(f"Running {job.kind}…")
-        w.progress_bar.setRange(0, 0)  # busy until the first progress report
-        w.progress_bar.setFormat(f"{job.kind}: starting")
-        w.time_label.setText("")
-        w.device_label.setText("")
-        if job.kind == "train":
-            w.loss_view.clear()
-        if job.kind in ("train", "infer"):
-            w.view_tabs.setCurrentWidget(w.reconstruction_view)
-        self.log("info", f"{job.kind.capitalize()} started")
-        self._update_actions()
-
-    @Slot(object)
-    def _on_runner_finished(self, outcome: JobOutcome) -> None:
-        self.last_outcome = outcome
-        self._on_frame_timer_timeout()  # draw the final frame if one is waiting
-        self._on_reporter_progress_ready()
-        kind = outcome.job.kind
-        self.run_state = outcome.status
-        w = self.window
-        w.progress_bar.setRange(0, 100)
-        if outcome.status == "failed":
-            w.progress_bar.setValue(0)
-            w.progress_bar.setFormat(f"{kind}: failed")
-            self.set_state_text(f"{kind.capitalize()} failed: {outcome.error.splitlines()[0]}",
-                                error=True)
-            self.log("error", f"{kind} failed: {outcome.error}")
-            if not self._closing:
-                self.show_error(w, f"{kind.capitalize()} failed", outcome.error, outcome.details)
-        else:
-            if outcome.status == "completed":
-                w.progress_bar.setValue(100)
-            w.progress_bar.setFormat(f"{kind}: {outcome.status}")
-            self.set_state_text(f"{kind.capitalize()} {outcome.status} "
-                                f"in {format_duration(outcome.elapsed_s)}")
-            self.log("info" if outcome.status == "completed" else "warning",
-                     f"{kind.capitalize()} {outcome.status} after "
-                     f"{format_duration(outcome.elapsed_s)}")
-            if isinstance(outcome.result, RunOutput):
-                self._use_run_output(outcome.result)
-        self._update_actions()
-
-    def _use_run_output(self, output: RunOutput) -> None:
-        if output.folder is not None:
-            self.log("info", f"Output: {output.folder}")
-        if output.kind == "simulate" and output.dataset_path is not None:
-            self.set_field("data.path", str(output.dataset_path))
-            self.log("info", f"data.path set to the simulated {output.dataset_path}")
-            self.request_data_preview()
-        if output.checkpoint is not None and not self.document.config.inference.checkpoint:
-            self.set_field("inference.checkpoint", str(output.checkpoint))
-            self.log("info", f"inference.checkpoint set to {output.checkpoint}")
-        recon = output.reconstruction
-        if recon is not None:
-            self.reconstruction = recon
-            self.window.reconstruction_view.set_object(
-                recon.obj, caption=f"{output.kind} result ({output.status})", fit_levels=True)
-            if recon.probe is not None:
-                self.window.probe_view.set_probe(recon.probe)
-            if recon.positions is not None:
-                self.window.positions_view.set_positions(recon.positions, recon.obj.shape,
-                                                         background=recon.obj)
-            if output.kind == "train" and len(recon.loss_values) and \
-                    not self.window.loss_view.history:
-                self.window.loss_view.set_history(
-                    [int(e) for e in recon.loss_epochs], {"train_loss": list(recon.loss_values)})
-
-    # -- reporter signals -----------------------------------------------------------------
-    def _on_reporter_run_started(self, info: dict) -> None:
-        device = describe_device(info)
-        self.window.device_label.setText(device)
-        if device:
-            self.log("info", f"Running on {device.removeprefix('device: ')}")
-
-    def _on_reporter_progress_ready(self) -> None:
-        progress = self.runner.progress_slot.take()
-        if progress is None:
-            return
-        bar = self.window.progress_bar
-        if progress.total:
-            bar.setRange(0, int(progress.total))
-            bar.setValue(min(int(progress.done), int(progress.total)))
-        else:
-            bar.setRange(0, 0)
-        bar.setFormat(describe_progress(progress))
-        self.window.time_label.setText(
-            f"elapsed {format_duration(progress.elapsed_s)} · "
-            f"ETA {format_duration(progress.eta_s)}")
-
-    def _on_reporter_metrics(self, epoch: int, values: dict) -> None:
-        self.window.loss_view.add_metrics(epoch, values)
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items()
-                          if isinstance(v, (int, float)) and not isinstance(v, bool))
-        self.log("info", f"epoch {epoch + 1}: {shown}")
-
-    def _on_reporter_preview_ready(self) -> None:
-        if self._frame_timer.isActive():
-            return  # the frame waits in the slot; newer ones replace it
-        self._on_frame_timer_timeout()
-
-    def _on_frame_timer_timeout(self) -> None:
-        frame: PreviewFrame | None = self.runner.preview_slot.take()
-        if frame is None:
-            return
-        self.window.reconstruction_view.set_object(
-            frame.obj, caption=f"live: epoch {frame.epoch + 1}, step {frame.step}")
-        if frame.probe is not None:
-            self.window.probe_view.set_probe(frame.probe)
-        self._frame_timer.start(PREVIEW_MIN_INTERVAL_MS)
-
-    def _on_reporter_log(self, level: str, message: str) -> None:
-        self.log(level, message)
-
-    def log(self, level: str, message: str) -> None:
-        self.window.log_pane.append_line(level, message)
-
-    # -- data preview ---------------------------------------------------------------------
-    def request_data_preview(self) -> None:
-        """Inspect data.path on the loader thread; the newest request wins."""
-        self._preview_timer.stop()
-        config = self.run_config()
-        self._preview_generation += 1
-        if not config.data.path:
-            self._pending_preview = None
-            self._clear_data_views()
-            return
-        if self.loader.busy:
-            self._pending_preview = config  # started when the current one ends
-            return
-        self._pending_preview = None
-        self.loader.start(data_preview_job(config.data, self._preview_generation))
-
-    def _clear_data_views(self) -> None:
-        self.data_preview = None
-        self.data_problems = []
-        w = self.window
-        w.pattern_browser.clear()
-        w.positions_view.clear()
-        if self.reconstruction is None:
-            w.probe_view.clear()
-        self._show_issues()
-
-    @Slot(object)
-    def _on_loader_finished(self, outcome: JobOutcome) -> None:
-        pending, self._pending_preview = self._pending_preview, None
-        if pending is not None and not self._closing:
-            self.loader.start(data_preview_job(pending.data, self._preview_generation))
-        if outcome.job.context.get("generation") != self._preview_generation:
-            return  # a newer request superseded this one
-        if outcome.status == "failed":
-            self.data_problems = [outcome.error]
-            self.log("warning", f"Data preview: {outcome.error}")
-            self._show_issues()
-            return
-        preview: DataPreview = outcome.result
-        self.data_preview = preview
-        self.data_problems = list(preview.problems)
-        self._show_issues()
-        for problem in preview.problems:
-            self.log("warning", f"{preview.path}: {problem}")
-        for warning in preview.warnings:
-            self.log("warning", f"{preview.path}: {warning}")
-        self.log("info", preview.report_text)
-        w = self.window
-        if preview.patterns is not None:
-            shown = len(preview.patterns)
-            label = f"{Path(preview.path).name}: {preview.n_patterns} patterns"
-            if shown < preview.n_patterns:
-                label += f" (the first {shown} can be browsed)"
-            w.pattern_browser.set_patterns(preview.patterns, label)
-        if preview.positions is not None:
-            w.positions_view.set_positions(preview.positions, preview.object_shape,
-                                           background=preview.object_guess)
-        if preview.probe is not None:
-            w.probe_view.set_probe(preview.probe)
-
-    # -- export ---------------------------------------------------------------------------
-    def export(self, path: str | Path | None = None) -> list[Path]:
-        """Export the latest reconstruction (product .h5 or PNG); asks for a path when None."""
-        if self.reconstruction is None:
-            return []
-        if path is None:
-            start = self.document.folder / "reconstruction.h5"
-            path = self.choose_export_path(self.window, start)
-            if not path:
-                return []
-        try:
-            written = export_reconstruction(self.reconstruction, path)
-        except (EngineError, OSError, ValueError) as exc:
-            self.log("error", f"Export failed: {exc}")
-            self.show_error(self.window, "Export failed", str(exc), "")
-            return []
-        for file in written:
-            self.log("info", f"Exported {file}")
-        return written
-
-    def _on_action_export_triggered(self) -> None:
-        self.export()
+    def show_about(self) -> None:
+        self.dialogs.show_text(self.window, "About Ptycho PINN",
+                               help.about_markdown(self.runs.last_device))
 
     # -- closing --------------------------------------------------------------------------
     def confirm_close(self) -> bool:
-        """Called by the window on close: ask about changes, stop any run, save geometry."""
-        if not self.maybe_save():
+        """Called by the window on close: ask about changes and a running job, stop it and
+        close once it has written its files, save geometry, end the threads."""
+        if not self._close_confirmed:
+            if not self.session.maybe_save():
+                return False
+            if self.runs.busy:
+                job = self.runs.runner.current_job
+                if not self.dialogs.ask_stop_run(self.window, job.kind if job else "a job"):
+                    return False
+            self._close_confirmed = True
+        if self.runs.busy or self.previews.loader.busy:
+            # Close when the jobs have ended (a cancelled run is written); the window stays
+            # responsive meanwhile.
+            self.runs.closing = self.previews.closing = True
+            self.runs.stop()
+            self.previews.loader.stop()
+            self.window.show_state("Stopping the job, then quitting…")
+            self._quit_when_idle = True
             return False
-        self._closing = True
-        if self.runner.busy:
-            self.log("info", "Stopping the running job before quitting…")
         self.settings.setValue("window/geometry", self.window.saveGeometry())
         self.settings.setValue("window/state", self.window.saveState())
         self.settings.sync()
@@ -618,11 +175,10 @@ class MainController(QObject):
 
     def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
         """Stop both worker threads and wait for them; True when both ended."""
-        self._frame_timer.stop()
-        self._preview_timer.stop()
-        ok = self.runner.shutdown(timeout_s)
-        ok = self.loader.shutdown(timeout_s) and ok
-        return ok
+        self._quit_when_idle = False
+        self.runs.closing = True
+        ok = self.previews.shutdown(timeout_s)
+        return self.runs.shutdown(timeout_s) and ok
 
     def _restore_window(self) -> None:
         geometry = self.settings.value("window/geometry")

@@ -1,16 +1,29 @@
-"""The questions and messages the GUI shows, as plain functions the controller can swap.
+"""The questions and messages the GUI shows, as plain functions the controllers can swap.
 
-Tests replace these (``controller.ask_save_changes = ...``) so that nothing waits for a click.
+The controllers share one :class:`Dialogs`; tests replace its functions
+(``controller.dialogs.ask_save_changes = ...``) so that nothing waits for a click.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QMessageBox,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 SESSION_FILTER = "Session files (*.toml);;All files (*)"
 EXPORT_FILTER = "Ptychodus product (*.h5);;PNG images (*.png)"
+PRODUCT_FILTER = "Ptychodus product (*.h5 *.hdf5);;All files (*)"
 
 
 def ask_save_changes(parent: QWidget, name: str) -> str:
@@ -51,3 +64,55 @@ def choose_folder(parent: QWidget, caption: str, start: Path) -> str:
 def choose_export_path(parent: QWidget, start: Path) -> str:
     return QFileDialog.getSaveFileName(parent, "Export reconstruction", str(start),
                                        EXPORT_FILTER)[0]
+
+
+def choose_product(parent: QWidget, start: Path) -> str:
+    return QFileDialog.getOpenFileName(parent, "Open reconstruction", str(start),
+                                       PRODUCT_FILTER)[0]
+
+
+def ask_stop_run(parent: QWidget, kind: str) -> bool:
+    """Ask whether to stop the running ``kind`` and quit (its files are kept as cancelled)."""
+    Button = QMessageBox.StandardButton
+    answer = QMessageBox.question(
+        parent, "A job is running",
+        f"{kind.capitalize()} is running. Stop it and quit? The run's files are kept "
+        "(marked cancelled) and it can be resumed later.",
+        Button.Yes | Button.Cancel, Button.Cancel)
+    return answer == Button.Yes
+
+
+def show_text(parent: QWidget, title: str, markdown: str, folder: Path | None = None,
+              ) -> QDialog:
+    """Show Markdown in a window that does not block (images resolve against ``folder``)."""
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(title)
+    dialog.setObjectName("text-dialog")
+    browser = QTextBrowser(dialog)
+    browser.setOpenExternalLinks(True)
+    if folder is not None:
+        browser.document().setBaseUrl(QUrl.fromLocalFile(str(folder) + "/"))
+    browser.setMarkdown(markdown)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(browser)
+    layout.addWidget(buttons)
+    dialog.resize(760, 620)
+    dialog.open()
+    return dialog
+
+
+@dataclass
+class Dialogs:
+    """The dialogs the controllers open; every attribute can be replaced (tests do)."""
+
+    ask_save_changes: Callable[[QWidget, str], str] = ask_save_changes
+    ask_stop_run: Callable[[QWidget, str], bool] = ask_stop_run
+    show_error: Callable[..., object] = error_box
+    show_text: Callable[..., object] = show_text
+    choose_open_session: Callable[[QWidget, Path], str] = choose_open_session
+    choose_save_session: Callable[[QWidget, Path], str] = choose_save_session
+    choose_folder: Callable[[QWidget, str, Path], str] = choose_folder
+    choose_export_path: Callable[[QWidget, Path], str] = choose_export_path
+    choose_product: Callable[[QWidget, Path], str] = choose_product

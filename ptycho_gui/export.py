@@ -19,7 +19,7 @@ def export_reconstruction(recon: Reconstruction, path: str | Path) -> list[Path]
     """
     target = Path(path)
     if target.suffix.lower() == ".png":
-        return export_png(recon.obj, target)
+        return export_png(recon.obj, target, recon.object_pixel_size_m)
     return [export_product(recon, target)]
 
 
@@ -39,6 +39,8 @@ def export_product(recon: Reconstruction, path: Path) -> Path:
         name=product.name or "ptycho-pinn reconstruction", comments=product.comments)
 
 
-def export_png(obj: np.ndarray, path: Path) -> list[Path]:
-    """``<stem>-amplitude.png`` and ``<stem>-phase.png`` in the screen's colours (NaN black)."""
-    return list(write_object_pngs(obj, *png_paths(path)))
+def export_png(obj: np.ndarray, path: Path,
+               pixel_size_m: float | tuple[float, float] | None = None) -> list[Path]:
+    """``<stem>-amplitude.png`` and ``<stem>-phase.png`` as on screen: the screen's colours
+    (NaN black), a labelled colour bar and a scale bar (in metres with ``pixel_size_m``)."""
+    return list(write_object_pngs(obj, *png_paths(path), pixel_size_m=pixel_size_m))

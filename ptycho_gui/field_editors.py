@@ -19,14 +19,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QMenu,
-    QSpinBox,
     QToolButton,
     QWidget,
 )
 
 from engine.config import FieldSpec, coerce
 
-from .spinboxes import INT32_MAX, INT32_MIN, Int64SpinBox, ScientificDoubleSpinBox
+from .spinboxes import NumberBox, parse_number
 
 INVALID_STYLE = "border: 2px solid #d32f2f; border-radius: 3px;"
 
@@ -45,13 +44,22 @@ def field_label(spec: FieldSpec) -> str:
     return f"{text} ({spec.meta.unit})" if spec.meta.unit else text
 
 
+def allowed_range(spec: FieldSpec) -> str:
+    """``"1e-08 .. 10"`` with the unit, or "" for a field without bounds."""
+    meta = spec.meta
+    if meta.min is None and meta.max is None:
+        return ""
+    low = "-inf" if meta.min is None else f"{meta.min:g}"
+    high = "inf" if meta.max is None else f"{meta.max:g}"
+    return f"{low} .. {high}" + (f" {meta.unit}" if meta.unit else "")
+
+
 def field_tooltip(spec: FieldSpec) -> str:
     """The field's help text with its key, range and default, for tooltips."""
     meta = spec.meta
     lines = [meta.help, "", f"Key: {spec.key}"]
-    if meta.min is not None or meta.max is not None:
-        unit = f" {meta.unit}" if meta.unit else ""
-        lines.append(f"Range: {meta.min:g} .. {meta.max:g}{unit}")
+    if allowed_range(spec):
+        lines.append(f"Range: {allowed_range(spec)}")
     if meta.choices:
         lines.append("Choices: " + ", ".join(str(c) for c in meta.choices))
     lines.append(f"Default: {spec.default!r}")
@@ -110,82 +118,79 @@ class FieldEditor(QObject):
 
 class BoolEditor(FieldEditor):
     def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
-        super().__init__(spec, QCheckBox(parent))
-        self.widget.toggled.connect(self._emit)
+        self.box = QCheckBox(parent)
+        super().__init__(spec, self.box)
+        self.box.toggled.connect(self._emit)
 
     def value(self) -> bool:
-        return self.widget.isChecked()
+        return self.box.isChecked()
 
     def _show(self, value: Any) -> None:
-        self.widget.setChecked(bool(value))
+        self.box.setChecked(bool(value))
 
 
 class ChoiceEditor(FieldEditor):
     """A combo box of ``meta.choices``; an unlisted value is shown (and flagged by validation)."""
 
     def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
-        super().__init__(spec, QComboBox(parent))
+        self.box = QComboBox(parent)
+        super().__init__(spec, self.box)
         for choice in spec.meta.choices or ():
-            self.widget.addItem(str(choice), choice)
-        self.widget.currentIndexChanged.connect(self._emit)
+            self.box.addItem(str(choice), choice)
+        self.box.currentIndexChanged.connect(self._emit)
 
     def value(self) -> Any:
-        return self.widget.currentData()
+        return self.box.currentData()
 
     def _show(self, value: Any) -> None:
-        index = self.widget.findData(value)
+        index = self.box.findData(value)
         if index < 0:
-            self.widget.addItem(f"{value} (not allowed)", value)
-            index = self.widget.count() - 1
-        self.widget.setCurrentIndex(index)
+            self.box.addItem(f"{value} (not allowed)", value)
+            index = self.box.count() - 1
+        self.box.setCurrentIndex(index)
 
 
-class IntEditor(FieldEditor):
-    """``QSpinBox`` within 32 bits, :class:`Int64SpinBox` beyond."""
+class NumberEditor(FieldEditor):
+    """An int or float field (:class:`NumberBox`): any text while typing, read on commit,
+    never clamped; text that is no number is passed on as typed, so validation marks it."""
 
     def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
-        low, high = _bounds(spec, INT32_MIN, INT32_MAX)
-        box = QSpinBox(parent) if INT32_MIN <= low and high <= INT32_MAX else Int64SpinBox(parent)
-        super().__init__(spec, box)
-        box.setRange(int(low), int(high))
-        box.setSingleStep(int(spec.meta.step or 1))
-        box.valueChanged.connect(self._emit)
-
-    def value(self) -> int:
-        return int(self.widget.value())
-
-    def _show(self, value: Any) -> None:
-        self.widget.setValue(int(value))
-
-
-class FloatEditor(FieldEditor):
-    def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
-        super().__init__(spec, ScientificDoubleSpinBox(parent))
+        self.box = NumberBox(spec.types == (int,), parent)
+        super().__init__(spec, self.box)
         low, high = _bounds(spec, -math.inf, math.inf)
-        self.widget.setRange(float(low), float(high))
-        self.widget.setSingleStep(float(spec.meta.step or 1.0))
-        self.widget.valueChanged.connect(self._emit)
+        self.box.setRange(low, high)
+        step = spec.meta.step or 1
+        self.box.setSingleStep(int(step) if self.box.integer else float(step))
+        self.box.valueChanged.connect(self._emit)
+        self.box.textCommitted.connect(self._emit)
 
-    def value(self) -> float:
-        return float(self.widget.value())
+    def value(self) -> Any:
+        """The number shown, or the text when it is no number."""
+        text = self.box.lineEdit().text()
+        number = parse_number(text, self.box.integer)
+        return text if number is None else number
 
     def _show(self, value: Any) -> None:
-        self.widget.setValue(float(value))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.box.setValue(value)
+        else:
+            self.box.lineEdit().setText(str(value))
 
 
 class TextEditor(FieldEditor):
     """Free text; union fields (``int | str``) parse it as their types allow ("2" -> 2)."""
 
     def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
-        super().__init__(spec, QLineEdit(parent))
-        self.widget.setPlaceholderText(str(spec.default))
-        self.widget.textChanged.connect(self._emit)
+        self.line = QLineEdit(parent)
+        super().__init__(spec, self.line)
+        self.line.setPlaceholderText(str(spec.default))
+        self.line.textChanged.connect(self._emit)
 
     def value(self) -> Any:
-        return _parse_text(self.spec, self.widget.text())
+        return _parse_text(self.spec, self.line.text())
 
     def _show(self, value: Any) -> None:
-        self.widget.setText(str(value))
+        self.line.setText(str(value))
 
 
 FileDialog = Callable[[QWidget, str, str], str]
@@ -273,10 +278,8 @@ def make_editor(spec: FieldSpec, parent: QWidget | None = None) -> FieldEditor:
         return ChoiceEditor(spec, parent)
     if spec.types == (bool,):
         return BoolEditor(spec, parent)
-    if spec.types == (int,):
-        return IntEditor(spec, parent)
-    if spec.types == (float,):
-        return FloatEditor(spec, parent)
+    if spec.types in ((int,), (float,)):
+        return NumberEditor(spec, parent)
     if spec.meta.path:
         return PathEditor(spec, parent)
     return TextEditor(spec, parent)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import DataConfig, SessionConfig, copy_config
+from engine.config import DataConfig, ResolvedConfig
 from engine.errors import EngineError
 from engine.reporting import Reporter
 
@@ -42,6 +42,8 @@ class Reconstruction:
         The product file the run wrote (exported by reading and re-writing it).
     loss_epochs, loss_values
         Loss history for the loss view.
+    object_pixel_size_m, probe_pixel_size_m
+        ``(width, height)`` in metres when the product states them (axes and scale bars).
     """
 
     obj: np.ndarray
@@ -50,6 +52,8 @@ class Reconstruction:
     product_path: Path | None = None
     loss_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     loss_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    object_pixel_size_m: tuple[float, float] | None = None
+    probe_pixel_size_m: tuple[float, float] | None = None
 
 
 @dataclass
@@ -64,6 +68,8 @@ class RunOutput:
     checkpoint: Path | None = None
     reconstruction: Reconstruction | None = None
     message: str = ""
+    quality: dict[str, Any] | None = None
+    ground_truth: str | None = None
 
 
 @dataclass
@@ -83,10 +89,17 @@ class DataPreview:
     probe: np.ndarray | None = None
     object_shape: tuple[int, int] | None = None
     object_guess: np.ndarray | None = None
+    object_pixel_size_m: float | None = None
 
 
-def _read_reconstruction(path: Path | None) -> Reconstruction | None:
-    """Read a product the engine wrote (None when there is none)."""
+def read_reconstruction(path: Path | None) -> Reconstruction | None:
+    """Read a ptychodus product (ours or another tool's; None when there is none).
+
+    Raises
+    ------
+    DataError
+        The file is not a readable product.
+    """
     if path is None or not Path(path).is_file():
         return None
     from engine.io import read_product
@@ -95,61 +108,81 @@ def _read_reconstruction(path: Path | None) -> Reconstruction | None:
     return Reconstruction(
         obj=product.object_masked, probe=product.probe, positions=product.positions,
         product_path=Path(path), loss_epochs=np.asarray(product.loss_epochs),
-        loss_values=np.asarray(product.loss_values))
+        loss_values=np.asarray(product.loss_values),
+        object_pixel_size_m=product.object_pixel_size_m,
+        probe_pixel_size_m=product.probe_pixel_size_m)
 
 
-def simulate_job(config: SessionConfig, out_dir: Path) -> Job:
+def simulate_job(resolved: ResolvedConfig, out_dir: Path) -> Job:
     """Simulate a dataset into ``out_dir`` (dataset.npz, product.h5, diffraction.h5, truth.h5)."""
-    config = copy_config(config)
 
     def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
         import engine
 
-        raw = engine.simulate(config, out_dir, reporter=reporter, stop=stop)
+        raw = engine.simulate(resolved.config, out_dir, reporter=reporter, stop=stop)
         dataset = raw.files.get("dataset")
         return RunOutput("simulate", raw.status, raw=raw, folder=Path(raw.out_dir),
                          dataset_path=Path(dataset) if dataset else None)
 
-    return Job("simulate", run, {"out_dir": str(out_dir)})
+    return Job("simulate", run, {"out_dir": str(out_dir), "config": resolved.config})
 
 
-def train_job(config: SessionConfig) -> Job:
-    """Train on ``config.data.path``; the output names the run folder and checkpoint."""
-    config = copy_config(config)
+def train_job(resolved: ResolvedConfig, resume: bool = False) -> Job:
+    """Train on ``data.path`` into ``training.output_dir``; the output names the run folder
+    and checkpoint. ``provenance.json`` records the sources of ``resolved``."""
 
     def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
         import engine
 
-        raw = engine.train(config, reporter=reporter, stop=stop)
+        raw = engine.train(resolved, reporter=reporter, stop=stop, resume=resume)
         checkpoints = raw.checkpoints or {}
         checkpoint = checkpoints.get("best") or checkpoints.get("last")
+        summary = raw.summary or {}
         return RunOutput("train", raw.status, raw=raw, folder=Path(raw.run_dir),
                          checkpoint=Path(checkpoint) if checkpoint else None,
-                         reconstruction=_read_reconstruction(raw.reconstruction))
+                         reconstruction=read_reconstruction(raw.reconstruction),
+                         quality=summary.get("quality"),
+                         ground_truth=summary.get("ground_truth"))
 
-    return Job("train", run)
+    return Job("train", run, {"run_dir": resolved.config.training.output_dir,
+                              "config": resolved.config})
 
 
-def infer_job(config: SessionConfig) -> Job:
+def infer_job(resolved: ResolvedConfig) -> Job:
     """Reconstruct ``inference.data_path`` (or ``data.path``) with ``inference.checkpoint``."""
-    config = copy_config(config)
+    config = resolved.config
     data = config.inference.data_path or config.data.path
 
     def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
         import engine
 
         raw = engine.infer(config.inference.checkpoint, data, config.inference.output or None,
-                           config=config, reporter=reporter, stop=stop)
-        recon = _read_reconstruction(raw.output)
+                           config=resolved, reporter=reporter, stop=stop)
+        recon = read_reconstruction(raw.output)
         if recon is not None:
             recon.obj = np.asarray(raw.obj)  # the in-memory object keeps its NaN exactly
         elif raw.status == "completed":
             recon = Reconstruction(obj=np.asarray(raw.obj))
         return RunOutput("infer", raw.status, raw=raw,
                          folder=Path(raw.output).parent if raw.output else None,
-                         reconstruction=recon)
+                         reconstruction=recon, quality=raw.quality,
+                         ground_truth=raw.ground_truth)
 
-    return Job("infer", run)
+    return Job("infer", run, {"config": config})
+
+
+def open_result_job(path: Path) -> Job:
+    """Read the reconstruction in product ``path`` (any ptychodus product)."""
+
+    def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
+        from engine.errors import DataError
+
+        recon = read_reconstruction(path)
+        if recon is None:
+            raise DataError(f"{path}: file not found")
+        return RunOutput("open", "completed", folder=path.parent, reconstruction=recon)
+
+    return Job("open", run, {"path": str(path)})
 
 
 def data_preview_job(data: DataConfig, generation: int) -> Job:
@@ -178,9 +211,11 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         preview.n_patterns = dataset.n_patterns
         preview.positions = np.asarray(dataset.positions)
         preview.probe = np.asarray(dataset.probe)
-        preview.object_shape = tuple(int(v) for v in dataset.object_shape)
+        rows, cols = dataset.object_shape
+        preview.object_shape = (int(rows), int(cols))
         if dataset.object_guess is not None:
             preview.object_guess = np.asarray(dataset.object_guess)
+        preview.object_pixel_size_m = dataset.object_pixel_size_m
         warnings = preview.warnings + [str(w) for w in dataset.warnings]
         preview.warnings = list(dict.fromkeys(warnings))  # inspect and load say some twice
         return preview

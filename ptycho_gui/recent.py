@@ -20,8 +20,8 @@ class RecentFiles:
     def paths(self) -> list[str]:
         value = self.settings.value(KEY, [])
         if isinstance(value, str):  # QSettings returns a lone entry as a string
-            value = [value]
-        return [str(p) for p in (value or [])]
+            return [value]
+        return [str(p) for p in value] if isinstance(value, (list, tuple)) else []
 
     def add(self, path: str | os.PathLike[str]) -> None:
         text = str(Path(path).resolve())

@@ -12,13 +12,20 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+from typing import Any
 
 VIEWS = {"main-window": "reconstruction_view", "loss": "loss_view",
          "patterns": "pattern_browser"}
 """File name -> the view shown in it (the images of docs/user-guide.md)."""
 
 
-def _wait(signal: object, timeout_s: float) -> list:
+def _wait(signal: Any, timeout_s: float) -> list:
     """Run the event loop until ``signal`` fires; its arguments (TimeoutError when late)."""
     from PySide6.QtCore import QEventLoop, QTimer
 
@@ -38,11 +45,10 @@ def _wait(signal: object, timeout_s: float) -> list:
     return list(received[0])
 
 
-def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int | None,
-                     size: tuple[int, int] = (1500, 920)) -> list[Path]:
-    """Simulate ``preset``, train ``epochs`` epochs from the GUI, save the window and views."""
+def screenshot_window(work_dir: Path, size: tuple[int, int] = (1500, 920)) -> MainWindow:
+    """A shown main window of ``size`` whose preferences live in ``work_dir`` and which never
+    asks to save the session."""
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
     from .app import create_main_window
 
@@ -50,25 +56,50 @@ def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int | N
     window = create_main_window(settings=settings)
     window.resize(*size)
     window.show()
+    assert window.controller is not None
+    window.controller.dialogs.ask_save_changes = lambda parent, name: "discard"
+    return window
+
+
+def screenshot_application() -> QApplication:
+    """The QApplication of a screenshot script (made once, Qt environment prepared)."""
+    from .app import prepare_environment
+
+    prepare_environment()
+    from PySide6.QtWidgets import QApplication
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("ptycho-gui")
+    return app
+
+
+def make_screenshots(out_dir: Path, work_dir: Path, preset: str, epochs: int | None,
+                     size: tuple[int, int] = (1500, 920)) -> list[Path]:
+    """Simulate ``preset``, train ``epochs`` epochs from the GUI, save the window and views."""
+    from PySide6.QtWidgets import QApplication
+
+    window = screenshot_window(work_dir, size)
     c = window.controller
-    c.ask_save_changes = lambda parent, name: "discard"
-    c.apply_preset(preset)
+    assert c is not None
+    c.session.apply_preset(preset)
     if epochs is not None:
-        c.set_field("training.max_epochs", epochs)
-    c.set_field("training.output_dir", str(work_dir / "run"))
-    c.start_simulate(work_dir / "data")
-    outcome = _wait(c.runner.finished, 600)[0]
+        c.session.set_field("training.max_epochs", epochs)
+    c.session.set_field("training.output_dir", str(work_dir / "run"))
+    c.runs.start_simulate(work_dir / "data")
+    outcome = _wait(c.runs.runner.finished, 600)[0]
     if outcome.status != "completed":
         raise RuntimeError(f"simulation {outcome.status}: {outcome.error}")
-    if c.loader.busy:
-        _wait(c.loader.finished, 120)
-    if not c.start_train():
+    if c.previews.loader.busy:
+        _wait(c.previews.loader.finished, 120)
+    if not c.runs.start_train():
         raise RuntimeError("cannot train: " + "; ".join(c.run_blockers("train")))
-    outcome = _wait(c.runner.finished, 3600)[0]
+    outcome = _wait(c.runs.runner.finished, 3600)[0]
     if outcome.status != "completed":
         raise RuntimeError(f"training {outcome.status}: {outcome.error}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    window.pattern_browser.show_index(len(window.positions_view.positions) // 2)
+    positions = window.positions_view.positions
+    window.pattern_browser.show_index(len(positions) // 2 if positions is not None else 0)
     written = []
     for name, attribute in VIEWS.items():
         window.view_tabs.setCurrentWidget(getattr(window, attribute))
@@ -94,13 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the simulated data and run (default: a temporary one)")
     args = parser.parse_args(argv)
-    from .app import prepare_environment
-
-    prepare_environment()
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("ptycho-gui")
+    screenshot_application()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)

@@ -1,27 +1,22 @@
-"""Numeric editors that do not lose precision.
+"""A number editor that never changes what was typed.
 
-``QDoubleSpinBox`` shows two decimals by default (``1e-4`` becomes ``0.00``) and ``QSpinBox``
-holds a C ``int`` (32 bits). :class:`ScientificDoubleSpinBox` reads and writes scientific
-notation with full double precision; :class:`Int64SpinBox` holds any Python int within its
-range.
+``QSpinBox`` and ``QDoubleSpinBox`` refuse keystrokes that would leave their range, clamp on
+commit and round to their decimals: ``1e-9`` became ``1``, ``100000`` became ``10000`` and
+letters vanished. :class:`NumberBox` accepts any text while typing, reads it on commit
+(Return or leaving the field) and reports the number, or the text when it is no number, to
+its owner, who validates it and marks the field; it never clamps, rounds or truncates. The
+arrows step within the range. Python ints have no 32-bit limit.
 """
 
 from __future__ import annotations
 
-import re
+import math
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QWidget
 
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1
-
-_FLOAT_FULL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-# Prefixes of a float as it is being typed: "", "-", "1.", "1e", "1e-".
-_FLOAT_PARTIAL = re.compile(r"[+-]?\d*\.?\d*([eE][+-]?\d*)?")
-_INT_FULL = re.compile(r"[+-]?\d+")
-_INT_PARTIAL = re.compile(r"[+-]?\d*")
+Number = int | float
 
 
 def format_float(value: float) -> str:
@@ -35,99 +30,115 @@ def format_float(value: float) -> str:
     return text
 
 
-class ScientificDoubleSpinBox(QDoubleSpinBox):
-    """A double spin box that accepts and shows scientific notation at full precision."""
+def parse_number(text: str, integer: bool) -> Number | None:
+    """``text`` as an int (``integer``) or a finite float; None when it is neither.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        # The maximum: QDoubleSpinBox rounds value() to `decimals`, and we never want that.
-        self.setDecimals(323)
-
-    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt override)
-        return format_float(value)
-
-    def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt override)
+    An integer field accepts ``"1e3"`` (1000) but not ``"1.5"``: nothing is truncated.
+    """
+    body = text.strip().replace("_", "")
+    if not body:
+        return None
+    if integer:
         try:
-            return float(self._strip(text))
+            return int(body)
         except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int) -> object:
-        body = self._strip(text)
-        if _FLOAT_FULL.fullmatch(body):
-            value = float(body)
-            if self.minimum() <= value <= self.maximum():
-                return QValidator.State.Acceptable, text, pos
-            # Out of range may still be a prefix of something valid ("1" on the way to "10").
-            return QValidator.State.Intermediate, text, pos
-        if _FLOAT_PARTIAL.fullmatch(body):
-            return QValidator.State.Intermediate, text, pos
-        return QValidator.State.Invalid, text, pos
-
-    def fixup(self, text: str) -> str:
-        return self.textFromValue(self.value())
-
-    def _strip(self, text: str) -> str:
-        text = text.strip()
-        if self.prefix() and text.startswith(self.prefix()):
-            text = text[len(self.prefix()):]
-        if self.suffix() and text.endswith(self.suffix()):
-            text = text[: -len(self.suffix())]
-        return text.strip()
+            pass
+    try:
+        value = float(body)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    if integer:
+        return int(value) if value.is_integer() else None
+    return value
 
 
-class Int64SpinBox(QAbstractSpinBox):
-    """An integer spin box for values beyond the 32-bit range of ``QSpinBox``.
+class NumberBox(QAbstractSpinBox):
+    """An int or float field: any text while typing, read on commit, never clamped.
 
     Signals
     -------
     valueChanged(object)
-        The new value as a Python int (a Qt ``int`` signal would truncate it to 32 bits).
+        A new number (from :meth:`setValue`, a commit or the arrows).
+    textCommitted(str)
+        The text committed is no number (the owner flags it; the text stays as typed).
     """
 
     valueChanged = Signal(object)  # noqa: N815 (Qt naming)
+    textCommitted = Signal(str)  # noqa: N815
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, integer: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._minimum = 0
-        self._maximum = 99
-        self._step = 1
-        self._value = 0
+        self.integer = integer
+        self._minimum: Number = -math.inf
+        self._maximum: Number = math.inf
+        self._step: Number = 1
+        self._value: Number = 0
         self.lineEdit().setText("0")
-        self.lineEdit().textEdited.connect(self._on_line_text_edited)
-        self.editingFinished.connect(self._on_editing_finished)
+        self.editingFinished.connect(self.commit)
 
-    # -- QSpinBox-like API ------------------------------------------------------------------
-    def minimum(self) -> int:
+    # -- spin box API ---------------------------------------------------------------------
+    def minimum(self) -> Number:
         return self._minimum
 
-    def maximum(self) -> int:
+    def maximum(self) -> Number:
         return self._maximum
 
-    def setRange(self, minimum: int, maximum: int) -> None:  # noqa: N802
-        self._minimum, self._maximum = int(minimum), int(maximum)
-        self.setValue(self._value)
+    def setRange(self, minimum: Number, maximum: Number) -> None:  # noqa: N802
+        """The range of the arrows and of the ``allowed`` hint (typed values are not held
+        to it)."""
+        self._minimum, self._maximum = minimum, maximum
 
-    def singleStep(self) -> int:  # noqa: N802
+    def singleStep(self) -> Number:  # noqa: N802
         return self._step
 
-    def setSingleStep(self, step: int) -> None:  # noqa: N802
-        self._step = max(1, int(step))
+    def setSingleStep(self, step: Number) -> None:  # noqa: N802
+        self._step = step if step > 0 else 1
 
-    def value(self) -> int:
+    def value(self) -> Number:
+        """The last number shown or committed."""
         return self._value
 
-    def setValue(self, value: int) -> None:  # noqa: N802
-        value = min(self._maximum, max(self._minimum, int(value)))
-        if self.lineEdit().text() != str(value):
-            self.lineEdit().setText(str(value))
-        if value != self._value:
+    def setValue(self, value: Number) -> None:  # noqa: N802
+        """Show ``value`` exactly (out of range too: validation flags it)."""
+        value = int(value) if self.integer else float(value)
+        self.lineEdit().setText(self.textFromValue(value))
+        if value != self._value or type(value) is not type(self._value):
             self._value = value
             self.valueChanged.emit(value)
 
+    def textFromValue(self, value: Number) -> str:  # noqa: N802
+        return str(int(value)) if self.integer else format_float(float(value))
+
+    def commit(self) -> None:
+        """Read the text: a number is the new value, anything else is reported as text."""
+        text = self.lineEdit().text()
+        number = parse_number(text, self.integer)
+        if number is None:
+            self.textCommitted.emit(text)
+            return
+        if number != self._value or type(number) is not type(self._value):
+            self._value = number
+            self.valueChanged.emit(number)
+
+    def is_number(self) -> bool:
+        """Whether the text shown reads as a number."""
+        return parse_number(self.lineEdit().text(), self.integer) is not None
+
     # -- QAbstractSpinBox overrides -----------------------------------------------------------
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        return QValidator.State.Acceptable, text, pos  # any text while typing
+
+    def fixup(self, text: str) -> str:
+        return text  # never rewrite what was typed
+
     def stepBy(self, steps: int) -> None:  # noqa: N802
-        self.setValue(self._value + steps * self._step)
+        if not self.is_number():
+            return
+        self.commit()
+        value = min(self._maximum, max(self._minimum, self._value + steps * self._step))
+        self.setValue(value)
 
     def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:  # noqa: N802
         flags = QAbstractSpinBox.StepEnabledFlag.StepNone
@@ -136,27 +147,3 @@ class Int64SpinBox(QAbstractSpinBox):
         if self._value < self._maximum:
             flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
         return flags
-
-    def validate(self, text: str, pos: int) -> object:
-        body = text.strip()
-        if _INT_FULL.fullmatch(body):
-            inside = self._minimum <= int(body) <= self._maximum
-            state = QValidator.State.Acceptable if inside else QValidator.State.Intermediate
-            return state, text, pos
-        if _INT_PARTIAL.fullmatch(body):
-            return QValidator.State.Intermediate, text, pos
-        return QValidator.State.Invalid, text, pos
-
-    def fixup(self, text: str) -> str:
-        body = text.strip()
-        if _INT_FULL.fullmatch(body):
-            return str(min(self._maximum, max(self._minimum, int(body))))
-        return str(self._value)
-
-    def _on_line_text_edited(self, text: str) -> None:
-        body = text.strip()
-        if _INT_FULL.fullmatch(body) and self._minimum <= int(body) <= self._maximum:
-            self.setValue(int(body))
-
-    def _on_editing_finished(self) -> None:
-        self.setValue(int(self.fixup(self.lineEdit().text())))

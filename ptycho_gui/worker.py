@@ -203,7 +203,8 @@ class JobRunner(QObject):
         return self._job
 
     @property
-    def thread(self) -> QThread:
+    def qthread(self) -> QThread:
+        """The worker thread (``QObject.thread()`` is the thread this runner lives in)."""
         return self._thread
 
     def start(self, job: Job) -> bool:

@@ -19,7 +19,8 @@ TORCH_MODULES = {"torch", "lightning", "lightning_fabric", "pytorch_lightning", 
 PUBLIC_PACKAGES = {"engine", "engine.config", "engine.io", "engine.physics", "engine.simulation",
                    "engine.metrics", "engine.model", "engine.training", "engine.runs",
                    "engine.bench"}
-PUBLIC_MODULES = {"engine.errors", "engine.reporting", "engine.atomic", "engine.render"}
+PUBLIC_MODULES = {"engine.errors", "engine.reporting", "engine.atomic", "engine.render",
+                  "engine.runs_index"}
 
 
 def _module_name(path: Path) -> str:

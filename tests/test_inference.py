@@ -11,6 +11,7 @@ import torch
 from test_training_helpers import tiny_config
 
 from engine.errors import CheckpointError
+from engine.render import FIGURE_MARGIN, figure_zoom
 
 torch.set_num_threads(1)
 
@@ -50,9 +51,10 @@ def test_checkpoint_reloads_and_infers_identically(trained, tiny_data, tmp_path)
 
     # The complex object is saved, not only pictures, and the pictures sit next to it.
     assert np.iscomplexobj(read_product(tmp_path / "a.h5").object)
+    zoom = figure_zoom(a.obj.shape)  # figures: picture, colour bar, scale bar
     for png in (tmp_path / "a-amplitude.png", tmp_path / "a-phase.png"):
         with Image.open(png) as img:
-            assert img.size == a.obj.shape[::-1]
+            assert img.size[1] == a.obj.shape[0] * zoom + 2 * FIGURE_MARGIN
     assert a.quality is not None and a.ground_truth.endswith("truth.h5")
 
 

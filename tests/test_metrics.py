@@ -219,3 +219,33 @@ def test_metrics_do_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_evaluate_returns_the_frc_curves_it_scored():
+    truth = _truth()
+    rng = np.random.default_rng(3)
+    noisy = truth + 0.05 * (rng.normal(size=truth.shape) + 1j * rng.normal(size=truth.shape))
+    result = evaluate(noisy, truth)
+    curves = result["frc"]
+    freq = np.asarray(curves["frequency_per_px"])
+    assert freq.size == min(truth.shape) // 2 and np.all(np.diff(freq) > 0)
+    for name in ("amplitude", "phase"):
+        frc = np.asarray(curves[name])
+        assert frc.shape == freq.shape
+        assert frc_resolution(freq, frc) == result[name]["frc_px"]
+    json.dumps(result, allow_nan=False)
+
+
+def test_align_removes_global_phase_and_scale_like_evaluate():
+    from engine.metrics import align
+
+    truth = _truth()
+    rec = truth * np.exp(-2.0j) * 0.5
+    rec[:5] = np.nan
+    aligned = align(rec, truth, register=False)
+    assert aligned.details["amplitude_scale"] == pytest.approx(2.0, rel=1e-4)
+    assert aligned.details["offset_rad"] == pytest.approx(-2.0, abs=1e-4)
+    assert np.nanmax(np.abs(aligned.phase_difference)) < 1e-4
+    assert np.nanmax(np.abs(aligned.amplitude_difference)) < 1e-4
+    assert aligned.box[0].start == 5  # rows never illuminated are outside the region
+    assert np.isnan(aligned.phase_difference[~aligned.valid]).all()

@@ -6,9 +6,11 @@ from PIL import Image
 
 from engine.render import (
     CYCLIC_MAP,
+    FIGURE_MARGIN,
     LINEAR_MAP,
     amplitude_rgb,
     colour_table,
+    figure_zoom,
     phase_rgb,
     png_paths,
     robust_levels,
@@ -41,4 +43,7 @@ def test_exported_pngs_follow_one_name_pattern(tmp_path):
     assert (a.name, p.name) == ("recon-amplitude.png", "recon-phase.png")
     obj = np.ones((5, 6), np.complex64)
     written = write_object_pngs(obj, a, p)
-    assert all(np.asarray(Image.open(f)).shape == (5, 6, 3) for f in written)
+    zoom = figure_zoom(obj.shape)  # a figure: the picture enlarged, a colour bar beside it
+    for f in written:
+        height, width, _ = np.asarray(Image.open(f)).shape
+        assert height == 5 * zoom + 2 * FIGURE_MARGIN and width > 6 * zoom + 2 * FIGURE_MARGIN

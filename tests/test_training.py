@@ -15,6 +15,7 @@ from test_training_helpers import tiny_config
 
 from engine.config import ExecutionConfig, ModelConfig, absolutize_paths, load_session
 from engine.errors import ConfigError, DataError, RunError
+from engine.render import FIGURE_MARGIN, figure_zoom
 from engine.reporting import Reporter
 
 torch.set_num_threads(1)
@@ -177,9 +178,10 @@ def test_run_directory_holds_every_file(tiny_data, tmp_path):
     assert product.object.shape == tuple(summary["quality"]["details"]["region"][1::2]) \
         or product.object.ndim == 2
     assert list(product.loss_epochs) == [0, 1]
+    zoom = figure_zoom(product.object.shape)  # figures: picture, colour bar, scale bar
     for png in ("amplitude.png", "phase.png"):
         with Image.open(run_dir / png) as img:
-            assert img.size == product.object.shape[::-1]
+            assert img.size[1] == product.object.shape[0] * zoom + 2 * FIGURE_MARGIN
 
     started = rec.of("run_started")[0]
     assert started["accelerator"] == "cpu" and started["devices"] == 1

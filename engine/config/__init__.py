@@ -2,7 +2,7 @@
 (no torch, no Qt)."""
 
 from .presets import PRESET_NAMES, PRESETS, apply_preset, preset_layer
-from .resolve import ResolvedConfig, resolve_config
+from .resolve import GUI_SOURCE, ResolvedConfig, SessionFile, resolve_config, resolve_layers
 from .schema import (
     SCHEMA_VERSION,
     DataConfig,
@@ -29,6 +29,7 @@ from .session import (
 from .validation import ConfigIssue, coerce, copy_config, parse_devices, validate
 
 __all__ = [
+    "GUI_SOURCE",
     "PRESETS",
     "PRESET_NAMES",
     "apply_preset",
@@ -45,8 +46,10 @@ __all__ = [
     "ModelConfig",
     "ResolvedConfig",
     "SessionConfig",
+    "SessionFile",
     "SimulationConfig",
     "TrainingConfig",
+    "coerce",
     "config_to_dict",
     "copy_config",
     "dumps_session",
@@ -56,6 +59,7 @@ __all__ = [
     "output_path_warnings",
     "parse_devices",
     "resolve_config",
+    "resolve_layers",
     "save_session",
     "section_classes",
     "validate",

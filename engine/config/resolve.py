@@ -1,4 +1,4 @@
-"""The one resolver: defaults < session file < command-line flags < API overrides.
+"""The one resolver: defaults < session file < GUI edits or command-line flags < API overrides.
 
 It records, for every field, where its value came from, so a run can say why each setting is
 what it is (``ptycho-engine config show --explain``, ``provenance.json``).
@@ -19,6 +19,30 @@ from .validation import ConfigIssue, coerce, unknown_key_issue, validate
 
 DEFAULT_SOURCE = "default"
 API_SOURCE = "api override"
+GUI_SOURCE = "gui"
+"""The source label of a value edited in the desktop app's form."""
+
+
+@dataclass(frozen=True)
+class SessionFile:
+    """A session file read once: its path and its values (coerced, paths made absolute).
+
+    The desktop app reads its session file when it opens it and resolves every edit against
+    these values, so a file changed on disk later does not change the open session.
+    """
+
+    path: Path
+    values: Mapping[str, Any]
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> SessionFile:
+        """Read ``path``; raise :class:`ConfigError` naming the file with every problem."""
+        return cls(Path(path).resolve(), session_layer(path))
+
+    @property
+    def label(self) -> str:
+        """The source label of its values: ``"session <path>"``."""
+        return f"session {self.path}"
 
 
 @dataclass
@@ -30,8 +54,8 @@ class ResolvedConfig:
     config
         The resolved :class:`SessionConfig`.
     sources
-        ``"section.field"`` -> ``"default"``, ``"session <path>"``, ``"cli --flag"`` or
-        ``"api override"``.
+        ``"section.field"`` -> ``"default"``, ``"session <path>"``, ``"gui"``,
+        ``"cli --flag"`` or ``"api override"``.
     """
 
     config: SessionConfig
@@ -57,10 +81,11 @@ def flatten_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_config(
-    session: str | os.PathLike[str] | None = None,
+    session: str | os.PathLike[str] | SessionFile | None = None,
     cli: Mapping[str, tuple[Any, str]] | None = None,
     overrides: Mapping[str, Any] | None = None,
     *,
+    gui: Mapping[str, tuple[Any, str]] | None = None,
     base: SessionConfig | None = None,
     cwd: str | os.PathLike[str] | None = None,
 ) -> ResolvedConfig:
@@ -69,23 +94,51 @@ def resolve_config(
     Parameters
     ----------
     session
-        Session file (TOML); its relative paths resolve against its folder.
+        Session file (TOML), or a :class:`SessionFile` read before; its relative paths
+        resolve against its folder.
     cli
         ``{"section.field": (text, "cli --flag")}`` as typed on a command line; text is parsed
         by the field's type (``"1e-4"``, ``"true"``).
     overrides
         Python values from the API, dotted or nested; they win over everything.
+    gui
+        ``{"section.field": (value, label)}``: Python values edited in the desktop app, above
+        the session file; labels start with :data:`GUI_SOURCE` (``"gui"``,
+        ``"gui preset tiny"``).
     base
         Start from this config instead of the defaults (its values are reported as
-        ``"base"``); the GUI uses it.
+        ``"base"``).
     cwd
-        Folder against which relative command-line and API paths resolve (default: the
-        current directory).
+        Folder against which relative command-line, GUI and API paths resolve (default: the
+        current directory; the desktop app passes its session's folder).
 
     Raises
     ------
     ConfigError
         With every problem of every layer at once.
+    """
+    resolved, issues = resolve_layers(session, cli, overrides, gui=gui, base=base, cwd=cwd)
+    if issues:
+        source = session.path if isinstance(session, SessionFile) else session
+        raise ConfigError(issues, source=str(source) if source is not None else None)
+    return resolved
+
+
+def resolve_layers(
+    session: str | os.PathLike[str] | SessionFile | None = None,
+    cli: Mapping[str, tuple[Any, str]] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    gui: Mapping[str, tuple[Any, str]] | None = None,
+    base: SessionConfig | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> tuple[ResolvedConfig, list[ConfigIssue]]:
+    """:func:`resolve_config` that returns its problems instead of raising them.
+
+    A value that cannot be converted to its field's type is left out (the layer below keeps
+    its field) and reported; the config returned may break range and cross-field rules, each
+    reported. An editor shows this config and these problems while the user types; a run
+    needs :func:`resolve_config`. A session file that cannot be read still raises.
     """
     specs = field_specs()
     root = Path(cwd) if cwd is not None else Path.cwd()
@@ -93,12 +146,14 @@ def resolve_config(
     sources = {key: (DEFAULT_SOURCE if base is None else "base") for key in specs}
     issues: list[ConfigIssue] = []
 
-    if session is not None:
-        layer = session_layer(session)  # raises with its own problems, naming the file
-        label = f"session {Path(session)}"
-        for key, value in layer.items():
-            values[key] = value
-            sources[key] = label
+    layer: Mapping[str, Any] = {}
+    if isinstance(session, SessionFile):
+        layer, label = session.values, session.label
+    elif session is not None:
+        layer, label = session_layer(session), f"session {Path(session)}"  # raises, naming it
+    for key, value in layer.items():
+        values[key] = value
+        sources[key] = label
 
     def apply(key: str, raw: Any, label: str, from_text: bool) -> None:
         if key not in specs:
@@ -111,17 +166,14 @@ def resolve_config(
         except ValueError as exc:
             issues.append(ConfigIssue(key, f"{exc} (from {label})", raw))
 
+    for key, (raw, label) in (gui or {}).items():
+        apply(key, raw, label, from_text=False)
     for key, (raw, label) in (cli or {}).items():
         apply(key, raw, label, from_text=True)
     for key, raw in flatten_overrides(overrides or {}).items():
         apply(key, raw, API_SOURCE, from_text=False)
-    if issues:
-        raise ConfigError(issues)
 
     config = config_from_flat(values, base=base)
-    problems = validate(config)
-    if problems:
-        problems = [ConfigIssue(p.key, f"{p.message} (from {sources.get(p.key, '?')})", p.value,
-                                p.has_value) for p in problems]
-        raise ConfigError(problems, source=str(session) if session is not None else None)
-    return ResolvedConfig(config=config, sources=sources)
+    issues += [ConfigIssue(p.key, f"{p.message} (from {sources.get(p.key, '?')})", p.value,
+                           p.has_value) for p in validate(config)]
+    return ResolvedConfig(config=config, sources=sources), issues

@@ -1,6 +1,7 @@
 """Quality metrics against a ground-truth object: alignment, PSNR, SSIM, FRC (no torch).
 
-``evaluate(reconstruction, truth)`` is the entry point; ``format_table`` prints its result.
+``evaluate(reconstruction, truth)`` is the entry point (``align`` is its first steps, also
+used to compare two results); ``format_table`` prints its result.
 """
 
 from .alignment import amplitude_scale, common_region, phase_difference_model, register_translation
@@ -15,12 +16,14 @@ from .measures import (
     masked_ssim,
     psnr,
 )
-from .scoring import evaluate, format_table
+from .scoring import Aligned, align, evaluate, format_table
 
 __all__ = [
+    "Aligned",
     "FRC_THRESHOLD",
     "NYQUIST_PX",
     "PSNR_CAP_DB",
+    "align",
     "amplitude_scale",
     "common_region",
     "data_range",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from .alignment import (
     register_translation,
 )
 from .loading import load_object
-from .measures import data_range, frc_curve, frc_resolution, masked_ssim, psnr
+from .measures import FRC_THRESHOLD, data_range, frc_curve, frc_resolution, masked_ssim, psnr
 
 ObjectLike = np.ndarray | str | os.PathLike
 
@@ -33,14 +34,85 @@ def _as_object(value: ObjectLike, name: str) -> np.ndarray:
 
 
 def _scores(estimate: np.ndarray, reference: np.ndarray, valid: np.ndarray
-            ) -> tuple[dict[str, float], float]:
+            ) -> tuple[dict[str, float], float, tuple[np.ndarray, np.ndarray]]:
     value_range = data_range(reference, valid)
     freq, frc = frc_curve(estimate, reference, valid)
     return {
         "psnr": psnr(estimate, reference, valid, value_range),
         "ssim": masked_ssim(estimate, reference, valid, value_range),
         "frc_px": frc_resolution(freq, frc),
-    }, value_range
+    }, value_range, (freq, frc)
+
+
+@dataclass
+class Aligned:
+    """A reconstruction brought into the frame of a reference (see :func:`align`).
+
+    Attributes
+    ----------
+    reconstruction
+        Complex, the region box's shape: registered, global phase (or plane) removed,
+        amplitude scaled by the least-squares factor.
+    truth
+        The reference over the same box.
+    valid
+        bool, the box's shape: pixels compared.
+    box
+        ``(rows, cols)`` slices of the box in the (centre-cropped) inputs.
+    details
+        ``shift_px``, ``offset_rad``, ``ramp_x_rad_per_px``, ``ramp_y_rad_per_px``,
+        ``amplitude_scale``.
+    """
+
+    reconstruction: np.ndarray
+    truth: np.ndarray
+    valid: np.ndarray
+    box: tuple[slice, slice]
+    details: dict[str, Any]
+
+    @property
+    def phase_difference(self) -> np.ndarray:
+        """``wrap(phase_rec - phase_truth)`` in radians, NaN outside ``valid``."""
+        diff = np.angle(self.reconstruction * np.conj(self.truth))
+        return np.where(self.valid, diff, np.nan)
+
+    @property
+    def amplitude_difference(self) -> np.ndarray:
+        """``|rec| - |truth|`` (after the scale), NaN outside ``valid``."""
+        diff = np.abs(self.reconstruction) - np.abs(self.truth)
+        return np.where(self.valid, diff, np.nan)
+
+
+def align(reconstruction: ObjectLike, truth: ObjectLike, *, mask: np.ndarray | None = None,
+          border: int | None = None, phase_ramp: bool = False, register: bool = True) -> Aligned:
+    """Steps (1)-(4) of :func:`evaluate`: bring ``reconstruction`` onto ``truth``.
+
+    Also what a comparison of two results shows: their difference after the same global
+    phase and amplitude-scale removal the scores use. Parameters as for :func:`evaluate`.
+    """
+    rec = _as_object(reconstruction, "reconstruction")
+    ref = _as_object(truth, "truth")
+    shape = (min(rec.shape[0], ref.shape[0]), min(rec.shape[1], ref.shape[1]))
+    rec, ref = centre_crop(rec, shape), centre_crop(ref, shape)
+    if mask is not None:
+        mask = centre_crop(np.asarray(mask, dtype=bool), shape)
+    box, valid = common_region(rec, ref, mask, int(border or 0))
+    rec, ref = rec[box], ref[box]
+    shift = (0.0, 0.0)
+    removed = {"offset_rad": 0.0, "ramp_x_rad_per_px": 0.0, "ramp_y_rad_per_px": 0.0}
+    if register:
+        if phase_ramp:
+            # A phase ramp moves the cross-correlation peak: take it out before registering.
+            model, removed = phase_difference_model(rec, ref, valid, plane=True)
+            rec = np.where(valid, rec * np.exp(-1j * model), rec)
+        rec, valid, shift = _register(rec, ref, valid)
+    model, phase = phase_difference_model(rec, ref, valid, plane=phase_ramp)
+    phase = {key: value + removed[key] for key, value in phase.items()}
+    phase["offset_rad"] = math.remainder(phase["offset_rad"], 2 * math.pi)
+    rec = rec * np.exp(-1j * model)
+    scale = amplitude_scale(rec, ref, valid)
+    return Aligned(reconstruction=rec * scale, truth=ref, valid=valid, box=box,
+                   details={"shift_px": [shift[0], shift[1]], **phase, "amplitude_scale": scale})
 
 
 def evaluate(reconstruction: ObjectLike, truth: ObjectLike, *, mask: np.ndarray | None = None,
@@ -48,12 +120,13 @@ def evaluate(reconstruction: ObjectLike, truth: ObjectLike, *, mask: np.ndarray 
              register: bool = True) -> dict[str, Any]:
     """Score a reconstruction against the ground-truth object (physics.md §7).
 
-    Steps: (1) if the shapes differ, both are centre-cropped to the common shape; (2) region =
-    pixels finite in both (NaN = not illuminated) and inside ``mask``, its bounding box shrunk
-    by ``border`` px; (3) ``register``: sub-pixel shift of the reconstruction onto the truth
-    (complex cross-correlation, 1/100 px; wrapped edge pixels are dropped); (4) the global
-    phase offset (``phase_ramp``: a phase plane) of ``rec * conj(truth)`` is removed and the
-    amplitude scaled by the least-squares ratio; (5) scores on the region.
+    Steps (:func:`align`): (1) if the shapes differ, both are centre-cropped to the common
+    shape; (2) region = pixels finite in both (NaN = not illuminated) and inside ``mask``, its
+    bounding box shrunk by ``border`` px; (3) ``register``: sub-pixel shift of the
+    reconstruction onto the truth (complex cross-correlation, 1/100 px; wrapped edge pixels
+    are dropped); (4) the global phase offset (``phase_ramp``: a phase plane) of
+    ``rec * conj(truth)`` is removed and the amplitude scaled by the least-squares ratio;
+    (5) scores on the region.
 
     Scores, separately for amplitude ``|O|`` and phase ``angle(O)`` (the reconstruction's phase
     is taken as ``phase_truth + wrap(phase_rec - phase_truth)``, so 2 pi wraps cost nothing):
@@ -82,51 +155,34 @@ def evaluate(reconstruction: ObjectLike, truth: ObjectLike, *, mask: np.ndarray 
     Returns
     -------
     dict
-        ``{"amplitude": {"psnr", "ssim", "frc_px"}, "phase": {...}, "details": {...}}``;
-        ``details`` holds the shift ``(dy, dx)`` px, phase offset and ramp, amplitude scale,
-        data ranges, region box ``[row0, row1, col0, col1]`` and pixel count.
+        ``{"amplitude": {"psnr", "ssim", "frc_px"}, "phase": {...}, "frc": {...},
+        "details": {...}}``; ``frc`` holds the curves: ``frequency_per_px`` (ring centres,
+        cycles per pixel), ``amplitude``, ``phase`` and the ``threshold``; ``details`` holds
+        the shift ``(dy, dx)`` px, phase offset and ramp, amplitude scale, data ranges, region
+        box ``[row0, row1, col0, col1]`` and pixel count.
 
     Raises
     ------
     DataError
         Unreadable files, non-2-D inputs, no common region.
     """
-    rec = _as_object(reconstruction, "reconstruction")
-    ref = _as_object(truth, "truth")
-    shape = (min(rec.shape[0], ref.shape[0]), min(rec.shape[1], ref.shape[1]))
-    rec, ref = centre_crop(rec, shape), centre_crop(ref, shape)
-    if mask is not None:
-        mask = centre_crop(np.asarray(mask, dtype=bool), shape)
-    box, valid = common_region(rec, ref, mask, int(border or 0))
-    rec, ref = rec[box], ref[box]
-    shift = (0.0, 0.0)
-    removed = {"offset_rad": 0.0, "ramp_x_rad_per_px": 0.0, "ramp_y_rad_per_px": 0.0}
-    if register:
-        if phase_ramp:
-            # A phase ramp moves the cross-correlation peak: take it out before registering.
-            model, removed = phase_difference_model(rec, ref, valid, plane=True)
-            rec = np.where(valid, rec * np.exp(-1j * model), rec)
-        rec, valid, shift = _register(rec, ref, valid)
-    model, phase = phase_difference_model(rec, ref, valid, plane=phase_ramp)
-    phase = {key: value + removed[key] for key, value in phase.items()}
-    phase["offset_rad"] = math.remainder(phase["offset_rad"], 2 * math.pi)
-    rec = rec * np.exp(-1j * model)
-    scale = amplitude_scale(rec, ref, valid)
-    rec = rec * scale
-
+    aligned = align(reconstruction, truth, mask=mask, border=border, phase_ramp=phase_ramp,
+                    register=register)
+    rec, ref, valid, box = aligned.reconstruction, aligned.truth, aligned.valid, aligned.box
     amp_rec, amp_ref = np.abs(rec), np.abs(ref)
     phase_ref = np.angle(ref)
     phase_rec = phase_ref + np.angle(rec * np.conj(ref))
     amp_rec, phase_rec = (np.where(valid, x, 0.0) for x in (amp_rec, phase_rec))
-    amplitude, amp_range = _scores(amp_rec, np.where(valid, amp_ref, 0.0), valid)
-    phase_scores, phase_range = _scores(phase_rec, np.where(valid, phase_ref, 0.0), valid)
+    amplitude, amp_range, amp_curve = _scores(amp_rec, np.where(valid, amp_ref, 0.0), valid)
+    phase_scores, phase_range, phase_curve = _scores(
+        phase_rec, np.where(valid, phase_ref, 0.0), valid)
     return {
         "amplitude": amplitude,
         "phase": phase_scores,
+        "frc": {"frequency_per_px": amp_curve[0].tolist(), "amplitude": amp_curve[1].tolist(),
+                "phase": phase_curve[1].tolist(), "threshold": FRC_THRESHOLD},
         "details": {
-            "shift_px": [shift[0], shift[1]],
-            **phase,
-            "amplitude_scale": scale,
+            **aligned.details,
             "amplitude_data_range": amp_range,
             "phase_data_range_rad": phase_range,
             "region": [box[0].start, box[0].stop, box[1].start, box[1].stop],

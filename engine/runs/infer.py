@@ -200,7 +200,8 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
                           comments=f"checkpoint {checkpoint}; data {source}",
                           probe_scale_factor=loaded.probe_scale_factor)
             if session.inference.export_png:
-                pngs = write_object_pngs(stitched.obj, *png_paths(output))
+                pngs = write_object_pngs(stitched.obj, *png_paths(output),
+                                         pixel_size_m=loaded.object_pixel_size_m)
     scores, truth_source = None, None
     if evaluate_truth and status == "completed":
         truth = find_ground_truth(source, loaded.metadata, loaded.object_guess)

@@ -330,7 +330,7 @@ class _Run:
             comments=f"trained by ptycho-engine; run {self.run_dir.path}",
             probe_scale_factor=data.probe_scale_factor)
         write_object_pngs(stitched.obj, self.run_dir.file(AMPLITUDE_PNG),
-                          self.run_dir.file(PHASE_PNG))
+                          self.run_dir.file(PHASE_PNG), pixel_size_m=data.object_pixel_size_m)
         truth = find_ground_truth(str(cfg.data.path), data.metadata, data.object_guess)
         scores = None
         if truth is not None:

@@ -32,19 +32,22 @@ from ..atomic import atomic_write_text
 from ..config import SessionConfig, save_session
 from ..errors import RunError
 from ..locks import FolderLock, lock_folder
+from ..runs_index import (  # the run folder's layout, shared with the runs listing
+    CHECKPOINTS,
+    LAST_CHECKPOINT,
+    METRIC_COLUMNS,
+    METRICS,
+    PROVENANCE,
+    RECONSTRUCTION,
+    RUN_MARKERS,
+    SESSION,
+    SUMMARY,
+    read_metrics,
+)
 from .faults import check_output_folder
 
-SESSION = "session.toml"
-PROVENANCE = "provenance.json"
-METRICS = "metrics.csv"
-SUMMARY = "summary.json"
-RECONSTRUCTION = "reconstruction.h5"
 AMPLITUDE_PNG = "amplitude.png"
 PHASE_PNG = "phase.png"
-CHECKPOINTS = "checkpoints"
-LAST_CHECKPOINT = "last.ckpt"
-METRIC_COLUMNS = ("epoch", "train_loss", "val_loss", "lr", "epoch_time_s", "patterns_per_s")
-RUN_MARKERS = (SESSION, SUMMARY, CHECKPOINTS)
 
 
 def json_safe(value: Any) -> Any:
@@ -166,18 +169,7 @@ class RunDirectory:
     def read_metrics(self) -> list[dict[str, float]]:
         """Rows of an existing metrics.csv (empty when there is none)."""
         path = self.file(METRICS)
-        if not path.is_file():
-            return []
-        rows = []
-        with path.open(newline="", encoding="utf-8") as fh:
-            for raw in csv.DictReader(fh):
-                row: dict[str, float] = {}
-                for key in METRIC_COLUMNS:
-                    text = raw.get(key, "")
-                    row[key] = float(text) if text not in ("", None) else math.nan
-                row["epoch"] = int(row["epoch"])
-                rows.append(row)
-        return rows
+        return read_metrics(path) if path.is_file() else []
 
     def write_metrics(self, rows: Sequence[Mapping[str, float]]) -> Path:
         """Rewrite metrics.csv with every row (atomic; small: one line per epoch)."""

@@ -3,28 +3,47 @@
 After the first frame, new frames replace the pixels only (``autoLevels=False``, no
 ``autoRange``): the user's zoom and colour levels stay where they were. Levels are reset when
 the component or the image shape changes, or when the user presses "Fit levels".
+
+With a pixel size (:meth:`ImagePanel.set_pixel_size`) the axes are in metres with a scale bar;
+the colour bar is labelled with the component's unit, the complex (HSV) view gets a colour
+wheel, and "Profile" draws a line whose values are plotted against the distance along it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from engine.render import CYCLIC_MAP, LINEAR_MAP
+from engine.render import CYCLIC_MAP, LINEAR_MAP, format_length
 
 from ..qtenv import pyqtgraph_module
 from .imaging import COMPONENTS, HSV, component_image, robust_levels
+from .physical import (
+    FitGroup,
+    attach_colour_wheel,
+    attach_scale_bar,
+    label_colorbar,
+    set_physical_axes,
+)
+from .profile import LineProfile
+from .units import COMPONENT_UNITS, PixelSize, valid_pixel_size
 
 pg = pyqtgraph_module()
 
+DIVERGING_MAP = "CET-D1"
 
-def add_image_plot(graphics: object, colormap: str) -> tuple[object, object, object]:
+
+def add_image_plot(graphics: Any, colormap: str, label: str = "", row: int | None = None,
+                   col: int | None = None) -> tuple[Any, Any, Any]:
     """Add an image plot to a ``GraphicsLayoutWidget``: (plot, image item, colour bar).
 
-    The plot keeps square pixels and puts row 0 at the top, as images are read.
+    The plot keeps square pixels and puts row 0 at the top, as images are read; ``label``
+    names the colour bar's values and unit; ``row``, ``col`` place the plot in the layout.
     """
-    plot = graphics.addPlot()
+    plot = graphics.addPlot(row=row, col=col)
     plot.setAspectLocked(True)
     plot.invertY(True)
     image = pg.ImageItem()
@@ -32,7 +51,13 @@ def add_image_plot(graphics: object, colormap: str) -> tuple[object, object, obj
     colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(colormap),
                                interactive=True, width=15)
     colorbar.setImageItem(image, insert_in=plot)
+    label_colorbar(colorbar, label)
     return plot, image, colorbar
+
+
+def value_label(component: str) -> str:
+    """The colour bar's label of a component ("phase (rad)", "amplitude"...)."""
+    return COMPONENT_UNITS.get(component, component)
 
 
 class ImagePanel(QWidget):
@@ -47,8 +72,11 @@ class ImagePanel(QWidget):
     hovered = Signal(str)
 
     def __init__(self, title: str = "", component: str = "amplitude",
-                 components: tuple[str, ...] = COMPONENTS, parent: QWidget | None = None) -> None:
+                 components: tuple[str, ...] = COMPONENTS, parent: QWidget | None = None,
+                 labels: dict[str, str] | None = None, diverging: bool = False) -> None:
         super().__init__(parent)
+        self.labels = dict(labels or {})  # colour bar labels that replace the defaults
+        self.diverging = diverging  # differences: a diverging map, levels symmetric about 0
         self._data: np.ndarray | None = None
         self._shown: np.ndarray | None = None
         self._fresh = True  # next frame sets levels and range
@@ -61,19 +89,37 @@ class ImagePanel(QWidget):
         self.component_box.setToolTip("Which part of the complex image to show")
         self.fit_button = QPushButton("Fit levels")
         self.fit_button.setToolTip("Reset the colour levels to the current image")
+        self.profile_button = QPushButton("Profile")
+        self.profile_button.setCheckable(True)
+        self.profile_button.setToolTip("Draw a line on the image and plot the values along it")
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.component_box)
         header.addWidget(self.fit_button)
+        header.addWidget(self.profile_button)
         self.graphics = pg.GraphicsLayoutWidget()
         self.plot, self.image, self.colorbar = add_image_plot(
-            self.graphics, CYCLIC_MAP if component == "phase" else LINEAR_MAP)
+            self.graphics, self._colormap_name(component), self.value_label(component))
+        self.pixel_size: PixelSize = None
+        self.fit_group = FitGroup(self)
+        self.fit_group.add(self.plot)
+        set_physical_axes(self.plot, None)
+        self.scale_bar = attach_scale_bar(self.plot)
+        self.scale_bar.setVisible(False)  # shown with the first image
+        self.wheel = attach_colour_wheel(self.plot)
+        # The profile plot sits below the image; views of several linked panels move it
+        # below their row of panels, so that the linked images keep equal sizes.
+        self.profile = LineProfile(self.plot, self._profile_image)
+        self.profile.setVisible(False)
+        self.profile.set_units(None, self.value_label(component))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.profile)
         self.component_box.currentTextChanged.connect(self._on_component_box_changed)
         self.fit_button.clicked.connect(self._on_fit_button_clicked)
+        self.profile_button.toggled.connect(self._on_profile_button_toggled)
         self.graphics.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
 
     # -- data -----------------------------------------------------------------------------
@@ -83,6 +129,50 @@ class ImagePanel(QWidget):
 
     def set_component(self, component: str) -> None:
         self.component_box.setCurrentText(component)
+
+    def link_view(self, leader: ImagePanel) -> None:
+        """Share ``leader``'s zoom and pan (and its fit to the image)."""
+        self.plot.setXLink(leader.plot)
+        self.plot.setYLink(leader.plot)
+        self.fit_group.remove(self.plot)
+        self.fit_group = leader.fit_group
+        self.fit_group.add(self.plot)
+
+    def set_title(self, title: str) -> None:
+        self._title = title
+        self.title.setText(title)
+
+    def value_label(self, component: str) -> str:
+        """The colour bar's label of ``component`` (``labels`` first, then the defaults)."""
+        return self.labels.get(component) or value_label(component)
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """Replace the colour bar labels (e.g. "phase B - A (rad)")."""
+        self.labels = dict(labels)
+        label_colorbar(self.colorbar, self.value_label(self.component))
+        self.profile.set_units(self.pixel_size, self.value_label(self._profile_component()))
+
+    def set_origin(self, x: float, y: float) -> None:
+        """Draw pixel (0, 0) at view coordinates ``(x, y)`` (to line up with another image)."""
+        self.image.setPos(x, y)
+
+    def set_pixel_size(self, pixel_size: object) -> None:
+        """Object pixel ``(width, height)`` in metres: axes, scale bar and profile in metres.
+
+        None (or an invalid size) shows pixels.
+        """
+        self.pixel_size = valid_pixel_size(pixel_size)
+        set_physical_axes(self.plot, self.pixel_size)
+        self.scale_bar.set_pixel_size(self.pixel_size)
+        self.profile.set_units(self.pixel_size, self.profile.value_label)
+
+    def position_text(self, row: int, col: int) -> str:
+        """"x = 1.2 µm, y = 3.4 µm (col 12, row 34)" (pixels only without a pixel size)."""
+        if self.pixel_size is None:
+            return f"(x={col}, y={row})"
+        x = format_length((col + 0.5) * self.pixel_size[0])
+        y = format_length((row + 0.5) * self.pixel_size[1])
+        return f"(x={x}, y={y}; px {col}, {row})"
 
     def set_data(self, data: np.ndarray, fit_levels: bool = False) -> None:
         """Show ``data`` (2-D, complex or real); keeps zoom and levels after the first frame.
@@ -102,6 +192,8 @@ class ImagePanel(QWidget):
         self._shown = None
         self._fresh = True
         self.image.clear()
+        self.scale_bar.setVisible(False)  # a length bar over nothing only confuses
+        self.wheel.setVisible(False)
 
     def levels(self) -> tuple[float, float]:
         low, high = self.colorbar.levels()
@@ -119,40 +211,50 @@ class ImagePanel(QWidget):
             return float(self._shown[row, col])
         return None
 
-    def _render(self) -> None:
+    def _render(self, fit_range: bool = True) -> None:
         if self._data is None:
             return
         component = self.component
         shown = component_image(self._data, component)
         self._shown = shown
+        self.scale_bar.setVisible(True)
         self.colorbar.setVisible(component != HSV)
+        self.wheel.setVisible(component == HSV)
         if component == HSV:
             self.image.setImage(shown, autoLevels=False, levels=(0, 255))
         elif self._fresh:
             self._reset_colormap()
-            levels = robust_levels(shown, component)
             self.image.setImage(shown, autoLevels=False)
-            self.colorbar.setLevels(levels)
+            self.colorbar.setLevels(self._levels(shown, component, fit=False))
         else:
             self.image.setImage(shown, autoLevels=False)
-        if self._fresh:
-            self.plot.autoRange(padding=0.02)
+        if self._fresh and fit_range:
+            self.fit_group.refit()
         self._fresh = False
         self.frames += 1
+        if self.profile.isVisible():
+            self.profile.update_profile()
 
-    @staticmethod
-    def _colormap(component: str) -> object:
-        return pg.colormap.get(CYCLIC_MAP if component == "phase" else LINEAR_MAP)
+    def _colormap_name(self, component: str) -> str:
+        if self.diverging:
+            return DIVERGING_MAP
+        return CYCLIC_MAP if component == "phase" else LINEAR_MAP
+
+    def _levels(self, shown: np.ndarray, component: str, fit: bool) -> tuple[float, float]:
+        if not self.diverging:
+            return robust_levels(shown, component, fit=fit)
+        low, high = robust_levels(shown, "difference", fit=True)
+        top = max(abs(low), abs(high)) or 1.0
+        return (-top, top)
 
     # -- slots ----------------------------------------------------------------------------
     def _on_component_box_changed(self, component: str) -> None:
         self._reset_colormap()
+        label_colorbar(self.colorbar, self.value_label(component))
+        self.profile.set_units(self.pixel_size, self.value_label(self._profile_component()))
         self._fresh = True
         if self._data is not None:
-            # Changing component resets levels but must not reset the zoom.
-            shape_range = self.plot.viewRange()
-            self._render()
-            self.plot.setRange(xRange=shape_range[0], yRange=shape_range[1], padding=0)
+            self._render(fit_range=False)  # new levels, same zoom
 
     def fit_levels(self) -> None:
         """Fit the colour levels to the image shown (robust percentiles, phase included).
@@ -162,17 +264,35 @@ class ImagePanel(QWidget):
         """
         if self._shown is None or self._shown.ndim != 2:
             return
-        self.colorbar.setLevels(robust_levels(self._shown, self.component, fit=True))
-        if self.component == "phase":
+        self.colorbar.setLevels(self._levels(self._shown, self.component, fit=True))
+        if self.component == "phase" and not self.diverging:
             self.colorbar.setColorMap(pg.colormap.get(LINEAR_MAP))
             self.title.setText(f"{self._title} (phase range fitted: linear colours)")
 
     def _reset_colormap(self) -> None:
-        self.colorbar.setColorMap(self._colormap(self.component))
+        self.colorbar.setColorMap(pg.colormap.get(self._colormap_name(self.component)))
         self.title.setText(self._title)
 
     def _on_fit_button_clicked(self) -> None:
         self.fit_levels()
+
+    def _profile_component(self) -> str:
+        return "amplitude" if self.component == HSV else self.component
+
+    def _profile_image(self) -> np.ndarray | None:
+        """The scalar image the profile samples (the amplitude for the HSV view)."""
+        if self._data is None:
+            return None
+        if self.component == HSV:
+            return component_image(self._data, "amplitude")
+        return self._shown
+
+    def _on_profile_button_toggled(self, on: bool) -> None:
+        self.profile.setVisible(on)
+        if on:
+            self.profile.show_line()
+        else:
+            self.profile.hide_line()
 
     def _on_scene_mouse_moved(self, pos: object) -> None:
         if self._shown is None or not self.plot.sceneBoundingRect().contains(pos):
@@ -181,4 +301,6 @@ class ImagePanel(QWidget):
         point = self.image.mapFromScene(pos)
         row, col = int(np.floor(point.y())), int(np.floor(point.x()))
         value = self.value_at(row, col)
-        self.hovered.emit("" if value is None else f"(x={col}, y={row}) {value:.6g}")
+        self.hovered.emit("" if value is None else
+                          f"{self.position_text(row, col)} {self.value_label(self.component)} "
+                          f"{value:.6g}")

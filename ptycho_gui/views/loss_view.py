@@ -1,9 +1,16 @@
-"""Loss curves: training and validation loss per epoch, log y when all values are positive."""
+"""Loss curves: training and validation loss per epoch.
+
+The Poisson negative log-likelihood is computed without its constant term, so it can be
+negative (about -8.8 on the default data), which reads as an error. When any value is negative
+the curves show the loss *above its minimum* (the best epoch is 0) on a linear axis, and the
+axis label gives the minimum; otherwise the loss itself on a logarithmic axis.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -23,13 +30,14 @@ class LossView(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "loss")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # no "(x0.001)" on a loss
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.addLegend(offset=(-10, 10))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
         self.history: dict[str, tuple[list[float], list[float]]] = {}
-        self._curves: dict[str, object] = {}
+        self._curves: dict[str, Any] = {}
 
     def add_metrics(self, epoch: int, values: Mapping[str, float]) -> None:
         """Append the epoch's loss values (epochs shown 1-based)."""
@@ -46,8 +54,7 @@ class LossView(QWidget):
                 self._curves[name] = self.plot.plot(
                     [], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
                     symbolBrush=colour, name=name.replace("_", " "))
-            self._curves[name].setData(xs, ys)
-        self._update_log_mode()
+        self._redraw()
 
     def set_history(self, epochs: list[int], values: Mapping[str, list[float]]) -> None:
         """Replace the curves with a whole history (e.g. a finished run's metrics)."""
@@ -67,7 +74,22 @@ class LossView(QWidget):
     def log_y(self) -> bool:
         return bool(self.plot.ctrl.logYCheck.isChecked())
 
-    def _update_log_mode(self) -> None:
-        # A Poisson NLL without its constant term can be negative: log y only when it can be.
-        positive = all(y > 0 for _, ys in self.history.values() for y in ys)
-        self.plot.setLogMode(x=False, y=positive)
+    @property
+    def offset(self) -> float:
+        """What is subtracted from every value drawn (0 when all values are positive)."""
+        values = [y for _, ys in self.history.values() for y in ys]
+        lowest = min(values, default=1.0)
+        return 0.0 if lowest > 0 else lowest
+
+    def drawn(self, name: str) -> list[float]:
+        """The values of curve ``name`` as drawn."""
+        offset = self.offset
+        return [y - offset for y in self.history[name][1]]
+
+    def _redraw(self) -> None:
+        offset = self.offset
+        for name, (xs, _) in self.history.items():
+            self._curves[name].setData(xs, self.drawn(name))
+        self.plot.setLogMode(x=False, y=offset == 0.0)
+        self.plot.setLabel("left", "loss" if offset == 0.0 else
+                           f"loss above its minimum ({offset:.4g})")

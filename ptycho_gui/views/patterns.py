@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
 from ..qtenv import pyqtgraph_module
 from .image_panel import LINEAR_MAP, add_image_plot
 from .imaging import log_counts, robust_levels
+from .physical import FitGroup, label_colorbar
+from .units import COMPONENT_UNITS
 
 pg = pyqtgraph_module()
 
@@ -46,7 +48,10 @@ class PatternBrowser(QWidget):
         controls.addWidget(self.index_box)
         controls.addWidget(self.log_box)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.plot, self.image, self.colorbar = add_image_plot(self.graphics, LINEAR_MAP)
+        self.plot, self.image, self.colorbar = add_image_plot(
+            self.graphics, LINEAR_MAP, COMPONENT_UNITS["log counts"])
+        self.fit_group = FitGroup(self)
+        self.fit_group.add(self.plot)
         footer = QHBoxLayout()
         footer.addWidget(self.info, 1)
         footer.addWidget(self.readout)
@@ -110,12 +115,14 @@ class PatternBrowser(QWidget):
     def _draw(self, fit: bool) -> None:
         if self.counts is None:
             return
-        shown = log_counts(self.counts) if self.log_box.isChecked() else self.counts
+        log = self.log_box.isChecked()
+        shown = log_counts(self.counts) if log else self.counts
+        label_colorbar(self.colorbar, COMPONENT_UNITS["log counts" if log else "counts"])
         first = self.image.image is None
         self.image.setImage(shown, autoLevels=False)
         if first or fit:
             self.colorbar.setLevels(robust_levels(shown, "counts"))
-            self.plot.autoRange(padding=0.02)
+            self.fit_group.refit()
 
     def _on_index_box_changed(self, index: int) -> None:
         if self._count:

@@ -6,14 +6,19 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from engine.render import format_length
+
 from ..qtenv import pyqtgraph_module
 from .image_panel import LINEAR_MAP
+from .physical import FitGroup, attach_scale_bar, set_physical_axes
+from .units import PixelSize, valid_pixel_size
 
 pg = pyqtgraph_module()
 
 
 class PositionsView(QWidget):
-    """Positions in object pixels (x = column, y = row, window centres).
+    """Positions in object pixels (x = column, y = row, window centres); with the object's
+    pixel size the axes, the scale bar and the scan extent are in metres.
 
     A pixel's centre is at integer coordinates in the engine's convention while pyqtgraph
     draws pixel i over [i, i + 1); markers are shifted by half a pixel so that they sit on
@@ -26,8 +31,11 @@ class PositionsView(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
-        self.plot.setLabel("bottom", "x (object px)")
-        self.plot.setLabel("left", "y (object px)")
+        self.pixel_size: PixelSize = None
+        self.fit_group = FitGroup(self)
+        self.fit_group.add(self.plot)
+        set_physical_axes(self.plot, None)
+        self.scale_bar = attach_scale_bar(self.plot)
         self.background = pg.ImageItem()
         self.background.setColorMap(pg.colormap.get(LINEAR_MAP))
         self.plot.addItem(self.background)
@@ -42,11 +50,21 @@ class PositionsView(QWidget):
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.info)
         self.positions: np.ndarray | None = None
+        self.object_shape: tuple[int, int] | None = None
+
+    def set_pixel_size(self, pixel_size: object) -> None:
+        """The object's pixel ``(width, height)`` in metres (None: pixels)."""
+        self.pixel_size = valid_pixel_size(pixel_size)
+        set_physical_axes(self.plot, self.pixel_size)
+        self.scale_bar.set_pixel_size(self.pixel_size)
+        if self.positions is not None:
+            self._update_info()
 
     def set_positions(self, positions: np.ndarray, object_shape: tuple[int, int] | None = None,
                       background: np.ndarray | None = None) -> None:
         """Show ``positions`` (M, 2) over an object of ``object_shape`` (H, W)."""
         self.positions = np.asarray(positions, dtype=np.float64)
+        self.object_shape = object_shape
         self.scatter.setData(self.positions[:, 0] + 0.5, self.positions[:, 1] + 0.5)
         if object_shape is not None:
             h, w = object_shape
@@ -57,11 +75,25 @@ class PositionsView(QWidget):
                                      levels=_finite_range(amp))
         else:
             self.background.clear()
-        extent = np.ptp(self.positions, axis=0) if len(self.positions) else np.zeros(2)
-        shape_text = f", object {object_shape[1]} x {object_shape[0]} px" if object_shape else ""
-        self.info.setText(f"{len(self.positions)} positions, extent {extent[0]:.1f} x "
-                          f"{extent[1]:.1f} px{shape_text}")
-        self.plot.autoRange(padding=0.02)
+        self._update_info()
+        self.fit_group.refit()
+
+    def _update_info(self) -> None:
+        positions, shape = self.positions, self.object_shape
+        if positions is None:
+            return
+        extent = np.ptp(positions, axis=0) if len(positions) else np.zeros(2)
+        text = f"{len(positions)} positions, extent {extent[0]:.1f} x {extent[1]:.1f} px"
+        if self.pixel_size is not None:
+            text += (f" = {format_length(extent[0] * self.pixel_size[0])} x "
+                     f"{format_length(extent[1] * self.pixel_size[1])}")
+        if shape:
+            text += f", object {shape[1]} x {shape[0]} px"
+            if self.pixel_size is not None:
+                text += (f" = {format_length(shape[1] * self.pixel_size[0])} x "
+                         f"{format_length(shape[0] * self.pixel_size[1])}, pixel "
+                         f"{format_length(self.pixel_size[0])}")
+        self.info.setText(text)
 
     def set_background(self, obj: np.ndarray) -> None:
         """Replace the image under the positions (e.g. with the latest reconstruction)."""
@@ -70,6 +102,7 @@ class PositionsView(QWidget):
 
     def clear(self) -> None:
         self.positions = None
+        self.object_shape = None
         self.scatter.clear()
         self.outline.setData([], [])
         self.background.clear()

@@ -16,18 +16,21 @@ class ReconstructionView(QWidget):
         self.left = ImagePanel("Object", component="amplitude")
         self.right = ImagePanel("Object", component="phase")
         # One zoom for both: panning one pans the other.
-        self.right.plot.setXLink(self.left.plot)
-        self.right.plot.setYLink(self.left.plot)
+        self.right.link_view(self.left)
         self.caption = QLabel("No reconstruction yet: run Train or Infer.")
         self.readout = QLabel("")
         panels = QHBoxLayout()
         panels.addWidget(self.left)
         panels.addWidget(self.right)
+        profiles = QHBoxLayout()  # below both panels: the linked images keep equal sizes
+        profiles.addWidget(self.left.profile)
+        profiles.addWidget(self.right.profile)
         footer = QHBoxLayout()
         footer.addWidget(self.caption, 1)
         footer.addWidget(self.readout)
         layout = QVBoxLayout(self)
         layout.addLayout(panels, 1)
+        layout.addLayout(profiles)
         layout.addLayout(footer)
         self.obj: np.ndarray | None = None
         self.left.hovered.connect(self.readout.setText)
@@ -37,6 +40,11 @@ class ReconstructionView(QWidget):
     def frames(self) -> int:
         """How many frames were drawn since the view was made."""
         return self.left.frames
+
+    def set_pixel_size(self, pixel_size: object) -> None:
+        """The object's pixel size in metres (``(width, height)`` or a side; None: pixels)."""
+        self.left.set_pixel_size(pixel_size)
+        self.right.set_pixel_size(pixel_size)
 
     def set_object(self, obj: np.ndarray, caption: str = "", fit_levels: bool = False) -> None:
         """Show a complex object (NaN where not illuminated), keeping zoom (and levels unless

@@ -112,17 +112,14 @@ def _wait_for(signal: Any, start: Any, timeout_s: float) -> Any:
 def train_once(window: Any, data: Path, run_dir: Path, interval_s: float, epochs: int,
                timeout_s: float = 600.0) -> dict[str, Any]:
     """One training from the GUI; its stalls, frames and throughput."""
-    from engine.config import resolve_config
-
     c = window.controller
     overrides = {"data.path": str(data), "model.N": 32, "training.max_epochs": epochs,
                  "training.output_dir": str(run_dir), "training.batch_size": 8,
                  "execution.accelerator": "cpu", "execution.logger": "none",
                  "execution.preview_interval_s": interval_s}
-    config = resolve_config(overrides=overrides, base=c.document.config).config
-    c.document.set_config(config)
-    if c.loader.busy:  # the data preview of the new path: let it finish first
-        _wait_for(c.loader.finished, lambda: None, 60)
+    c.document.set_values({key: (value, "gui") for key, value in overrides.items()})
+    if c.previews.loader.busy:  # the data preview of the new path: let it finish first
+        _wait_for(c.previews.loader.finished, lambda: None, 60)
     # Live frames drawn (the final result, drawn when the run ends, is not one of them).
     live: list[str] = []
     view = window.reconstruction_view
@@ -134,12 +131,12 @@ def train_once(window: Any, data: Path, run_dir: Path, interval_s: float, epochs
         draw(obj, caption=caption, fit_levels=fit_levels)
 
     view.set_object = counting_draw
-    dropped0 = c.runner.preview_slot.dropped
+    dropped0 = c.runs.runner.preview_slot.dropped
     ticks = TickRecorder()
     started = time.perf_counter()
     ticks.start()
     try:
-        outcome = _wait_for(c.runner.finished, c.start_train, timeout_s)
+        outcome = _wait_for(c.runs.runner.finished, c.runs.start_train, timeout_s)
     finally:
         stalls = ticks.stop()
         del view.set_object  # the class's method again
@@ -154,7 +151,7 @@ def train_once(window: Any, data: Path, run_dir: Path, interval_s: float, epochs
     return {
         "preview_interval_s": interval_s, "epochs": result.epochs, "wall_s": wall,
         "train_time_s": train_s, "patterns_per_s": statistics.median(rates),
-        "frames_drawn": drawn, "frames_dropped": c.runner.preview_slot.dropped - dropped0,
+        "frames_drawn": drawn, "frames_dropped": c.runs.runner.preview_slot.dropped - dropped0,
         "fps_drawn": drawn / train_s if train_s > 0 else 0.0, **stalls,
     }
 
@@ -255,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ptycho-gui-bench-") as tmp:
         settings = QSettings(str(Path(tmp) / "gui.ini"), QSettings.Format.IniFormat)
         window = create_main_window(settings=settings)
-        window.controller.ask_save_changes = lambda parent, name: "discard"
-        window.controller.show_error = lambda *a: None
+        window.controller.dialogs.ask_save_changes = lambda parent, name: "discard"
+        window.controller.dialogs.show_error = lambda *a: None
         window.show()
         try:
             report = run_benchmark(window, Path(tmp), quick=args.quick,

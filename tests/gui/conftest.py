@@ -36,7 +36,7 @@ def window(qtbot, settings):
     from ptycho_gui.app import create_main_window
 
     win = create_main_window(settings=settings)
-    win.controller.ask_save_changes = lambda parent, name: "discard"
+    win.controller.dialogs.ask_save_changes = lambda parent, name: "discard"
     qtbot.addWidget(win)
     win.show()
     yield win

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QComboBox
 
 from engine.config import FieldMeta, FieldSpec, SessionConfig, config_to_dict, iter_fields
 from ptycho_gui.config_form import ConfigForm
 from ptycho_gui.field_editors import PathEditor, field_label, make_editor
-from ptycho_gui.spinboxes import Int64SpinBox, ScientificDoubleSpinBox, format_float
+from ptycho_gui.spinboxes import NumberBox, format_float
 
 
 def sample_values(spec: FieldSpec) -> list:
@@ -70,11 +70,8 @@ def test_widget_kind_follows_field_type(qtbot):
             assert [widget.itemData(i) for i in range(widget.count())] == list(spec.meta.choices)
         elif spec.types == (bool,):
             assert isinstance(widget, QCheckBox)
-        elif spec.types == (int,):
-            assert isinstance(widget, (QSpinBox, Int64SpinBox))
-            assert (widget.minimum(), widget.maximum()) == (spec.meta.min, spec.meta.max)
-        elif spec.types == (float,):
-            assert isinstance(widget, ScientificDoubleSpinBox)
+        elif spec.types in ((int,), (float,)):
+            assert isinstance(widget, NumberBox) and widget.integer == (spec.types == (int,))
             assert (widget.minimum(), widget.maximum()) == (spec.meta.min, spec.meta.max)
         elif spec.meta.path:
             assert isinstance(form.editor(spec.key), PathEditor)
@@ -84,7 +81,7 @@ def test_widget_kind_follows_field_type(qtbot):
 
 
 def test_typing_scientific_notation_keeps_full_precision(qtbot):
-    box = ScientificDoubleSpinBox()
+    box = NumberBox(integer=False)
     qtbot.addWidget(box)
     box.setRange(1e-8, 10.0)
     for typed, expected in (("1e-4", 1e-4), ("7.5e-05", 7.5e-5), ("0.000123", 0.000123)):
@@ -105,16 +102,16 @@ def test_learning_rate_1e_4_survives_the_form(qtbot):
     line = form.editor("training.learning_rate").widget.lineEdit()
     line.selectAll()
     qtbot.keyClicks(line, "1e-4")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
     assert edits[-1] == ("training.learning_rate", 1e-4)
     assert form.config().training.learning_rate == 1e-4
 
 
-def test_integers_beyond_32_bits_get_a_64_bit_editor(qtbot):
+def test_integers_beyond_32_bits_are_kept(qtbot):
     spec = FieldSpec("data", "huge", int, 0,
                      FieldMeta(help="A count beyond 2^31.", min=0, max=2**40, step=1000))
     editor = make_editor(spec)
     qtbot.addWidget(editor.widget)
-    assert isinstance(editor.widget, Int64SpinBox)
     for value in (0, 2**31 + 5, 2**40):
         editor.set_value(value)
         assert editor.value() == value
@@ -123,11 +120,59 @@ def test_integers_beyond_32_bits_get_a_64_bit_editor(qtbot):
     line = editor.widget.lineEdit()
     line.selectAll()
     qtbot.keyClicks(line, str(3 * 2**33))
+    qtbot.keyClick(line, Qt.Key.Key_Return)
     assert editor.value() == 3 * 2**33 and edits[-1] == 3 * 2**33
     editor.widget.stepBy(2)
     assert editor.value() == 3 * 2**33 + 2000
-    editor.set_value(2**41)  # beyond max: clamped like a spin box
-    assert editor.value() == 2**40
+    editor.set_value(2**41)  # beyond max: shown as it is (validation flags it), never clamped
+    assert editor.value() == 2**41
+
+
+def type_into(qtbot, window, key, text):
+    """Type ``text`` into ``key``'s number field as a user would, then press Return."""
+    line = window.form.editor(key).widget.lineEdit()
+    line.selectAll()
+    qtbot.keyClicks(line, text)
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    return line
+
+
+@pytest.mark.parametrize("key, typed, expected", [
+    ("training.learning_rate", "1e-9", 1e-9),
+    ("training.learning_rate", "20", 20.0),
+    ("training.batch_size", "100000", 100000),
+    ("training.batch_size", "999999999", 999999999),
+])
+def test_numbers_are_never_clamped_out_of_range_ones_are_marked(window, qtbot, key, typed,
+                                                               expected):
+    line = type_into(qtbot, window, key, typed)
+    assert line.text() == typed  # what was typed stays
+    assert window.controller.document.config.training.__dict__[key.split(".")[1]] == expected
+    text = window.form.issue_text(key)
+    assert "must be" in text and "allowed:" in text, text
+    assert window.form.editor(key).widget.property("invalid") is True
+    assert not window.action_simulate.isEnabled()
+
+
+def test_letters_in_a_number_field_stay_and_are_marked(window, qtbot):
+    line = type_into(qtbot, window, "training.batch_size", "12a")
+    assert line.text() == "12a"
+    text = window.form.issue_text("training.batch_size")
+    assert "expected an integer" in text and "allowed: 1 .. 65536" in text
+    assert window.controller.document.modified
+    line = type_into(qtbot, window, "training.batch_size", "32")
+    assert window.form.issue_text("training.batch_size") == ""
+    assert window.controller.document.config.training.batch_size == 32
+
+
+def test_typing_does_not_validate_until_commit(window, qtbot):
+    line = window.form.editor("training.batch_size").widget.lineEdit()
+    line.selectAll()
+    qtbot.keyClicks(line, "1000000")  # passes through 1, 10... 100000: nothing said yet
+    assert line.text() == "1000000"
+    assert window.form.issue_text("training.batch_size") == ""
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    assert "must be <= 65536" in window.form.issue_text("training.batch_size")
 
 
 def test_union_field_parses_numbers_and_words(qtbot):

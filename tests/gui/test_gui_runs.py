@@ -73,12 +73,12 @@ def failing() -> Job:
 
 def test_run_streams_progress_metrics_and_frames(window, qtbot):
     c = window.controller
-    with qtbot.waitSignal(c.runner.finished, timeout=RUN_TIMEOUT_MS) as blocker:
-        assert c.runner.start(fake_training())
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert c.runs.runner.start(fake_training())
         assert not window.action_train.isEnabled() and window.action_stop.isEnabled()
     outcome = blocker.args[0]
     assert outcome.status == "completed"
-    assert c.run_state == "completed"
+    assert c.runs.run_state == "completed"
     assert "completed" in window.state_label.text()
     assert window.progress_bar.value() == window.progress_bar.maximum() == 100
     assert window.device_label.text() == "device: cpu (1)"
@@ -98,9 +98,9 @@ def test_progress_bar_shows_epoch_step_elapsed_and_eta(window, qtbot):
     def record():
         seen.append((window.progress_bar.format(), window.time_label.text()))
 
-    c.runner.signals.progress_ready.connect(record)  # runs after the controller's slot
-    with qtbot.waitSignal(c.runner.finished, timeout=RUN_TIMEOUT_MS):
-        c.runner.start(fake_training(epochs=2, steps=3, delay=0.02))
+    c.runs.runner.signals.progress_ready.connect(record)  # runs after the controller's slot
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=RUN_TIMEOUT_MS):
+        c.runs.runner.start(fake_training(epochs=2, steps=3, delay=0.02))
     assert any("epoch 2/2" in text and "/6 step" in text for text, _ in seen)
     assert any("elapsed" in t and "ETA" in t for _, t in seen)
 
@@ -108,9 +108,9 @@ def test_progress_bar_shows_epoch_step_elapsed_and_eta(window, qtbot):
 def test_stop_ends_the_run_as_cancelled(window, qtbot):
     c = window.controller
     started = threading.Event()
-    with qtbot.waitSignal(c.runner.signals.progress_ready, timeout=RUN_TIMEOUT_MS):
-        c.runner.start(endless(started))
-    with qtbot.waitSignal(c.runner.finished, timeout=5000) as blocker:
+    with qtbot.waitSignal(c.runs.runner.signals.progress_ready, timeout=RUN_TIMEOUT_MS):
+        c.runs.runner.start(endless(started))
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=5000) as blocker:
         window.action_stop.trigger()
         assert "Stopping" in window.state_label.text()
         assert not window.action_stop.isEnabled()
@@ -122,8 +122,8 @@ def test_stop_ends_the_run_as_cancelled(window, qtbot):
 
 def test_engine_error_shows_a_dialog_and_the_next_run_works(window, qtbot):
     c = window.controller
-    with qtbot.waitSignal(c.runner.finished, timeout=RUN_TIMEOUT_MS) as blocker:
-        c.runner.start(failing())
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        c.runs.runner.start(failing())
     assert blocker.args[0].status == "failed"
     boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
     assert len(boxes) == 1
@@ -132,8 +132,8 @@ def test_engine_error_shows_a_dialog_and_the_next_run_works(window, qtbot):
     assert "file not found" in window.log_pane.toPlainText()
     assert "failed" in window.state_label.text()
     boxes[0].accept()
-    with qtbot.waitSignal(c.runner.finished, timeout=RUN_TIMEOUT_MS) as blocker:
-        assert c.runner.start(fake_training(epochs=1))
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert c.runs.runner.start(fake_training(epochs=1))
     assert blocker.args[0].status == "completed"
 
 
@@ -143,34 +143,94 @@ def test_a_bug_in_a_job_is_reported_not_fatal(window, qtbot):
     def broken(reporter, stop):
         return 1 / 0
 
-    with qtbot.waitSignal(c.runner.finished, timeout=RUN_TIMEOUT_MS) as blocker:
-        c.runner.start(Job("train", broken))
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=RUN_TIMEOUT_MS) as blocker:
+        c.runs.runner.start(Job("train", broken))
     outcome = blocker.args[0]
     assert outcome.status == "failed" and not outcome.user_error
     assert "ZeroDivisionError" in outcome.error and "1 / 0" in outcome.details
 
 
-def test_closing_during_a_run_stops_it_and_leaves_no_thread(window, qtbot):
+def writes_files_when_stopped(started: threading.Event, written: list) -> Job:
+    """Runs until stopped, then takes a moment to write its cancelled run (like train)."""
+
+    def run(reporter, stop: threading.Event):
+        started.set()
+        while not stop.is_set():
+            reporter.progress(Progress("stitch", 1, 10, unit="group"))
+            time.sleep(0.01)
+        time.sleep(0.5)  # writing summary.json and last.ckpt
+        written.append("summary.json")
+        return {"status": "cancelled"}
+
+    return Job("train", run)
+
+
+def test_closing_during_a_run_asks_stops_writes_and_quits(window, qtbot):
     c = window.controller
-    started = threading.Event()
-    c.runner.start(endless(started))
+    asked = []
+    c.dialogs.ask_stop_run = lambda parent, kind: asked.append(kind) or True
+    started, written = threading.Event(), []
+    c.runs.runner.start(writes_files_when_stopped(started, written))
     qtbot.waitUntil(started.is_set, timeout=5000)
     t0 = time.monotonic()
-    assert window.close()
+    window.close()  # returns at once: the window stays responsive while the job ends
+    assert asked == ["train"]
+    assert time.monotonic() - t0 < 0.5
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
     assert time.monotonic() - t0 < 5.0
-    assert not c.runner.thread.isRunning()
-    assert not c.loader.thread.isRunning()
-    assert not c.runner.busy or c.runner.stop_requested()
+    assert written == ["summary.json"]  # the cancelled run was written before quitting
+    assert not c.runs.runner.qthread.isRunning()
+    assert not c.previews.loader.qthread.isRunning()
+
+
+def test_closing_during_a_run_can_be_refused(window, qtbot):
+    c = window.controller
+    c.dialogs.ask_stop_run = lambda parent, kind: False
+    started = threading.Event()
+    c.runs.runner.start(endless(started))
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    assert not window.close()
+    assert window.isVisible() and c.runs.busy and not c.runs.runner.stop_requested()
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=5000):
+        c.runs.stop()
+
+
+def test_stop_works_in_every_stage_and_the_app_is_idle_within_2_s(window, qtbot):
+    c = window.controller
+    for stage in ("train", "stitch", "align"):
+        reached = threading.Event()
+
+        def run(reporter, stop, stage=stage, reached=reached):
+            clock = Clock(total=1000)
+            for i in range(1000):
+                if stop.is_set():
+                    return {"status": "cancelled"}
+                reporter.progress(clock.progress(stage, i, unit="group"))
+                reached.set()
+                time.sleep(0.01)
+            return {"status": "completed"}
+
+        c.runs.runner.start(Job("train", run))
+        qtbot.waitUntil(reached.is_set, timeout=5000)
+        qtbot.wait(50)
+        assert window.action_stop.isEnabled(), stage
+        t0 = time.monotonic()
+        window.action_stop.trigger()
+        qtbot.waitUntil(lambda: window.action_train.isEnabled() or
+                        window.action_simulate.isEnabled(), timeout=2000)
+        assert time.monotonic() - t0 < 2.0
+        assert not c.runs.busy and "cancelled" in window.state_label.text(), stage
+        assert not window.action_stop.isEnabled()
 
 
 def test_preview_frames_never_pile_up(window, qtbot):
     c = window.controller
     job = fake_training(epochs=2, steps=10, delay=0.001, previews_per_step=20)
-    with qtbot.waitSignal(c.runner.finished, timeout=RUN_TIMEOUT_MS):
-        c.runner.start(job)
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=RUN_TIMEOUT_MS):
+        c.runs.runner.start(job)
     drawn = window.reconstruction_view.frames
     assert 1 <= drawn < 2 * 10 * 20 / 4  # far fewer draws than frames sent
-    assert c.runner.preview_slot.dropped > 0
+    assert c.runs.runner.preview_slot.dropped > 0
     # The newest frame wins: the final picture is the last epoch's.
     assert "epoch 2" in window.reconstruction_view.caption.text()
 
@@ -178,10 +238,10 @@ def test_preview_frames_never_pile_up(window, qtbot):
 def test_only_one_job_at_a_time(window, qtbot):
     c = window.controller
     started = threading.Event()
-    c.runner.start(endless(started))
-    assert not c.runner.start(fake_training())
-    with qtbot.waitSignal(c.runner.finished, timeout=5000):
-        c.stop()
+    c.runs.runner.start(endless(started))
+    assert not c.runs.runner.start(fake_training())
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=5000):
+        c.runs.stop()
 
 
 def test_latest_slot_keeps_only_the_newest():

@@ -58,18 +58,19 @@ def test_open_edit_save_reopen_gives_the_same_config(window, qtbot, tmp_path):
     original.training.max_epochs = 5
     original.data.path = str(tmp_path / "data" / "scan.npz")
     path = save_session(original, tmp_path / "first.toml")
-    assert c.open_session(path)
+    assert c.session.open_session(path)
     assert window.windowTitle().startswith("first.toml —")
     assert window.form.editor("training.max_epochs").widget.value() == 5
 
     line = window.form.editor("training.learning_rate").widget.lineEdit()
     line.selectAll()
     qtbot.keyClicks(line, "1e-4")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
     window.form.editor("simulation.photons_per_pattern").widget.setValue(1e4)
     window.form.editor("model.generator").widget.setCurrentIndex(1)
     assert window.windowTitle().startswith("first.toml* —")
 
-    assert c.save_session(tmp_path / "second.toml")
+    assert c.session.save_session(tmp_path / "second.toml")
     assert window.windowTitle().startswith("second.toml —")
     reopened = load_session(tmp_path / "second.toml")
     assert config_to_dict(reopened) == config_to_dict(window.form.config())
@@ -95,7 +96,7 @@ def test_bad_session_file_shows_every_problem_and_keeps_the_session(window, tmp_
     window.form.editor("training.max_epochs").widget.setValue(7)
     bad = tmp_path / "bad.toml"
     bad.write_text("[training]\nmax_epoch = 3\nlearning_rate = 'fast'\n[modle]\nN = 64\n")
-    assert not c.open_session(bad)
+    assert not c.session.open_session(bad)
     boxes = error_boxes(window)
     assert len(boxes) == 1
     text = boxes[0].text()
@@ -116,12 +117,12 @@ def test_closing_with_unsaved_changes_asks(window, tmp_path):
         asked.append(name)
         return "cancel"
 
-    c.ask_save_changes = cancel
+    c.dialogs.ask_save_changes = cancel
     assert not window.close()
     assert window.isVisible() and asked == ["untitled"]
 
-    c.ask_save_changes = lambda parent, name: "save"
-    c.choose_save_session = lambda parent, start: str(tmp_path / "kept.toml")
+    c.dialogs.ask_save_changes = lambda parent, name: "save"
+    c.dialogs.choose_save_session = lambda parent, start: str(tmp_path / "kept.toml")
     assert window.close()
     assert load_session(tmp_path / "kept.toml").training.max_epochs == 11
 
@@ -130,15 +131,15 @@ def test_unmodified_session_closes_without_asking(window):
     def fail(parent, name):
         raise AssertionError("must not ask")
 
-    window.controller.ask_save_changes = fail
+    window.controller.dialogs.ask_save_changes = fail
     assert window.close()
 
 
 def test_recent_files_and_geometry_live_in_qsettings(window, settings, tmp_path):
     c = window.controller
     path = save_session(SessionConfig(), tmp_path / "recent.toml")
-    c.open_session(path)
-    assert c.recent.paths()[0] == str(Path(path).resolve())
+    c.session.open_session(path)
+    assert c.session.recent.paths()[0] == str(Path(path).resolve())
     actions = [a.text() for a in window.recent_menu.actions()]
     assert str(Path(path).resolve()) in actions
     window.close()
@@ -150,16 +151,16 @@ def test_recent_files_and_geometry_live_in_qsettings(window, settings, tmp_path)
 def test_new_session_restores_defaults(window):
     c = window.controller
     window.form.editor("training.max_epochs").widget.setValue(3)
-    assert c.new_session()
+    assert c.session.new_session()
     assert config_to_dict(window.form.config()) == config_to_dict(SessionConfig())
     assert window.windowTitle().startswith("untitled —")
 
 
 def test_save_without_a_file_asks_for_one(window, tmp_path):
     c = window.controller
-    c.choose_save_session = lambda parent, start: ""
-    assert not c.save_session()  # cancelled: nothing written
-    c.choose_save_session = lambda parent, start: str(tmp_path / "asked.toml")
+    c.dialogs.choose_save_session = lambda parent, start: ""
+    assert not c.session.save_session()  # cancelled: nothing written
+    c.dialogs.choose_save_session = lambda parent, start: str(tmp_path / "asked.toml")
     window.action_save.trigger()
     assert (tmp_path / "asked.toml").is_file()
 

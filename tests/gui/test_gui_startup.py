@@ -66,3 +66,38 @@ def test_openmp_threads_do_not_spin_against_the_gui_thread():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.split() == ["PASSIVE", "PySide6"]
+
+
+def test_every_shortcut_is_bound_once(window):
+    from PySide6.QtGui import QKeySequence
+
+    seen: dict[str, str] = {}
+    for action in window.all_actions():
+        for key in action.shortcuts():
+            text = key.toString(QKeySequence.SequenceFormat.PortableText)
+            if text:
+                assert text not in seen, f"{text}: {seen.get(text)} and {action.text()}"
+                seen[text] = action.text()
+    assert "Ctrl+Shift+S" in seen  # Save session as… keeps its standard keys
+    assert len(seen) >= 10
+
+
+def test_help_menu_shows_guide_shortcuts_and_versions(window, qtbot):
+    import lightning
+    import torch
+    from PySide6.QtCore import qVersion
+
+    c = window.controller
+    shown = []
+    c.dialogs.show_text = lambda parent, title, text, folder=None: shown.append((title, text))
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert "&Help" in menus
+    window.action_guide.trigger()
+    window.action_shortcuts.trigger()
+    window.action_about.trigger()
+    (guide_title, guide), (_, shortcuts), (_, about) = shown
+    assert guide_title == "User guide" and "libxcb-cursor0" in guide
+    assert "Train" in shortcuts and "Ctrl+R" in shortcuts and "Simulate" in shortcuts
+    for version in (torch.__version__.split("+")[0], lightning.__version__, qVersion()):
+        assert version in about
+    assert "CPU" in about or "CUDA" in about

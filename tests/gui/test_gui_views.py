@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine.render import FIGURE_MARGIN, figure_zoom
 from ptycho_gui.export import export_png
 from ptycho_gui.views.image_panel import ImagePanel
 from ptycho_gui.views.imaging import COMPONENTS, HSV, component_image, hsv_image
@@ -135,14 +136,31 @@ def test_loss_view_switches_to_linear_for_negative_losses(qtbot):
     assert not view.log_y
 
 
+def test_negative_poisson_losses_are_drawn_above_their_minimum(qtbot):
+    view = LossView()
+    qtbot.addWidget(view)
+    for epoch, (train, val) in enumerate(((-7.9, -7.5), (-8.6, -8.3), (-8.8, -8.4))):
+        view.add_metrics(epoch, {"train_loss": train, "val_loss": val})
+    assert view.history["train_loss"][1] == [-7.9, -8.6, -8.8]  # the values themselves kept
+    drawn = view.drawn("train_loss") + view.drawn("val_loss")
+    assert min(drawn) == 0.0 and all(v >= 0 for v in drawn)  # nothing negative on screen
+    assert view.drawn("train_loss")[0] == pytest.approx(0.9)
+    label = view.plot.getAxis("left").labelText
+    assert "above its minimum" in label and "-8.8" in label
+    _, ys = view._curves["val_loss"].getData()
+    assert list(ys) == pytest.approx([1.3, 0.5, 0.4])
+
+
 def test_png_export_writes_amplitude_and_phase(tmp_path):
     obj = np.exp(1j * np.linspace(-3, 3, 12 * 10)).reshape(12, 10).astype(np.complex64)
     obj[0, 0] = np.nan
     written = export_png(obj, tmp_path / "recon.png")
     assert [p.name for p in written] == ["recon-amplitude.png", "recon-phase.png"]
     phase = np.asarray(Image.open(written[1]))
-    assert phase.shape == (12, 10, 3)
-    assert tuple(phase[0, 0]) == (0, 0, 0)  # NaN shown black
+    zoom = figure_zoom(obj.shape)  # a figure: the picture enlarged, a colour bar beside it
+    assert phase.shape[0] == 12 * zoom + 2 * FIGURE_MARGIN
+    assert phase.shape[1] > 10 * zoom + 2 * FIGURE_MARGIN
+    assert tuple(phase[FIGURE_MARGIN, FIGURE_MARGIN]) == (0, 0, 0)  # NaN shown black
     assert len({tuple(px) for px in phase.reshape(-1, 3)}) > 20  # a real colour ramp
 
 

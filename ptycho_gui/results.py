@@ -1,0 +1,99 @@
+"""Past results for the views: a ptychodus product file or a run folder, read into memory.
+
+Qt-free (numpy and the engine's readers). Any ptychodus product ``.h5`` opens, ours or
+another tool's: object (NaN where the product's illumination mask says "not illuminated"),
+probe, positions, pixel sizes and the loss history it holds; a run folder adds the loss
+curves of its ``metrics.csv``, its settings file and its FRC against ground truth.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import DataError
+from engine.runs_index import RunInfo, is_run_folder, loss_history, read_run
+
+from .jobs import Reconstruction, read_reconstruction
+
+
+@dataclass
+class OpenedResult:
+    """A reconstruction read from disk, with what the views need to show it in units.
+
+    Attributes
+    ----------
+    label
+        Short name for titles ("run-003", "scan12-recon.h5").
+    reconstruction
+        Object, probe, positions, pixel sizes and product path (the export reads the product
+        again); None for a run that stopped before writing one (its losses and settings
+        remain).
+    loss_epochs, losses
+        Epochs (0-based) and loss curves by name ("train_loss", "val_loss").
+    run
+        The run folder's summary when opened from a run, else None.
+    """
+
+    label: str
+    reconstruction: Reconstruction | None
+    loss_epochs: list[int] = field(default_factory=list)
+    losses: dict[str, list[float]] = field(default_factory=dict)
+    run: RunInfo | None = None
+
+    @property
+    def source(self) -> Path:
+        """The product file, or the run folder when there is none."""
+        if self.reconstruction is not None and self.reconstruction.product_path is not None:
+            return self.reconstruction.product_path
+        return self.run.path if self.run is not None else Path(self.label)
+
+    @property
+    def object_pixel_size_m(self) -> tuple[float, float] | None:
+        return self.reconstruction.object_pixel_size_m if self.reconstruction else None
+
+    @property
+    def probe_pixel_size_m(self) -> tuple[float, float] | None:
+        recon = self.reconstruction
+        return (recon.probe_pixel_size_m or recon.object_pixel_size_m) if recon else None
+
+    @property
+    def settings_file(self) -> Path | None:
+        """The run's ``session.toml`` (None for a bare product)."""
+        if self.run is None or not self.run.session_file.is_file():
+            return None
+        return self.run.session_file
+
+    @property
+    def frc(self) -> dict[str, Any] | None:
+        return self.run.frc if self.run is not None else None
+
+
+def open_result(path: str | os.PathLike[str]) -> OpenedResult:
+    """Read a product ``.h5`` or a run folder (its ``reconstruction.h5`` and metrics).
+
+    Raises
+    ------
+    DataError
+        Not a ptychodus product (naming the file and what is missing).
+    """
+    target = Path(path).expanduser()
+    run = read_run(target) if is_run_folder(target) else None
+    product_path = run.reconstruction if run is not None else target
+    if product_path is not None and product_path.is_dir():
+        raise DataError(f"{product_path}: expected a ptychodus product (.h5) or a run folder, "
+                        "found a folder without a run")
+    if product_path is not None and not product_path.exists():
+        raise DataError(f"{product_path}: expected a ptychodus product (.h5), found no such "
+                        "file")
+    recon = read_reconstruction(product_path)
+    result = OpenedResult(label=run.name if run is not None else target.name,
+                          reconstruction=recon, run=run)
+    if run is not None:
+        result.loss_epochs, result.losses = loss_history(run.path)
+    if not result.losses and recon is not None and len(recon.loss_values):
+        result.loss_epochs = [int(e) for e in recon.loss_epochs]
+        result.losses = {"train_loss": [float(v) for v in recon.loss_values]}
+    return result

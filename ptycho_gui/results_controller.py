@@ -1,0 +1,122 @@
+"""Results controller: past results at hand. The Runs panel on the session's output folder
+(open a run with its loss curves and FRC, compare two, resume a cancelled one) and the
+comparison view. (File > Open reconstruction of a single product is the preview
+controller's: it reads the file off the GUI thread.)
+
+Like the other controllers it never touches a widget: it listens to the window's actions and
+the Runs panel's requests and calls the window's intent methods
+(:meth:`~ptycho_gui.main_window.MainWindow.show_opened_result`, ...). Resuming a run and
+exporting the result shown belong to the run and preview controllers: it asks for them with
+signals the main controller connects.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.errors import EngineError
+from engine.runs_index import SESSION, list_runs
+
+from .dialogs import Dialogs
+from .document import SessionDocument
+from .main_window import MainWindow
+from .results import OpenedResult, open_result
+
+
+class ResultsController(QObject):
+    """Opens results from disk and keeps the Runs panel on ``training.output_dir``.
+
+    Signals
+    -------
+    result_opened(object)
+        An :class:`~ptycho_gui.results.OpenedResult` is shown; its reconstruction (or None)
+        is what Export writes from now on.
+    resume_requested(Path)
+        Continue the run in this folder from its ``last.ckpt``.
+    """
+
+    result_opened = Signal(object)
+    resume_requested = Signal(Path)
+
+    def __init__(self, window: MainWindow, document: SessionDocument, dialogs: Dialogs,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.window = window
+        self.document = document
+        self.dialogs = dialogs
+        self.current: OpenedResult | None = None
+        self.runs_folder: Path | None = None
+        window.runs_panel.open_requested.connect(self.open_path)
+        window.runs_panel.compare_requested.connect(self.compare)
+        window.runs_panel.resume_requested.connect(self.resume_requested)
+        window.runs_panel.settings_requested.connect(self.show_settings)
+        window.compare_view.compared.connect(self._on_compare_view_compared)
+        document.changed.connect(self.follow_output_folder)
+        self.follow_output_folder()
+
+    # -- intents --------------------------------------------------------------------------
+    def open_path(self, path: str | os.PathLike[str]) -> OpenedResult | None:
+        """Read a product ``.h5`` or a run folder and show it (errors: log and dialog)."""
+        try:
+            result = open_result(path)
+        except (EngineError, OSError) as exc:
+            self.window.log("error", f"Cannot open {path}: {exc}")
+            self.dialogs.show_error(self.window, "Cannot open the reconstruction", str(exc), "")
+            return None
+        self.current = result
+        self.window.show_opened_result(result)
+        self.window.log("info", f"Opened {result.source}")
+        if result.run is not None and result.run.quality_text:
+            self.window.log("info", f"{result.label}: {result.run.quality_text}")
+        self.result_opened.emit(result)
+        return result
+
+    def compare(self, a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+        """Show two results side by side (A the reference) with their difference."""
+        try:
+            first, second = open_result(a), open_result(b)
+        except (EngineError, OSError) as exc:
+            self.window.log("error", f"Cannot compare: {exc}")
+            self.dialogs.show_error(self.window, "Cannot compare", str(exc), "")
+            return False
+        self.window.show_comparison(first, second)
+        return True
+
+    def open_newest_run(self) -> OpenedResult | None:
+        """Show the newest run of the output folder that has a reconstruction (a session
+        opened again after a restart shows where it left off); None when there is none."""
+        if self.runs_folder is None:
+            return None
+        newest = next((run for run in list_runs(self.runs_folder)
+                       if run.reconstruction is not None), None)
+        return self.open_path(newest.path) if newest is not None else None
+
+    def show_settings(self, run_folder: Path) -> None:
+        """Show the complete settings a run used (its ``session.toml``), read-only."""
+        path = Path(run_folder) / SESSION
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            self.window.log("error", f"Cannot read {path}: {exc.strerror}")
+            return
+        self.dialogs.show_text(self.window, f"Settings of {Path(run_folder).name}",
+                               f"`{path}` (run it again: `ptycho-engine train --session "
+                               f"{path}`)\n\n```toml\n{text}\n```\n")
+
+    def follow_output_folder(self) -> None:
+        """List the runs of the session's ``training.output_dir`` (when it changed)."""
+        folder = Path(self.document.folder, self.document.config.training.output_dir)
+        if folder != self.runs_folder:
+            self.runs_folder = folder
+            self.window.show_runs_folder(folder)
+
+    def refresh_runs(self, running: str | os.PathLike[str] | None = None) -> None:
+        """A run started or ended: list the runs again (``running``: the folder trained now)."""
+        self.window.refresh_runs(Path(running) if running else None)
+
+    # -- slots ----------------------------------------------------------------------------
+    def _on_compare_view_compared(self, text: str) -> None:
+        self.window.log("info", f"Compare: {text}")

@@ -1,0 +1,232 @@
+"""The Runs panel: the past runs of a session's output folder, to open, compare or resume.
+
+The panel only lists (``engine.runs_index.list_runs``) and asks: opening, comparing and
+resuming are signals the controller acts on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.runs_index import INCOMPLETE, RunInfo, list_runs
+
+COLUMNS = ("Run", "Status", "Started", "Data file", "Epochs", "Wall time", "Quality")
+_STATUS_COLOURS = {"completed": "#2e7d32", "cancelled": "#b26a00", "failed": "#c62828",
+                   INCOMPLETE: "#757575", "running": "#1565c0"}
+_PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+def format_duration(seconds: float | None) -> str:
+    """"1:02:03", "4:05" or "" when unknown."""
+    if seconds is None:
+        return ""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+RUNNING = "running"
+
+
+def run_row(run: RunInfo, running: bool = False) -> list[str]:
+    """The table's texts for one run (:data:`COLUMNS`); ``running``: this app trains it now."""
+    epochs = "" if run.epochs is None else str(run.epochs)
+    if run.max_epochs is not None and epochs:
+        epochs += f" / {run.max_epochs}"
+    started = run.started.strftime("%Y-%m-%d %H:%M") if run.started else ""
+    if running:
+        status = RUNNING
+    elif run.status == INCOMPLETE:
+        status = "incomplete (running elsewhere or killed)"
+    else:
+        status = run.status
+    return [run.name, status, started, Path(run.data_file).name if run.data_file else "",
+            epochs, format_duration(run.wall_time_s), run.quality_text]
+
+
+class RunsPanel(QWidget):
+    """A table of runs, newest first, with Open, Compare and Resume.
+
+    Signals
+    -------
+    open_requested(Path)
+        Show this run folder's reconstruction, loss curves and settings.
+    compare_requested(Path, Path)
+        Compare the reconstructions of two run folders.
+    resume_requested(Path)
+        Continue this (cancelled, failed or killed) run from its ``last.ckpt``.
+    settings_requested(Path)
+        Show the settings this run used (its ``session.toml``).
+    """
+
+    open_requested = Signal(Path)
+    compare_requested = Signal(Path, Path)
+    resume_requested = Signal(Path)
+    settings_requested = Signal(Path)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runs-panel")
+        self.folder: Path | None = None
+        self.runs: list[RunInfo] = []
+        self.running: Path | None = None  # the run this app is training now
+        self.folder_label = QLabel("No output folder.")
+        self.folder_label.setWordWrap(True)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("List the runs of the output folder again")
+        self.table = QTreeWidget()
+        self.table.setObjectName("runs-table")
+        self.table.setColumnCount(len(COLUMNS))
+        self.table.setHeaderLabels(list(COLUMNS))
+        self.table.setRootIsDecorated(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.header().setStretchLastSection(True)
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Show the run's reconstruction, loss curves and settings")
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Select two runs to compare their reconstructions")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue a cancelled, failed or killed run from its "
+                                      "last checkpoint")
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.setToolTip("Show the settings the run used (its session.toml)")
+        self.details = QLabel("")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        top = QHBoxLayout()
+        top.addWidget(self.folder_label, 1)
+        top.addWidget(self.refresh_button)
+        buttons = QHBoxLayout()
+        for button in (self.open_button, self.compare_button, self.resume_button,
+                       self.settings_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.details)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.open_button.clicked.connect(self._on_open_button_clicked)
+        self.compare_button.clicked.connect(self._on_compare_button_clicked)
+        self.resume_button.clicked.connect(self._on_resume_button_clicked)
+        self.settings_button.clicked.connect(self._on_settings_button_clicked)
+        self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
+        self.table.itemDoubleClicked.connect(self._on_table_item_double_clicked)
+        self._on_table_selection_changed()
+
+    # -- contents -------------------------------------------------------------------------
+    def set_folder(self, folder: str | os.PathLike[str] | None) -> None:
+        """List the runs of ``folder`` (a session's output folder); None empties the panel."""
+        self.folder = Path(folder).expanduser() if folder else None
+        self.refresh()
+
+    def set_running(self, folder: str | os.PathLike[str] | None) -> None:
+        """Mark the run this app is training now (None: none) and list the runs again."""
+        self.running = Path(folder).expanduser().resolve() if folder else None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the folder again, keeping the selection where the runs still exist."""
+        selected = {r.path for r in self.selected_runs()}
+        self.runs = list_runs(self.folder) if self.folder is not None else []
+        self.table.clear()
+        for run in self.runs:
+            running = run.path == self.running
+            item = QTreeWidgetItem(run_row(run, running))
+            item.setData(0, _PATH_ROLE, str(run.path))
+            status = RUNNING if running else run.status
+            item.setForeground(1, QColor(_STATUS_COLOURS.get(status, "#000000")))
+            item.setToolTip(0, str(run.path))
+            item.setToolTip(3, run.data_file)
+            self.table.addTopLevelItem(item)
+            item.setSelected(run.path in selected)
+        if self.folder is None:
+            self.folder_label.setText("No output folder.")
+        else:
+            count = f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}"
+            self.folder_label.setText(f"{count} in {self.folder}")
+        self._on_table_selection_changed()
+
+    def selected_runs(self) -> list[RunInfo]:
+        """The selected runs, in table order."""
+        by_path = {str(r.path): r for r in self.runs}
+        rows = sorted(self.table.selectedItems(),
+                      key=lambda item: self.table.indexOfTopLevelItem(item))
+        return [by_path[item.data(0, _PATH_ROLE)] for item in rows
+                if item.data(0, _PATH_ROLE) in by_path]
+
+    def select(self, *paths: str | os.PathLike[str]) -> None:
+        """Select the runs of ``paths`` (others are deselected)."""
+        wanted = {str(Path(p).resolve()) for p in paths}
+        for index in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(index)
+            if item is not None:
+                item.setSelected(item.data(0, _PATH_ROLE) in wanted)
+
+    # -- slots ----------------------------------------------------------------------------
+    def _on_table_selection_changed(self) -> None:
+        runs = self.selected_runs()
+        self.open_button.setEnabled(len(runs) == 1)
+        self.compare_button.setEnabled(len(runs) == 2 and all(r.reconstruction for r in runs))
+        self.resume_button.setEnabled(len(runs) == 1 and runs[0].resumable
+                                      and runs[0].path != self.running)
+        self.settings_button.setEnabled(len(runs) == 1 and runs[0].session_file.is_file())
+        self.details.setText(self._details(runs[0]) if len(runs) == 1 else "")
+
+    @staticmethod
+    def _details(run: RunInfo) -> str:
+        lines = [str(run.path)]
+        if run.data_file:
+            lines.append(f"data: {run.data_file}")
+        if run.ground_truth:
+            lines.append(f"ground truth: {run.ground_truth}")
+        if run.error:
+            lines.append(f"error: {run.error}")
+        if run.reconstruction is None:
+            lines.append("no reconstruction was written")
+        lines += run.problems
+        return "\n".join(lines)
+
+    def _on_open_button_clicked(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 1:
+            self.open_requested.emit(runs[0].path)
+
+    def _on_compare_button_clicked(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 2:
+            self.compare_requested.emit(runs[0].path, runs[1].path)
+
+    def _on_resume_button_clicked(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 1 and runs[0].resumable:
+            self.resume_requested.emit(runs[0].path)
+
+    def _on_settings_button_clicked(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 1:
+            self.settings_requested.emit(runs[0].path)
+
+    def _on_table_item_double_clicked(self, item: QTreeWidgetItem, _: int) -> None:
+        path = item.data(0, _PATH_ROLE)
+        if path:
+            self.open_requested.emit(Path(path))
