@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..metrics.region import probe_radius_px
 
 TRUTH_FILE = "truth.h5"
 SIMULATOR_TAG = "ptycho-engine simulate"
@@ -51,22 +52,6 @@ def find_ground_truth(source: str, metadata: dict[str, Any] | None = None,
     if object_guess is not None and SIMULATOR_TAG in str(meta.get("generator", "")):
         return np.asarray(object_guess), f"{path} (objectGuess of a simulated dataset)"
     return None
-
-
-def probe_radius_px(probe: np.ndarray, fraction: float = 0.9) -> int:
-    """Radius (px) of the disk around the probe's centroid holding ``fraction`` of its energy."""
-    intensity = (np.abs(np.asarray(probe)) ** 2).reshape(-1, *np.shape(probe)[-2:]).sum(axis=0)
-    total = float(intensity.sum())
-    if total <= 0:
-        return 0
-    rows, cols = np.indices(intensity.shape)
-    cy = float((rows * intensity).sum() / total)
-    cx = float((cols * intensity).sum() / total)
-    r = np.hypot(rows - cy, cols - cx).reshape(-1)
-    order = np.argsort(r)
-    cumulative = np.cumsum(intensity.reshape(-1)[order])
-    k = int(np.searchsorted(cumulative, fraction * total))
-    return int(np.ceil(r[order][min(k, r.size - 1)]))
 
 
 def quality(obj: np.ndarray, truth: np.ndarray, probe: np.ndarray) -> dict[str, Any] | None:
