@@ -54,16 +54,21 @@ def find_ground_truth(source: str, metadata: dict[str, Any] | None = None,
     return None
 
 
-def quality(obj: np.ndarray, truth: np.ndarray, probe: np.ndarray) -> dict[str, Any] | None:
-    """:func:`engine.metrics.evaluate` on the scanned region minus a probe-radius border.
+def quality(obj: np.ndarray, truth: np.ndarray, probe: np.ndarray,
+            positions: np.ndarray | None = None) -> dict[str, Any] | None:
+    """:func:`engine.metrics.evaluate` of a run's reconstruction against its ground truth.
 
-    No registration: positions are known and not refined, so the reconstruction lives on the
-    truth's pixel grid (registering an early, poor reconstruction finds spurious shifts).
-    Returns None when the two cannot be compared (e.g. nothing illuminated in common).
+    With the scan ``positions``: the shared scorer's rules (region = convex hull of the window
+    centres; registration kept only when it lowers the error and never beyond the probe
+    diameter), so summaries report what ``shared/tools/score_product.py`` reports. Without:
+    the illuminated region minus a probe-radius border, unregistered. Returns None when the
+    two cannot be compared (e.g. nothing illuminated in common).
     """
     from ..metrics import evaluate
 
     try:
+        if positions is not None:
+            return evaluate(obj, truth, positions=positions, probe=probe)
         return evaluate(obj, truth, border=probe_radius_px(probe), register=False)
     except DataError:
         return None
