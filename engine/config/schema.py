@@ -197,7 +197,7 @@ class ModelConfig:
         "How the overlap constraint averages a group's patches: weighted by the probe "
         "intensity |P|^2 (each pixel decided by the patterns that saw it; stitching uses the "
         "same weights, so the stitched object is what the loss checked), or uniformly over "
-        "the whole windows.",
+        "each whole patch.",
         choices=("probe", "uniform"),
         group="physics",
     )
