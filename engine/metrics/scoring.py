@@ -242,8 +242,12 @@ def evaluate(reconstruction: ObjectLike, truth: ObjectLike, *,
 
     probe_known = probe if probe is not None else (
         ref_src.probe if ref_src.probe is not None else rec_src.probe)
-    limit = float(max_shift_px) if max_shift_px is not None else (
-        probe_diameter_px(probe_known) if probe_known is not None else DEFAULT_MAX_SHIFT_PX)
+    if max_shift_px is not None:
+        limit, limit_why = float(max_shift_px), "max_shift_px"
+    elif probe_known is not None:
+        limit, limit_why = probe_diameter_px(probe_known), "probe diameter"
+    else:
+        limit, limit_why = DEFAULT_MAX_SHIFT_PX, "no probe known"
     unregistered = _scores(ref, rec, region)
     best, found, applied, note = unregistered, None, False, None
     if register:
@@ -252,7 +256,7 @@ def evaluate(reconstruction: ObjectLike, truth: ObjectLike, *,
             note = "the reconstruction is featureless in the region: registration skipped"
         elif max(abs(found[0]), abs(found[1])) > limit:
             note = (f"registration found a shift of ({found[0]:.2f}, {found[1]:.2f}) px, more "
-                    f"than the limit {limit:.1f} px (probe diameter): not applied")
+                    f"than the limit {limit:.1f} px ({limit_why}): not applied")
         elif found != (0.0, 0.0):
             moved = _scores(ref, fourier_shift(rec, found), region)
             if moved["nrmse"] < unregistered["nrmse"]:
