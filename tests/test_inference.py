@@ -1,4 +1,5 @@
-"""Inference: checkpoints reload (weights_only) and infer identically; mismatches refused."""
+"""Inference: checkpoints reload (weights_only) and infer identically; mismatches refused; the
+dose follows the data being reconstructed."""
 
 from __future__ import annotations
 
@@ -182,6 +183,9 @@ def test_alignment_passes_remove_random_group_phases(tiny_data):
         def effective_probe(self):
             return self.probe
 
+        def consensus(self, patches, offsets):
+            return patches  # the scrambled patches agree within each group already
+
         def forward(self, counts, offsets):
             raise AssertionError("unused")
 
@@ -218,3 +222,65 @@ def test_alignment_passes_remove_random_group_phases(tiny_data):
     finally:
         training_data.GroupDataset.__getitems__ = original
     assert scores[0] < 0.5 < 0.9 < scores[30]
+
+
+# ---------------------------------------------------------------- dose
+def _at_dose(data, factor, seed=None):
+    """The scan at ``factor`` x the dose: counts scaled exactly, or (``seed``) binomially
+    thinned, which turns Poisson counts into Poisson counts of the lower dose."""
+    counts = np.asarray(data.patterns)
+    if seed is None:
+        patterns = counts * factor
+    else:
+        patterns = np.random.default_rng(seed).binomial(np.rint(counts).astype(np.int64),
+                                                        factor)
+    return dataclasses.replace(data, patterns=patterns.astype(np.float32),
+                               probe=(data.probe * np.sqrt(factor)).astype(np.complex64))
+
+
+def _infer(checkpoint, data, data_path, tmp_path, name, normalisation="data"):
+    from engine import infer
+
+    cfg = tiny_config(data_path, tmp_path / "unused", inference__normalisation=normalisation)
+    return infer(checkpoint, data, tmp_path / f"{name}.h5", config=cfg)
+
+
+def test_a_scaled_dose_gives_the_same_reconstruction(trained, tiny_data, tmp_path):  # noqa: F811
+    """A checkpoint applied to the same scan at another dose follows the data's dose
+    (``inference.normalisation = "data"``): input normaliser from its mean counts, probe
+    scaled to its photon count."""
+    checkpoint = trained.checkpoints["last"]
+    from engine.io import load_dataset, read_product
+
+    full_data = load_dataset(tiny_data)
+    full = _infer(checkpoint, full_data, tiny_data, tmp_path, "full")
+    low = _infer(checkpoint, _at_dose(full_data, 0.1), tiny_data, tmp_path, "low")
+    np.testing.assert_allclose(low.obj[full.mask], full.obj[full.mask], rtol=2e-3, atol=2e-3)
+    norm_full, norm_low = full.normalisation, low.normalisation
+    assert norm_low["mode"] == "data"
+    assert norm_low["mean_counts_per_pattern"] == pytest.approx(
+        0.1 * norm_full["mean_counts_per_pattern"], rel=1e-5)
+    assert norm_low["probe_intensity_factor"] == pytest.approx(
+        0.1 * norm_full["probe_intensity_factor"], rel=1e-5)
+    # the photon scale lives in the probe written with the product
+    p_full = np.sum(np.abs(read_product(full.output).probe) ** 2)
+    p_low = np.sum(np.abs(read_product(low.output).probe) ** 2)
+    assert p_low == pytest.approx(0.1 * p_full, rel=1e-4)
+    assert low.to_dict()["normalisation"] == norm_low
+    # the checkpoint's own normaliser applied to the other dose gives another object
+    stale = _infer(checkpoint, _at_dose(full_data, 0.1), tiny_data, tmp_path, "stale",
+                   normalisation="checkpoint")
+    assert stale.normalisation["probe_intensity_factor"] == 1.0
+    assert np.max(np.abs(stale.obj[full.mask] - full.obj[full.mask])) > 0.05
+
+
+def test_ten_times_lower_dose_keeps_the_quality(trained, tiny_data, tmp_path):  # noqa: F811
+    checkpoint = trained.checkpoints["last"]
+    from engine.io import load_dataset
+
+    full_data = load_dataset(tiny_data)
+    full = _infer(checkpoint, full_data, tiny_data, tmp_path, "full")
+    low = _infer(checkpoint, _at_dose(full_data, 0.1, seed=3), tiny_data, tmp_path, "low")
+    assert full.quality is not None and low.quality is not None
+    for name in ("amplitude", "phase"):
+        assert low.quality[name]["ssim"] > full.quality[name]["ssim"] - 0.1

@@ -192,6 +192,15 @@ class ModelConfig:
         "forward model, forcing neighbours to agree (only with gridsize > 1).",
         group="physics",
     )
+    consensus_weighting: str = setting(
+        "probe",
+        "How the overlap constraint averages a group's patches: weighted by the probe "
+        "intensity |P|^2 (each pixel decided by the patterns that saw it; stitching uses the "
+        "same weights, so the stitched object is what the loss checked), or uniformly over "
+        "each whole patch.",
+        choices=("probe", "uniform"),
+        group="physics",
+    )
     prior_iterations: int = setting(
         2,
         "Parameter-free ptychographic iterations (probe-weighted group average, measured "
@@ -234,8 +243,10 @@ class ModelConfig:
         group="network",
     )
     object_output: str = setting(
-        "amp_phase",
-        "Object heads: amplitude (bounded positive) and phase (pi * tanh), or real and imaginary.",
+        "real_imag",
+        "Object heads: real and imaginary parts (with the 'unet' generator a complex residual "
+        "on the physical estimate: smooth where that estimate's phase is noise, i.e. outside "
+        "the beam), or amplitude (bounded positive) and phase (pi * tanh).",
         choices=("amp_phase", "real_imag"),
         group="network",
     )
@@ -300,7 +311,7 @@ class TrainingConfig:
         "adam", "Optimiser.", choices=("adam", "adamw", "sgd"), group="optimiser"
     )
     learning_rate: float = setting(
-        1e-3, "Initial learning rate.", min=1e-8, max=10.0, step=1e-4, group="optimiser"
+        3e-3, "Initial learning rate.", min=1e-8, max=10.0, step=1e-4, group="optimiser"
     )
     weight_decay: float = setting(
         0.0, "L2 weight decay.", min=0.0, max=1.0, step=1e-5, group="optimiser", advanced=True
@@ -380,6 +391,15 @@ class InferenceConfig:
         max=500,
         step=1,
         group="stitching",
+    )
+    normalisation: str = setting(
+        "data",
+        "Where inference takes its dose scale from: 'data' derives the network's input "
+        "normaliser from the mean counts of the data being reconstructed and scales the "
+        "checkpoint's probe to that photon count (dose-invariant: a scan at another dose "
+        "than the training scan works); 'checkpoint' keeps both as trained.",
+        choices=("data", "checkpoint"),
+        group="input",
     )
     stitch_weighting: str = setting(
         "probe",

@@ -4,7 +4,13 @@
 used to compare two results); ``format_table`` prints its result.
 """
 
-from .alignment import amplitude_scale, common_region, phase_difference_model, register_translation
+from .alignment import (
+    amplitude_scale,
+    fourier_shift,
+    phase_difference_model,
+    registration_shift,
+    to_truth_grid,
+)
 from .loading import load_object
 from .measures import (
     FRC_THRESHOLD,
@@ -16,6 +22,7 @@ from .measures import (
     masked_ssim,
     psnr,
 )
+from .region import probe_diameter_px, probe_radius_px, scanned_region
 from .scoring import Aligned, align, evaluate, format_table
 
 __all__ = [
@@ -25,15 +32,19 @@ __all__ = [
     "PSNR_CAP_DB",
     "align",
     "amplitude_scale",
-    "common_region",
     "data_range",
     "evaluate",
     "format_table",
+    "fourier_shift",
     "frc_curve",
     "frc_resolution",
     "load_object",
     "masked_ssim",
     "phase_difference_model",
+    "probe_diameter_px",
+    "probe_radius_px",
     "psnr",
-    "register_translation",
+    "registration_shift",
+    "scanned_region",
+    "to_truth_grid",
 ]

@@ -1,8 +1,11 @@
 """Bring a reconstruction into the frame of the truth before measuring (physics.md §7).
 
-Steps, each a function: common region (finite, masked, bounding box minus a border), sub-pixel
-registration, removal of the global phase offset (and optionally a phase plane), least-squares
-amplitude scale.
+The rules are those of the shared scorer (``shared/tools/score_product.py``), so both give
+the same numbers on the same files: the reconstruction is placed on the truth's pixel grid
+through the two objects' centres; a sub-pixel translation is found by phase correlation
+(:func:`registration_shift`) and applied as a Fourier shift (:func:`fourier_shift`); the
+global phase offset (optionally a phase plane, :func:`phase_difference_model`) and the
+least-squares amplitude scale (:func:`amplitude_scale`) are removed.
 """
 
 from __future__ import annotations
@@ -10,107 +13,122 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
-from skimage.registration import phase_cross_correlation
 
-from ..errors import DataError
+REGISTRATION_UPSAMPLE = 50
+"""Sub-pixel precision of registration: 1 / 50 px (the scorer's default)."""
 
-REGISTRATION_UPSAMPLE = 100
-"""Sub-pixel precision of registration: 1 / 100 px."""
+REGISTRATION_TAPER = 0.25
+"""Tukey window fraction applied to both images before phase correlation."""
 
-
-def centre_crop(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """The central ``shape`` part of ``array`` (same centre pixel convention, (H - 1) / 2)."""
-    top = (array.shape[0] - shape[0]) // 2
-    left = (array.shape[1] - shape[1]) // 2
-    return array[top:top + shape[0], left:left + shape[1]]
+SHIFT_PAD_PX = 32
+"""Reflect padding around an image before it is Fourier-shifted (no wrap-around ringing)."""
 
 
-def common_region(reconstruction: np.ndarray, truth: np.ndarray, mask: np.ndarray | None,
-                  border: int) -> tuple[tuple[slice, slice], np.ndarray]:
-    """Bounding box of the pixels valid in both images, shrunk by ``border`` on every side.
+def to_truth_grid(reconstruction: np.ndarray, truth_shape: tuple[int, int],
+                  offset_yx: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, str | None]:
+    """The reconstruction resampled onto the truth's pixel grid, NaN where it has no data.
 
-    Returns
-    -------
-    box : tuple of slice
-        Rows and columns of the box in the input arrays.
-    valid : np.ndarray
-        bool, the box's shape: finite in both (and inside ``mask``, True = use).
-    """
-    valid = np.isfinite(reconstruction) & np.isfinite(truth)
-    if mask is not None:
-        valid &= np.asarray(mask, dtype=bool)
-    rows, cols = np.nonzero(valid.any(axis=1))[0], np.nonzero(valid.any(axis=0))[0]
-    if rows.size == 0:
-        raise DataError("evaluate: expected a region where reconstruction and truth are both "
-                        "finite (and inside the mask), found none")
-    r0, r1 = rows[0] + border, rows[-1] + 1 - border
-    c0, c1 = cols[0] + border, cols[-1] + 1 - border
-    if r1 - r0 < 7 or c1 - c0 < 7:
-        raise DataError(
-            f"evaluate: expected a common region of at least 7 x 7 px after a border of "
-            f"{border} px, found {max(r1 - r0, 0)} x {max(c1 - c0, 0)} px "
-            f"(covered box {rows[-1] + 1 - rows[0]} x {cols[-1] + 1 - cols[0]} px)")
-    box = (slice(int(r0), int(r1)), slice(int(c0), int(c1)))
-    return box, valid[box]
-
-
-def filled(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``image`` with invalid pixels replaced by the mean of the valid ones (for FFTs)."""
-    return np.where(valid, image, image[valid].mean())
-
-
-def register_translation(reconstruction: np.ndarray, truth: np.ndarray, valid: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """Shift the reconstruction onto the truth with sub-pixel precision.
-
-    Cross-correlation of the complex images (insensitive to a global phase and scale;
-    skimage ``phase_cross_correlation``, plain correlation, 1/100 px), then a quintic spline
-    shift with mirrored edges (``scipy.ndimage.shift``). Pixels within ``ceil(|shift|) + 1``
-    of the box edge (their source lies outside the box) and pixels whose source was invalid
-    are dropped from ``valid``.
+    Truth pixel ``(r, c)`` sits at reconstruction pixel ``(r + dy, c + dx)`` with
+    ``dy = offset_yx[0] + (h_rec - h_truth) / 2`` (likewise ``dx``): ``offset_yx`` is the
+    truth's centre minus the reconstruction's, in pixels (0 for arrays that share a centre).
+    Whole-pixel offsets are cropped or padded; fractional ones are interpolated (cubic).
 
     Returns
     -------
-    shifted : np.ndarray
-        The moved reconstruction.
-    valid : np.ndarray
-        The pixels still valid after the move.
-    shift : tuple of float
-        ``(dy, dx)`` applied, pixels.
+    array : np.ndarray
+        complex128 of ``truth_shape``.
+    note : str or None
+        How the grids were matched, when they differ.
     """
-    rec = filled(reconstruction, valid)
-    ref = filled(truth, valid)
-    shift, _, _ = phase_cross_correlation(ref, rec, upsample_factor=REGISTRATION_UPSAMPLE,
-                                          normalization=None)
-    shift = np.asarray(shift, dtype=np.float64)
-    if not np.any(shift):
-        return reconstruction, valid, (0.0, 0.0)
-    # A quintic spline with mirrored edges: measured 74-81 dB accurate on smooth test objects
-    # whether or not the box is periodic, where a Fourier shift rings at non-periodic edges.
-    moved = ndimage.shift(rec, shift, order=5, mode="mirror")
-    source_ok = ndimage.shift(valid.astype(np.float64), shift, order=1, mode="constant") > 0.999
-    margin = int(math.ceil(float(np.abs(shift).max()))) + 1
-    inner = np.zeros_like(valid)
-    inner[margin:valid.shape[0] - margin, margin:valid.shape[1] - margin] = True
-    return moved.astype(np.complex128), valid & source_ok & inner, (float(shift[0]),
-                                                                     float(shift[1]))
+    h_t, w_t = truth_shape
+    h_r, w_r = reconstruction.shape
+    off_y = float(offset_yx[0]) + (h_r - h_t) / 2
+    off_x = float(offset_yx[1]) + (w_r - w_t) / 2
+    iy, ix = round(off_y), round(off_x)
+    if abs(off_y - iy) < 1e-3 and abs(off_x - ix) < 1e-3:
+        out = np.full((h_t, w_t), np.nan + 0j, dtype=np.complex128)
+        r0, r1 = max(0, -iy), min(h_t, h_r - iy)
+        c0, c1 = max(0, -ix), min(w_t, w_r - ix)
+        if r1 > r0 and c1 > c0:
+            out[r0:r1, c0:c1] = reconstruction[r0 + iy:r1 + iy, c0 + ix:c1 + ix]
+        note = None
+        if (iy, ix) != (0, 0) or (h_r, w_r) != (h_t, w_t):
+            note = (f"reconstruction grid {h_r}x{w_r} placed on the truth grid {h_t}x{w_t} "
+                    f"with whole-pixel offset (row, col) = ({iy}, {ix})")
+        return out, note
+    from scipy.ndimage import map_coordinates
+
+    yy, xx = np.mgrid[:h_t, :w_t].astype(np.float64)
+    coords = np.array([yy + off_y, xx + off_x])
+    finite = np.isfinite(reconstruction)
+    data = np.where(finite, reconstruction, 0)
+    re = map_coordinates(data.real, coords, order=3, mode="constant", cval=np.nan)
+    im = map_coordinates(data.imag, coords, order=3, mode="constant", cval=np.nan)
+    valid = map_coordinates(finite.astype(np.float64), coords, order=1, mode="constant",
+                            cval=0.0)
+    out = re + 1j * im
+    out[valid < 0.999] = np.nan
+    return out, (f"reconstruction grid offset by a fraction of a pixel (row, col) = "
+                 f"({off_y:.3f}, {off_x:.3f}); interpolated (cubic) onto the truth grid")
+
+
+def bounding_box(region: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns of the smallest box holding every True pixel of ``region``."""
+    rows = np.nonzero(region.any(axis=1))[0]
+    cols = np.nonzero(region.any(axis=0))[0]
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+def registration_shift(truth: np.ndarray, reconstruction: np.ndarray, region: np.ndarray,
+                       upsample: int = REGISTRATION_UPSAMPLE) -> tuple[float, float] | None:
+    """Shift ``(dy, dx)`` px that moves the reconstruction onto the truth, or None.
+
+    Phase correlation (skimage ``phase_cross_correlation``, ``normalization='phase'``,
+    ``upsample`` sub-pixel steps) of the complex images over the region's bounding box, each
+    with its region mean removed and tapered by a Tukey window. None when the reconstruction
+    is featureless in the region (nothing to register).
+    """
+    from scipy.signal.windows import tukey
+    from skimage.registration import phase_cross_correlation
+
+    box = bounding_box(region)
+    inside = region[box]
+    t = truth[box] - truth[box][inside].mean()
+    r = reconstruction[box] - reconstruction[box][inside].mean()
+    if np.std(r[inside]) < 1e-12 * max(1.0, float(np.abs(reconstruction[box][inside]).mean())):
+        return None
+    window = np.outer(tukey(t.shape[0], REGISTRATION_TAPER), tukey(t.shape[1],
+                                                                    REGISTRATION_TAPER))
+    shift, _, _ = phase_cross_correlation(t * window, r * window, upsample_factor=upsample,
+                                          normalization="phase")
+    return float(shift[0]), float(shift[1])
+
+
+def fourier_shift(image: np.ndarray, shift_yx: tuple[float, float],
+                  pad: int = SHIFT_PAD_PX) -> np.ndarray:
+    """``image`` translated by ``shift_yx`` px (Fourier phase ramp, reflect-padded edges)."""
+    from scipy.ndimage import fourier_shift as spectral_shift
+
+    padded = np.pad(image, pad, mode="reflect")
+    moved = np.fft.ifft2(spectral_shift(np.fft.fft2(padded), shift_yx))
+    return moved[pad:-pad, pad:-pad]
 
 
 def phase_difference_model(reconstruction: np.ndarray, truth: np.ndarray, valid: np.ndarray,
                            plane: bool) -> tuple[np.ndarray, dict[str, float]]:
     """The phase to subtract from the reconstruction: a constant, or a plane when asked.
 
-    Constant: ``angle(sum(rec * conj(truth)))``. Plane: a coarse gradient from the peak of the
-    4x zero-padded FFT of ``exp(i (phi_rec - phi_truth))`` (handles wraps), refined by a
-    least-squares fit of the remaining small phase difference weighted by ``|rec| |truth|``.
+    Constant: ``angle(sum(rec * conj(truth)))`` over ``valid``. Plane: a coarse gradient from
+    the peak of the 4x zero-padded FFT of ``exp(i (phi_rec - phi_truth))`` (handles wraps),
+    refined by a least-squares fit of the remaining small phase difference weighted by
+    ``|rec| |truth|``.
 
     Returns
     -------
     model : np.ndarray
-        Phase in radians, the box's shape.
+        Phase in radians, the inputs' shape.
     params : dict
-        ``offset_rad`` at the box centre and ``ramp_x_rad_per_px``, ``ramp_y_rad_per_px``.
+        ``offset_rad`` at the image centre and ``ramp_x_rad_per_px``, ``ramp_y_rad_per_px``.
     """
     product = np.where(valid, reconstruction * np.conj(truth), 0)
     height, width = product.shape

@@ -10,9 +10,9 @@ import math
 import numpy as np
 from skimage.metrics import structural_similarity
 
-PSNR_CAP_DB = 100.0
-"""PSNR reported for a perfect (or better than 1e-10 relative error) match, so JSON stays
-valid (no ``Infinity``)."""
+PSNR_CAP_DB = 200.0
+"""PSNR reported for a perfect match (the shared scorer's cap), so JSON stays valid (no
+``Infinity``)."""
 
 FRC_THRESHOLD = 1.0 / 7.0
 """Fourier ring correlation threshold that defines the resolution."""
@@ -42,18 +42,32 @@ def psnr(estimate: np.ndarray, reference: np.ndarray, region: np.ndarray,
     return min(PSNR_CAP_DB, 10.0 * math.log10(value_range**2 / mse))
 
 
+SSIM_WINDOW = 7
+"""Side of the SSIM window (skimage's default and the scorer's)."""
+
+
 def masked_ssim(estimate: np.ndarray, reference: np.ndarray, region: np.ndarray,
                 value_range: float) -> float:
-    """Mean of the SSIM map (7 x 7 windows, skimage defaults) over ``region``.
+    """Mean SSIM (7 x 7 windows) over ``region`` eroded by 3 px, as the shared scorer does.
 
-    Pixels outside ``region`` are filled with the reference mean in both images, so they add
-    no structure of their own; the images must be at least 7 x 7.
+    The SSIM map is computed on the region's bounding box with the images' own values (both
+    must be finite there, and the box at least 7 x 7); only windows that lie wholly inside
+    the region are averaged (the region eroded by a 7 x 7 structure; the whole region when
+    erosion leaves nothing).
     """
-    fill = float(reference[region].mean())
-    a = np.where(region, estimate, fill).astype(np.float64)
-    b = np.where(region, reference, fill).astype(np.float64)
-    _, ssim_map = structural_similarity(b, a, data_range=value_range, full=True)
-    return float(np.clip(ssim_map[region].mean(), -1.0, 1.0))
+    from scipy.ndimage import binary_erosion
+
+    rows = np.nonzero(region.any(axis=1))[0]
+    cols = np.nonzero(region.any(axis=0))[0]
+    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    inner = binary_erosion(region[box], structure=np.ones((SSIM_WINDOW, SSIM_WINDOW), bool))
+    if not inner.any():
+        inner = region[box]
+    a = np.asarray(estimate[box], dtype=np.float64)
+    b = np.asarray(reference[box], dtype=np.float64)
+    _, ssim_map = structural_similarity(b, a, data_range=value_range, win_size=SSIM_WINDOW,
+                                        full=True)
+    return float(np.clip(ssim_map[inner].mean(), -1.0, 1.0))
 
 
 def frc_curve(a: np.ndarray, b: np.ndarray, region: np.ndarray

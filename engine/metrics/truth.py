@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from .region import probe_radius_px
 
 TRUTH_FILE = "truth.h5"
 SIMULATOR_TAG = "ptycho-engine simulate"
@@ -53,32 +54,21 @@ def find_ground_truth(source: str, metadata: dict[str, Any] | None = None,
     return None
 
 
-def probe_radius_px(probe: np.ndarray, fraction: float = 0.9) -> int:
-    """Radius (px) of the disk around the probe's centroid holding ``fraction`` of its energy."""
-    intensity = (np.abs(np.asarray(probe)) ** 2).reshape(-1, *np.shape(probe)[-2:]).sum(axis=0)
-    total = float(intensity.sum())
-    if total <= 0:
-        return 0
-    rows, cols = np.indices(intensity.shape)
-    cy = float((rows * intensity).sum() / total)
-    cx = float((cols * intensity).sum() / total)
-    r = np.hypot(rows - cy, cols - cx).reshape(-1)
-    order = np.argsort(r)
-    cumulative = np.cumsum(intensity.reshape(-1)[order])
-    k = int(np.searchsorted(cumulative, fraction * total))
-    return int(np.ceil(r[order][min(k, r.size - 1)]))
+def quality(obj: np.ndarray, truth: np.ndarray, probe: np.ndarray,
+            positions: np.ndarray | None = None) -> dict[str, Any] | None:
+    """:func:`engine.metrics.evaluate` of a run's reconstruction against its ground truth.
 
-
-def quality(obj: np.ndarray, truth: np.ndarray, probe: np.ndarray) -> dict[str, Any] | None:
-    """:func:`engine.metrics.evaluate` on the scanned region minus a probe-radius border.
-
-    No registration: positions are known and not refined, so the reconstruction lives on the
-    truth's pixel grid (registering an early, poor reconstruction finds spurious shifts).
-    Returns None when the two cannot be compared (e.g. nothing illuminated in common).
+    With the scan ``positions``: the shared scorer's rules (region = convex hull of the window
+    centres; registration kept only when it lowers the error and never beyond the probe
+    diameter), so summaries report what ``shared/tools/score_product.py`` reports. Without:
+    the illuminated region minus a probe-radius border, unregistered. Returns None when the
+    two cannot be compared (e.g. nothing illuminated in common).
     """
     from ..metrics import evaluate
 
     try:
+        if positions is not None:
+            return evaluate(obj, truth, positions=positions, probe=probe)
         return evaluate(obj, truth, border=probe_radius_px(probe), register=False)
     except DataError:
         return None

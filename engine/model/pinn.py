@@ -6,17 +6,22 @@ benchmark loop and inference alike):
 1. input normaliser: ``x = sqrt(counts) * input_scale``, one dataset-level constant chosen on
    the training split so that ``mean(sum(x**2)) = (N/2)**2`` (unit: 1/sqrt(photon));
 2. generator (:mod:`engine.model.generators`): ``(B, C, N, N)`` -> ``C`` complex patches;
-3. overlap constraint (gridsize > 1, :func:`engine.physics.overlap_constraint`);
+3. overlap constraint (gridsize > 1): the group's patches averaged on a shared canvas,
+   weighted by the probe intensity (``model.consensus_weighting = "probe"``, each pixel
+   decided by the patterns that saw it) or uniformly (:func:`engine.physics.overlap_constraint`);
 4. forward model (:func:`engine.physics.forward_intensity`) with the probe, which carries the
    photon scale (``engine.io`` fits it to the data's counts), so predictions are counts;
 5. loss: Poisson NLL (or amplitude MAE) per pattern, averaged, divided by the loss normaliser
    ``loss_scale`` = mean total counts per pattern of the training split (unit: photons).
 
 Both constants, the probe, N, gridsize and every model setting are stored in the checkpoint.
+At inference both follow the data being reconstructed (:func:`follow_data_dose`): the input
+normaliser from its mean counts, the probe scaled to its photon count.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +75,62 @@ def mean_total_counts(patterns: Any, indices: np.ndarray, chunk: int = 512) -> f
         block = np.asarray(patterns[idx[start:start + chunk]], dtype=np.float64)
         total += float(block.sum())
     return total / idx.size
+
+
+@dataclass(frozen=True)
+class DoseScale:
+    """How inference matched a checkpoint to the dose of the data it reconstructs.
+
+    Attributes
+    ----------
+    mode
+        ``inference.normalisation``: "data" or "checkpoint".
+    mean_counts_per_pattern
+        Mean total counts per pattern of the data (photons).
+    trained_mean_counts_per_pattern
+        The same for the checkpoint's training split (its loss normaliser).
+    input_scale, trained_input_scale
+        The input normaliser used (1/sqrt(photon)) and the checkpoint's.
+    probe_intensity_factor
+        Factor applied to the checkpoint probe's intensity (1 in "checkpoint" mode).
+    """
+
+    mode: str
+    mean_counts_per_pattern: float
+    trained_mean_counts_per_pattern: float
+    input_scale: float
+    trained_input_scale: float
+    probe_intensity_factor: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "input_scale_unit": "1/sqrt(photon)",
+                "counts_unit": "photons per pattern"}
+
+
+def follow_data_dose(net: PINN, patterns: Any, mode: str) -> DoseScale:
+    """Match ``net`` to the dose of ``patterns`` (in place) and say how.
+
+    ``"data"``: the input normaliser is recomputed from the data's mean total counts (the
+    rule of :meth:`Normalisers.from_mean_counts`), and the probe's intensity is scaled by the
+    ratio of the data's mean counts to the training split's, so the physics (the prior, the
+    forward model, refinement) predicts the new data's counts. A scan at another dose then
+    gives the network the same inputs as the training scan, up to its noise. ``"checkpoint"``
+    keeps both as trained.
+    """
+    mean = mean_total_counts(patterns, np.arange(len(patterns)))
+    trained_scale = float(net.input_scale)
+    factor = 1.0
+    if mode == "data":
+        factor = mean / max(float(net.loss_scale), 1e-12)
+        net.input_scale = Normalisers.from_mean_counts(mean, net.N).input_scale
+        with torch.no_grad():
+            net.probe.mul_(math.sqrt(factor))
+    elif mode != "checkpoint":
+        raise ValueError(f"unknown normalisation {mode!r}")
+    return DoseScale(mode=mode, mean_counts_per_pattern=mean,
+                     trained_mean_counts_per_pattern=float(net.loss_scale),
+                     input_scale=float(net.input_scale), trained_input_scale=trained_scale,
+                     probe_intensity_factor=factor)
 
 
 PRIOR_EPS = 0.01
@@ -196,6 +257,7 @@ class PINN(nn.Module):
         self.gridsize = int(model.gridsize)
         self.channels = self.gridsize**2
         self.use_overlap = bool(model.overlap_constraint) and self.channels > 1
+        self.consensus_weighting = str(model.consensus_weighting)
         self.loss_name = loss
         self.input_scale = float(normalisers.input_scale)
         self.loss_scale = float(normalisers.loss_scale)
@@ -233,11 +295,25 @@ class PINN(nn.Module):
                                     canvas_size, self.amplitude_max)
         return self.generator(self.normalise(counts), prior)
 
+    def consensus(self, patches: torch.Tensor, offsets: torch.Tensor | None,
+                  canvas_size: int | None = None) -> torch.Tensor:
+        """The overlap constraint (gridsize > 1; else ``patches``): each group's patches
+        averaged on their canvas (``model.consensus_weighting``) and cut out again.
+
+        With probe weighting each pixel is decided by the patterns that illuminate it, as in
+        the probe-weighted stitching: what the loss checks is what gets stitched.
+        """
+        if not self.use_overlap or offsets is None:
+            return patches
+        if self.consensus_weighting == "probe":
+            weight = self.effective_probe().detach().abs().square().sum(dim=0)
+            return _weighted_consensus(patches, weight, offsets, canvas_size)
+        return overlap_constraint(patches, offsets, canvas_size)
+
     def physics(self, patches: torch.Tensor, offsets: torch.Tensor | None,
                 canvas_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Overlap constraint (gridsize > 1) then forward model: ``(patches, intensity)``."""
-        if self.use_overlap and offsets is not None:
-            patches = overlap_constraint(patches, offsets, canvas_size)
+        patches = self.consensus(patches, offsets, canvas_size)
         return patches, forward_intensity(patches, self.effective_probe())
 
     def loss(self, pred: torch.Tensor, counts: torch.Tensor,

@@ -125,7 +125,9 @@ def reconstruct(net: PINN, patterns: Any, positions: np.ndarray, object_shape: t
         offsets = batch["offsets"].to(device)
         with explain_faults("inference", batch_size=int(batch_size), unit="patterns",
                             setting="execution.inference_batch_size", device=device):
-            patches = net(counts, offsets)
+            # the group consensus the loss checked (model.consensus_weighting), not the raw
+            # patches: outside what the loss constrains they are arbitrary
+            patches = net.consensus(net(counts, offsets), offsets)
             if refine_iterations > 0:
                 patches = refine_estimate(patches, counts, probe, offsets, refine_iterations,
                                           None, net.amplitude_max)

@@ -51,6 +51,11 @@ class InferenceResult:
         ``(amplitude, phase)`` picture paths, or None.
     quality
         :func:`engine.metrics.evaluate` result when the data have a ground truth, else None.
+    ground_truth
+        Where the ground truth came from.
+    normalisation
+        How the checkpoint was matched to the data's dose
+        (:meth:`engine.model.pinn.DoseScale.to_dict`).
     """
 
     output: Path | None
@@ -64,6 +69,7 @@ class InferenceResult:
     pngs: tuple[Path, Path] | None = None
     quality: dict[str, Any] | None = None
     ground_truth: str | None = None
+    normalisation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary (no arrays)."""
@@ -73,6 +79,7 @@ class InferenceResult:
             "patterns_per_s": self.patterns_per_s, "device": self.device,
             "pngs": [str(p) for p in self.pngs] if self.pngs else None,
             "quality": self.quality, "ground_truth": self.ground_truth,
+            "normalisation": self.normalisation,
         }
 
 
@@ -134,6 +141,7 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
     """
     from ..io import PtychoData, load_dataset, write_product
     from ..metrics.truth import find_ground_truth, quality
+    from ..model.pinn import follow_data_dose
     from ..model.reconstruct import reconstruct
     from ..render import png_paths, write_object_pngs
     from ..training.checkpoint import check_compatible, load_module, probe_difference
@@ -162,6 +170,11 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         report.log("warning", f"the probe of {source} differs from the checkpoint's by "
                    f"{diff:.0%} (relative norm); the network was trained with the latter")
 
+    dose = follow_data_dose(module.net, loaded.patterns, session.inference.normalisation)
+    report.log("info", f"normalisation from the {dose.mode}: {dose.mean_counts_per_pattern:.4g} "
+               f"counts per pattern (training {dose.trained_mean_counts_per_pattern:.4g}), "
+               f"input scale {dose.input_scale:.4g}, probe intensity x "
+               f"{dose.probe_intensity_factor:.4g}")
     device_info = resolve_device(session.execution)
     device = device_info.torch_device()
     with contextlib.ExitStack() as writing:
@@ -197,7 +210,10 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
                           object_pixel_size_m=loaded.object_pixel_size_m,
                           geometry=loaded.geometry, indexes=loaded.indexes, mask=stitched.mask,
                           name="ptycho-engine inference",
-                          comments=f"checkpoint {checkpoint}; data {source}",
+                          comments=f"checkpoint {checkpoint}; data {source}; normalisation "
+                          f"from the {dose.mode}: {dose.mean_counts_per_pattern:.6g} counts per "
+                          f"pattern, input scale {dose.input_scale:.6g} 1/sqrt(photon), probe "
+                          f"intensity x {dose.probe_intensity_factor:.6g} of the checkpoint's",
                           probe_scale_factor=loaded.probe_scale_factor)
             if session.inference.export_png:
                 pngs = write_object_pngs(stitched.obj, *png_paths(output),
@@ -206,12 +222,13 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
     if evaluate_truth and status == "completed":
         truth = find_ground_truth(source, loaded.metadata, loaded.object_guess)
         if truth is not None:
-            scores, truth_source = quality(stitched.obj, truth[0], loaded.probe), truth[1]
+            scores, truth_source = quality(stitched.obj, truth[0], loaded.probe,
+                                                  loaded.positions), truth[1]
     result = InferenceResult(
         output=output, obj=stitched.obj, mask=stitched.mask, status=status,
         n_patterns=stitched.n_patterns, seconds=stitched.seconds,
         patterns_per_s=stitched.patterns_per_s, device=str(device), pngs=pngs,
-        quality=scores, ground_truth=truth_source)
+        quality=scores, ground_truth=truth_source, normalisation=dose.to_dict())
     report.run_finished(result.to_dict())
     return result
 

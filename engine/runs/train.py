@@ -334,7 +334,7 @@ class _Run:
         truth = find_ground_truth(str(cfg.data.path), data.metadata, data.object_guess)
         scores = None
         if truth is not None:
-            scores = quality(stitched.obj, truth[0], data.probe)
+            scores = quality(stitched.obj, truth[0], data.probe, data.positions)
             if scores is None:
                 self.reporter.log("warning", f"could not compare with {truth[1]}")
             else:

@@ -171,9 +171,8 @@ class CompareView(QWidget):
             self.frc_view.clear()
             self._report(f"Cannot compare {label_a} with {label_b}: {exc}")
             return
-        (row_a, col_a), _ = centre_offsets(a.shape, b.shape)
-        rows, cols = aligned.box
-        self.panel_diff.set_origin(col_a + cols.start, row_a + rows.start)
+        rows, cols = aligned.box  # on A's pixel grid
+        self.panel_diff.set_origin(cols.start, rows.start)
         self._aligned = aligned
         self._show_difference()
         self.panel_diff.set_pixel_size(self.pixel_size)
