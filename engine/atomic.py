@@ -26,9 +26,9 @@ def is_temporary(name: str) -> bool:
     return name.startswith(".") and TEMP_MARK in name[1:]
 
 
-def remove_temporaries(folder: str | os.PathLike[str], depth: int = 2) -> list[Path]:
+def remove_temporaries(folder: str | os.PathLike[str], levels: int = 2) -> list[Path]:
     """Remove the temporary files a killed writer left in ``folder`` (and its subfolders, up
-    to ``depth`` levels: ``checkpoints/``); return what was removed.
+    to ``levels`` levels: ``checkpoints/``); return what was removed.
 
     Call it only while holding the folder's writer lock (:func:`engine.locks.lock_folder`):
     then no live writer owns a temporary file there.
@@ -42,8 +42,8 @@ def remove_temporaries(folder: str | os.PathLike[str], depth: int = 2) -> list[P
     for entry in entries:
         try:
             if entry.is_dir(follow_symlinks=False):
-                if depth > 0:
-                    removed += remove_temporaries(entry.path, depth - 1)
+                if levels > 0:
+                    removed += remove_temporaries(entry.path, levels - 1)
             elif is_temporary(entry.name) and entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))

@@ -182,7 +182,7 @@ def _write_holder(fd: int, task: str) -> None:
 
 
 @contextlib.contextmanager
-def open_output_folder(folder: str | os.PathLike[str], task: str, *, overwrite: bool = True,
+def open_output_folder(folder: str | os.PathLike[str], task: str, *, overwrite: bool,
                        setting: str = "", flag: str = "") -> Iterator[FolderLock]:
     """Hold ``folder``'s writer lock for a block that writes into it.
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from engine.config.schema import ModelConfig
-from engine.physics import extract_patches
 from engine.model.pinn import PINN, Normalisers
+from engine.physics import extract_patches
 
 N = 32
 

@@ -181,7 +181,8 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         if out is not None:  # an unwritable folder or a full disk: say so before the work
             check_output_folder(Path(out).resolve().parent, "inference.output")
             # One writer per folder, from before the work until the files are written.
-            writing.enter_context(open_output_folder(Path(out).resolve().parent, "inference"))
+            writing.enter_context(open_output_folder(Path(out).resolve().parent, "inference",
+                                                        overwrite=True))
         report.run_started({"checkpoint": str(checkpoint), "data": source, **device_info.to_dict(),
                             "devices": 1,
                             "n_patterns": loaded.n_patterns, "N": loaded.N})

@@ -115,7 +115,7 @@ class ContinuingCSVLogger(CSVLogger):
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _ContinuingWriter(self.log_dir, self._resume_step)
-        return self._experiment
+        return self._experiment  # type: ignore[return-value]
 
 
 def make_logger(execution: ExecutionConfig, run_dir: str | os.PathLike[str],

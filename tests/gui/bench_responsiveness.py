@@ -69,8 +69,7 @@ class TickRecorder:
 
 def make_dataset(folder: Path, n_positions: int) -> Path:
     """A simulated scan (preset "tiny": 32 x 32 patterns) of ``n_positions`` positions."""
-    from engine.config import SessionConfig, resolve_config
-    from engine.config import preset_layer
+    from engine.config import SessionConfig, preset_layer, resolve_config
     from engine.runs import simulate
 
     cli = dict(preset_layer("tiny"))

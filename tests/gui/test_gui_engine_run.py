@@ -182,8 +182,7 @@ def test_provenance_names_the_session_file_and_the_gui_edit(window, qtbot, tmp_p
     import json
 
     import engine
-    from engine.config import save_session
-    from engine.config import apply_preset
+    from engine.config import apply_preset, save_session
 
     config = apply_preset(engine.SessionConfig(), "tiny").config
     engine.simulate(config, tmp_path / "sim")
