@@ -455,8 +455,8 @@ class RefinementConfig:
     refine_probe: bool = setting(
         False,
         "Also refine the probe (for data that come with an approximate probe); the refined "
-        "probe is saved in the product. The probe needs many updates: use small batches "
-        "(refinement.batch_size 16-32, batch_growth 0).",
+        "probe is saved in the product. The probe needs many updates: start with small "
+        "batches (refinement.batch_size 32, batch_growth 10).",
         group="probe",
     )
     probe_start_epoch: int = setting(
