@@ -20,8 +20,9 @@ network's stitched object) or from a flat object. Each batch:
 After every epoch a momentum step (mPIE-like, ``O += mu * v`` with ``v`` the running sum of
 epoch changes) accelerates the slowly converging low spatial frequencies, and an optional
 smoothness prior (one Laplacian step of weight ``smoothness``) damps the noise that an
-unregularised solver fits at the end. The data misfit (Poisson NLL per pattern, divided by the
-mean count, physics.md §3) of every epoch is recorded; the object (and probe) of the epoch with
+unregularised solver fits at the end. The data misfit of every epoch is recorded: the Poisson
+deviance per detector pixel, ``2 sum(I - y - y log(I / y)) / (M N^2)`` (0 for a perfect fit;
+about 1 per pixel of high counts for a model that fits the data to the photon noise); the object (and probe) of the epoch with
 the lowest misfit is kept and returned, also when the stop token ends the run early, and the
 run stops by itself when the misfit has not improved by ``tolerance`` for ``patience`` epochs.
 
@@ -75,8 +76,8 @@ class RefineResult:
     probe
         complex64 ``(modes, N, N)``: the refined probe, or the given one.
     misfit
-        Per completed epoch, the data misfit (Poisson NLL per pattern / mean count, without the
-        constant term): lower is better.
+        Per completed epoch, the data misfit (Poisson deviance per detector pixel): lower is
+        better.
     best_epoch
         Epoch (1-based) whose object is returned; 0 = the starting object.
     epochs
@@ -205,6 +206,7 @@ class Refiner:
         if len(patterns) != self.m:
             raise ValueError(f"refine: {len(patterns)} patterns but {self.m} positions")
         self.mean_count = self._mean_count()
+        self.saturated = self._saturated_nll()
         self.power = float(self.probe.abs().square().sum())
         self.rng = np.random.default_rng(int(seed))
         self.probe = self._with_modes(int(settings.probe_modes))
@@ -220,6 +222,18 @@ class Refiner:
             return float(self.data.counts.sum(dim=(-2, -1)).mean().clamp(min=1e-12))
         idx = np.linspace(0, self.m - 1, min(self.m, 256)).astype(np.int64)
         return max(1e-12, float(self.data.batch(idx).sum(dim=(-2, -1)).mean()))
+
+    def _saturated_nll(self) -> float:
+        """``sum(y - y log y)`` over all data: the NLL of a model that predicts the counts."""
+        total = 0.0
+        for first in range(0, self.m, 1024):
+            counts = self.data.batch(np.arange(first, min(self.m, first + 1024)))
+            total += float(poisson_nll(counts, counts, self._bad()).sum())
+        return total
+
+    def _deviance(self, nll: float) -> float:
+        """Poisson deviance per detector pixel from a summed NLL over all patterns."""
+        return 2.0 * (nll - self.saturated) / (self.m * self.n * self.n)
 
     def _start(self, initial: Any) -> torch.Tensor:
         if initial is None:
@@ -381,7 +395,7 @@ class Refiner:
         if float(s.smoothness) > 0:
             self.obj = self.obj + float(s.smoothness) * _laplacian(self.obj)
         self.epochs_done += 1
-        return total / self.m / self.mean_count
+        return self._deviance(total)
 
     def batch_size(self) -> int:
         """Patterns per update in the coming epoch: ``batch_size``, doubled every
@@ -407,7 +421,7 @@ class Refiner:
             far = torch.fft.fft2(psi, norm="ortho")
             intensity = far.real.square().add_(far.imag.square()).sum(dim=1)
             total += float(poisson_nll(intensity, counts, self._bad()).sum())
-        return total / self.m / self.mean_count
+        return self._deviance(total)
 
     def result_arrays(self, obj: torch.Tensor | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
