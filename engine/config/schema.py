@@ -363,19 +363,20 @@ class InferenceConfig:
         group="output",
     )
     refine_iterations: int = setting(
-        4,
+        0,
         "Parameter-free ptychographic iterations on the network's patches before stitching "
         "(probe-weighted group average, measured amplitudes imposed); 0: the network output "
-        "as is.",
+        "as is (the full-object refinement, section refinement, does this job better).",
         min=0,
         max=50,
         step=1,
         group="stitching",
     )
     alignment_passes: int = setting(
-        20,
+        0,
         "Stitching passes that align each group's global phase (invisible to the loss) with "
-        "the stitched object; 0: none. Cheap when the patches fit in 1 GiB.",
+        "the stitched object; 0: none (the full-object refinement removes the drift between "
+        "groups). Cheap when the patches fit in 1 GiB.",
         min=0,
         max=500,
         step=1,
