@@ -64,7 +64,7 @@ def run_ours(folder: Path, checkpoints: list[int], overrides: dict, start: Path 
 
     data = load_dataset(str(folder / "product.h5"))
     settings = dataclasses.replace(RefinementConfig(), **overrides)
-    initial = read_product(start).object_masked() if start else None
+    initial = read_product(start).object_masked if start else None
     t0 = time.perf_counter()
     refiner = Refiner(data.patterns, data.positions, data.probe, data.object_shape, settings,
                       seed=0, initial=initial)
