@@ -165,3 +165,13 @@ def test_bad_settings_and_shapes_are_refused():
     with pytest.raises(ValueError, match="starting object"):
         Refiner(counts, positions, probe, SHAPE, _settings(), seed=0,
                 initial=np.ones((10, 10), np.complex64))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_refinement_on_cuda_matches_the_cpu():
+    _, probe, positions, counts = _dataset()
+    settings = _settings(epochs=5)
+    cpu = refine_object(counts, positions, probe, SHAPE, settings, seed=0)
+    gpu = refine_object(counts, positions, probe, SHAPE, settings, seed=0, device="cuda")
+    np.testing.assert_allclose(gpu.obj[cpu.mask], cpu.obj[cpu.mask], atol=2e-3)
+    assert gpu.misfit == pytest.approx(cpu.misfit, rel=1e-3)
