@@ -340,7 +340,9 @@ class Refiner:
         area = self.shape[0] * self.shape[1]
         num = torch.zeros(area, dtype=probe.dtype, device=self.device)
         den = torch.zeros(area, dtype=weight.dtype, device=self.device)
-        kept, nll = [], 0.0
+        kept: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]] = []
+        exits: list[tuple[torch.Tensor, torch.Tensor]] = []  # (patches, chi) for the probe
+        nll = 0.0
         for chunk in chunks:
             counts, flat, frac, n_chunk = self._batch(chunk)
             patches = self._extract(self.obj, flat, frac)            # (B, N, N)
@@ -356,24 +358,27 @@ class Refiner:
             placed = g if frac is None else fourier_shift(g, -frac)
             num.index_add_(0, flat.reshape(-1), placed.reshape(-1))
             den.index_add_(0, flat.reshape(-1), weight.expand(n_chunk, -1, -1).reshape(-1))
-            kept.append((flat, frac, g, patches if probe_update else None,
-                         chi if probe_update else None))
+            kept.append((flat, frac, g))
+            if probe_update:
+                exits.append((patches, chi))
         den = den.reshape(self.shape)
         direction = num.reshape(self.shape) / den.add_(delta * float(den.max()))
         along, norm = 0.0, 0.0
-        for flat, frac, g, _, _ in kept:
+        for flat, frac, g in kept:
             d_j = self._extract(direction, flat, frac)
             along += float((d_j.conj() * g).real.sum())
             norm += float((d_j.real.square() + d_j.imag.square()).mul_(weight).sum())
         self.obj = self.obj + _ls_step(along, norm) * direction
 
         if probe_update:
-            pnum = sum((p.conj()[:, None] * c).sum(dim=0) for _, _, _, p, c in kept)
-            pden = sum((p.real.square() + p.imag.square()).sum(dim=0)
-                       for _, _, _, p, _ in kept)
+            pnum = torch.zeros_like(probe)
+            pden = torch.zeros_like(weight)
+            for p, c in exits:
+                pnum += (p.conj()[:, None] * c).sum(dim=0)
+                pden += (p.real.square() + p.imag.square()).sum(dim=0)
             p_dir = pnum / (pden + delta * pden.max())
             along, norm = 0.0, 0.0
-            for _, _, _, p, c in kept:
+            for p, c in exits:
                 d_psi = p[:, None] * p_dir[None]
                 along += float((d_psi.conj() * c).real.sum())
                 norm += float((d_psi.real.square() + d_psi.imag.square()).sum())
