@@ -1,7 +1,8 @@
 """ptycho engine: PINN ptychographic reconstruction, headless (never imports Qt).
 
 Importing ``engine`` is cheap: configuration classes load at once, while everything that needs
-torch (training, inference, simulation, metrics) loads on first use.
+torch (training, inference, simulation, metrics) loads on first use, as do the sub-packages
+(``engine.io.inspect`` works right after ``import engine``).
 
 Examples
 --------
@@ -37,17 +38,26 @@ __version__ = "0.1.0"
 
 # Public functions that need torch or h5py, loaded on first access (PEP 562).
 _LAZY = {
-    "train": "engine.training",
-    "infer": "engine.training",
-    "RunResult": "engine.training",
-    "simulate": "engine.simulation",
+    "train": "engine.runs",
+    "infer": "engine.runs",
+    "RunResult": "engine.runs",
+    "simulate": "engine.runs",
     "load_dataset": "engine.io",
     "inspect": "engine.io",
     "evaluate": "engine.metrics",
+    "resolve_device": "engine.training",
+    "DeviceInfo": "engine.training",
 }
+
+# Sub-packages and modules reachable as attributes (``engine.io.inspect``) without importing
+# them first; loaded on first access.
+_SUBMODULES = ("atomic", "bench", "cli", "config", "errors", "io", "metrics", "model", "physics",
+               "render", "reporting", "runs", "simulation", "training")
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"engine.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'engine' has no attribute {name!r}")
@@ -55,7 +65,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
 
 __all__ = [

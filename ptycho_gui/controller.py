@@ -330,7 +330,7 @@ class MainController(QObject):
 
     def apply_preset(self, name: str) -> bool:
         """Set the fields of simulation preset ``name`` (e.g. "tiny") in the session."""
-        from engine.simulation import apply_preset
+        from engine.config import apply_preset
 
         try:
             resolved = apply_preset(self.document.config, name)
@@ -344,7 +344,7 @@ class MainController(QObject):
         return True
 
     def _on_preset_menu_about_to_show(self) -> None:
-        from engine.simulation import PRESETS  # loaded on first use, not at start-up
+        from engine.config import PRESETS
 
         menu = self.window.preset_menu
         menu.clear()

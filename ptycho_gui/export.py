@@ -1,18 +1,15 @@
-"""Exporting a reconstruction from the GUI: a ptychodus product .h5, or PNG pictures."""
+"""Exporting a reconstruction from the GUI: a ptychodus product .h5, or PNG pictures
+(rendered by :mod:`engine.render`, the same colours and levels as the screen)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtGui import QImage
 
-from engine.atomic import atomic_path
+from engine.render import png_paths, write_object_pngs
 
 from .jobs import Reconstruction
-from .qtenv import pyqtgraph_module
-from .views.image_panel import CYCLIC_MAP, LINEAR_MAP
-from .views.imaging import PHASE_LEVELS, robust_levels
 
 
 def export_reconstruction(recon: Reconstruction, path: str | Path) -> list[Path]:
@@ -43,38 +40,5 @@ def export_product(recon: Reconstruction, path: Path) -> Path:
 
 
 def export_png(obj: np.ndarray, path: Path) -> list[Path]:
-    """``<stem>-amplitude.png`` and ``<stem>-phase.png`` (phase in a cyclic map, NaN black)."""
-    amplitude = np.abs(obj).astype(np.float32)
-    phase = np.angle(obj).astype(np.float32)
-    written = []
-    for name, image, cmap, levels in (
-        ("amplitude", amplitude, LINEAR_MAP, robust_levels(amplitude, "amplitude")),
-        ("phase", phase, CYCLIC_MAP, PHASE_LEVELS),
-    ):
-        target = path.with_name(f"{path.stem}-{name}.png")
-        write_png(colorize(image, cmap, levels), target)
-        written.append(target)
-    return written
-
-
-def colorize(image: np.ndarray, cmap: str, levels: tuple[float, float]) -> np.ndarray:
-    """(H, W) float -> (H, W, 3) uint8 through a pyqtgraph colour map; NaN -> black."""
-    pg = pyqtgraph_module()
-    low, high = levels
-    finite = np.isfinite(image)
-    scaled = np.clip((np.where(finite, image, low) - low) / ((high - low) or 1.0), 0.0, 1.0)
-    lut = pg.colormap.get(cmap).getLookupTable(nPts=256, alpha=False)
-    rgb = lut[np.round(scaled * 255).astype(np.intp)][..., :3].astype(np.uint8)
-    rgb[~finite] = 0
-    return rgb
-
-
-def write_png(rgb: np.ndarray, path: Path) -> Path:
-    """Write an (H, W, 3) uint8 image atomically."""
-    rgb = np.ascontiguousarray(rgb)
-    h, w, _ = rgb.shape
-    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-    with atomic_path(path) as tmp:
-        if not image.save(str(tmp), "PNG"):
-            raise OSError(f"cannot write PNG {path}")
-    return path
+    """``<stem>-amplitude.png`` and ``<stem>-phase.png`` in the screen's colours (NaN black)."""
+    return list(write_object_pngs(obj, *png_paths(path)))

@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import FieldSpec
-from engine.config.validation import coerce
+from engine.config import FieldSpec, coerce
 
 from .spinboxes import INT32_MAX, INT32_MIN, Int64SpinBox, ScientificDoubleSpinBox
 

@@ -69,7 +69,7 @@ def checkpoint(tmp_path_factory):
     """A checkpoint trained on a good file of the corpus's size (for ``infer --data``)."""
     import torch
 
-    from engine.training import train
+    from engine.runs import train
 
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("good-run")

@@ -7,8 +7,8 @@ import tomllib
 import pytest
 
 from engine.config import (
-    absolutize_paths,
     SessionConfig,
+    absolutize_paths,
     dumps_session,
     field_specs,
     iter_fields,

@@ -37,7 +37,7 @@ def test_runs_write_checkpoints_through_the_atomic_io(tmp_path):
     from engine.training.faults import AtomicCheckpointIO
 
     trainer = build_trainer(ExecutionConfig(accelerator="cpu", logger="none"), max_epochs=1,
-                            run_dir=tmp_path)
+                            run_dir=tmp_path, max_time_min=0.0)
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
 
 
@@ -126,7 +126,7 @@ def test_sigkill_mid_run_then_resume_completes(tiny_dataset, tmp_path):
 # -- output folder --------------------------------------------------------------------------------
 def test_output_under_a_file_is_refused_before_training(tiny_dataset, tmp_path):
     from engine.cli.main import main
-    from engine.training import train
+    from engine.runs import train
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -142,7 +142,8 @@ def test_a_full_disk_is_refused_before_training(tiny_dataset, tmp_path, monkeypa
     import shutil
 
     from engine.cli.main import main
-    from engine.training import faults, train
+    from engine.runs import train
+    from engine.training import faults
 
     real = shutil.disk_usage
 
@@ -162,7 +163,7 @@ def test_a_full_disk_is_refused_before_training(tiny_dataset, tmp_path, monkeypa
 
 
 def test_disk_filling_up_during_a_run_is_a_run_error(tiny_dataset, tmp_path, monkeypatch):
-    from engine.training import train
+    from engine.runs import train
     from engine.training.faults import AtomicCheckpointIO
 
     def no_space(self, checkpoint, path, storage_options=None):
@@ -181,8 +182,8 @@ def test_disk_filling_up_during_a_run_is_a_run_error(tiny_dataset, tmp_path, mon
 ])
 def test_out_of_memory_in_a_training_batch_names_the_batch_size(tiny_dataset, tmp_path,
                                                                 monkeypatch, error):
-    from engine.training import train
-    from engine.training.pinn import PINN
+    from engine.model.pinn import PINN
+    from engine.runs import train
 
     def forward(self, *args, **kwargs):
         raise error
@@ -201,8 +202,8 @@ def test_out_of_memory_in_a_training_batch_names_the_batch_size(tiny_dataset, tm
 def test_out_of_memory_at_inference_names_the_inference_batch(tiny_dataset, tmp_path,
                                                               monkeypatch):
     from engine.config import resolve_config
-    from engine.training import infer, train
-    from engine.training.pinn import PINN
+    from engine.model.pinn import PINN
+    from engine.runs import infer, train
 
     result = train(tiny_resolved(tiny_dataset, tmp_path / "run"))
 
@@ -221,7 +222,7 @@ def test_out_of_memory_at_inference_names_the_inference_batch(tiny_dataset, tmp_
 def test_cli_out_of_memory_is_exit_2_with_the_hint(tiny_dataset, tmp_path, monkeypatch,
                                                    capsys):
     from engine.cli.main import main
-    from engine.training.pinn import PINN
+    from engine.model.pinn import PINN
 
     def forward(self, *args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory")

@@ -58,7 +58,7 @@ def make_tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     simulated once per test session (test modules wrap it in a session fixture)."""
     import torch
 
-    from engine.simulation import simulate
+    from engine.runs import simulate
 
     key = str(tmp_path_factory.getbasetemp())
     if key not in _MADE:

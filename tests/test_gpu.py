@@ -10,8 +10,7 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from test_training_helpers import tiny_config, tiny_data  # noqa: F401 - fixture
+from test_training_helpers import tiny_config
 
 pytestmark = [
     pytest.mark.gpu,
@@ -21,7 +20,7 @@ pytestmark = [
 
 @pytest.mark.parametrize("precision", ["32-true", "16-mixed", "bf16-mixed"])
 def test_cuda_training_in_each_precision(tiny_data, tmp_path, precision):
-    from engine.training import train
+    from engine.runs import train
 
     cfg = tiny_config(tiny_data, tmp_path / "run", execution__accelerator="gpu",
                       execution__precision=precision)
@@ -34,7 +33,7 @@ def test_cuda_training_in_each_precision(tiny_data, tmp_path, precision):
 
 
 def test_gpu_checkpoint_infers_on_the_cpu_identically_enough(tiny_data, tmp_path):
-    from engine.training import infer, train
+    from engine.runs import infer, train
 
     result = train(tiny_config(tiny_data, tmp_path / "run", execution__accelerator="gpu"))
     ckpt = result.checkpoints["last"]

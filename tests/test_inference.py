@@ -8,16 +8,16 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_training_helpers import tiny_config
 
 from engine.errors import CheckpointError
-from test_training_helpers import tiny_config, tiny_data  # noqa: F401 - fixture
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_data, tmp_path_factory):  # noqa: F811 - the imported fixture
-    from engine.training import train
+    from engine.runs import train
 
     run_dir = tmp_path_factory.mktemp("infer") / "run"
     result = train(tiny_config(tiny_data, run_dir, training__max_epochs=1))
@@ -29,7 +29,7 @@ def test_checkpoint_reloads_and_infers_identically(trained, tiny_data, tmp_path)
     from PIL import Image
 
     from engine.io import read_product
-    from engine.training import infer
+    from engine.runs import infer
 
     ckpt = trained.checkpoints["last"]
     # Only tensors and plain types inside: loads with weights_only.
@@ -50,7 +50,7 @@ def test_checkpoint_reloads_and_infers_identically(trained, tiny_data, tmp_path)
 
     # The complex object is saved, not only pictures, and the pictures sit next to it.
     assert np.iscomplexobj(read_product(tmp_path / "a.h5").object)
-    for png in (tmp_path / "a_amplitude.png", tmp_path / "a_phase.png"):
+    for png in (tmp_path / "a-amplitude.png", tmp_path / "a-phase.png"):
         with Image.open(png) as img:
             assert img.size == a.obj.shape[::-1]
     assert a.quality is not None and a.ground_truth.endswith("truth.h5")
@@ -66,7 +66,7 @@ def _shrunk(data, n):
 
 def test_mismatched_checkpoint_is_refused_naming_both_values(trained, tiny_data, tmp_path):
     from engine.io import load_dataset
-    from engine.training import infer
+    from engine.runs import infer
 
     data = load_dataset(tiny_data)
     with pytest.raises(CheckpointError, match=r"checkpoint 32 x 32 px, data 16 x 16 px"):
@@ -85,7 +85,7 @@ def test_mismatched_checkpoint_is_refused_naming_both_values(trained, tiny_data,
 
 
 def test_not_a_checkpoint_is_a_clear_error(tmp_path):
-    from engine.training import infer
+    from engine.runs import infer
 
     bogus = tmp_path / "notes.ckpt"
     bogus.write_text("hello")
@@ -105,13 +105,13 @@ def test_cli_infer_writes_the_product(trained, tiny_data, tmp_path, capsys):
     assert code == 0
     text = capsys.readouterr().out
     assert "patterns/s" in text and str(out) in text
-    assert out.is_file() and (tmp_path / "recon_phase.png").is_file()
+    assert out.is_file() and (tmp_path / "recon-phase.png").is_file()
 
 
 def test_cli_infer_mismatch_exits_2(trained, tmp_path, capsys):
     from engine.cli.main import main
     from engine.config import SessionConfig
-    from engine.simulation import simulate
+    from engine.runs import simulate
 
     other = simulate(SessionConfig(), tmp_path / "n16", preset="tiny")  # N = 32 too ...
     data = other.files["dataset"]
@@ -127,7 +127,7 @@ def test_cli_infer_mismatch_exits_2(trained, tmp_path, capsys):
 def test_inference_stop_token_cancels(trained, tiny_data, tmp_path):
     import threading
 
-    from engine.training import infer
+    from engine.runs import infer
 
     stop = threading.Event()
     stop.set()
@@ -158,9 +158,9 @@ def test_demo_end_to_end_on_the_tiny_preset(tmp_path, capsys):
 def test_alignment_passes_remove_random_group_phases(tiny_data):
     """Patches that are exact up to a random phase per group stitch back into the truth."""
     from engine.io import load_dataset, read_product
+    from engine.metrics.truth import quality
+    from engine.model.reconstruct import reconstruct
     from engine.physics import extract_patches
-    from engine.training.reconstruct import reconstruct
-    from engine.training.truth import quality
 
     data = load_dataset(tiny_data)
     truth = read_product(tiny_data.parent / "truth.h5").object
@@ -210,7 +210,8 @@ def test_alignment_passes_remove_random_group_phases(tiny_data):
         for passes in (0, 30):
             positions_seen.clear()
             st = reconstruct(net, data.patterns, data.positions, data.object_shape,
-                             n_neighbours=7, seed=0, batch_size=64, alignment_passes=passes)
+                             n_neighbours=7, seed=0, batch_size=64, device="cpu",
+                             weighting="probe", refine_iterations=0, alignment_passes=passes)
             scores[passes] = quality(st.obj, truth, data.probe)["phase"]["ssim"]
     finally:
         training_data.GroupDataset.__getitems__ = original

@@ -13,8 +13,14 @@ import pytest
 
 from engine.cli.main import main
 from engine.errors import DataError
-from engine.io import Geometry, inspect, load_dataset, write_diffraction, write_product
-from engine.io import write_ptychopinn_npz
+from engine.io import (
+    Geometry,
+    inspect,
+    load_dataset,
+    write_diffraction,
+    write_product,
+    write_ptychopinn_npz,
+)
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "bad"))
 from make_corpus import build_corpus  # noqa: E402
@@ -37,7 +43,8 @@ def good_npz(tmp_path_factory):
     counts = np.random.default_rng(0).poisson(5.0, (20, N, N)).astype(np.float32)
     probe = np.ones((N, N), np.complex64)
     g = {"photon_energy_ev": 8000.0, "detector_distance_m": 2.0, "detector_pixel_size_m": 75e-6}
-    return write_ptychopinn_npz(folder / "good.npz", patterns=counts, positions=pos, probe=probe,
+    return write_ptychopinn_npz(folder / "good.npz", measurement="counts",
+                                patterns=counts, positions=pos, probe=probe,
                                 metadata={"geometry": g}), counts, pos
 
 
@@ -76,7 +83,8 @@ def test_inspect_samples_large_files(tmp_path, monkeypatch):
     counts = np.ones((600, N, N), np.float32)
     k = np.arange(600)
     pos = np.stack([10.0 + (k % 30), 10.0 + (k // 30)], axis=1)
-    path = write_ptychopinn_npz(tmp_path / "d.npz", patterns=counts, positions=pos,
+    path = write_ptychopinn_npz(tmp_path / "d.npz", measurement="counts",
+                                patterns=counts, positions=pos,
                                 probe=np.ones((N, N), np.complex64))
     report = inspect(path)
     assert report.stats_from == f"an evenly spaced sample of {checks.SAMPLE_PATTERNS} of 600 " \

@@ -40,8 +40,7 @@ def build_dataset(folder: Path, size_mib: float, n: int = 32, step_px: float = 3
 
     from engine.config import SessionConfig, resolve_config
     from engine.io import write_product
-    from engine.simulation import make_scan, simulate_scan
-    from engine.simulation.simulate import place_scan
+    from engine.simulation import make_scan, place_scan, simulate_scan
 
     folder.mkdir(parents=True, exist_ok=True)
     m = int(size_mib * 2**20) // (n * n * 4)
@@ -78,7 +77,10 @@ def _settings(folder: Path, budget_mib: int, n: int, run: Path, gridsize: int
             "training.val_fraction": 0.0, "training.output_dir": str(run),
             "execution.checkpoint_monitor": "train_loss", "execution.accelerator": "cpu",
             "execution.logger": "none", "execution.progress_bar": False,
-            "execution.inference_batch_size": 256}
+            "execution.inference_batch_size": 1024,
+            # One stitching sweep: alignment passes re-use predictions cached in memory
+            # (engine.model.reconstruct.CACHE_LIMIT_BYTES), which is not streaming.
+            "inference.alignment_passes": 0, "inference.refine_iterations": 0}
 
 
 def _run_stage(stage: str, folder: Path, budget_mib: int, n: int, run: Path, gridsize: int,
@@ -143,7 +145,9 @@ over a run (allocator growth, not data kept: with this setting the growth is a f
 
 def run_child(stage: str, folder: Path, budget_mib: int, n: int, run: Path, gridsize: int,
               timeout: float = 600, fixed_mmap: bool = False) -> dict[str, Any]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore",
+    # The children import this checkout's engine (not another installed copy).
+    path = os.pathsep.join(p for p in (str(HERE.parents[1]), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", PYTHONPATH=path,
                **(FIXED_MMAP_THRESHOLD if fixed_mmap else {}))
     proc = subprocess.run(
         [sys.executable, str(HERE), "--child", stage, "--folder", str(folder), "--budget-mib",

@@ -262,7 +262,8 @@ def test_stitch_wrong_offset_sign_is_detected():
     pos = _raster(h, w, step=8, jitter=0.0, seed=0)
     patches = extract_patches(obj, pos, N)
     mirrored = pos[::-1].copy()
-    stitched, mask = stitch(patches, mirrored, (h, w), _disk_probe())
+    stitched, mask = stitch(patches, mirrored, (h, w), _disk_probe(), weighting="probe",
+                            batch_size=64)
     assert _psnr(np.abs(stitched[mask]), np.abs(obj[mask])) < 30
 
 
@@ -377,5 +378,6 @@ def test_cuda_results_match_cpu():
     obj = _smooth_object(80, 80, seed=3)
     true_patches = extract_patches(torch.from_numpy(obj).cuda(), pos, N)
     assert true_patches.device.type == "cuda"
-    stitched, mask = stitch(true_patches, pos, (80, 80), probe.cuda())
+    stitched, mask = stitch(true_patches, pos, (80, 80), probe.cuda(), weighting="probe",
+                            batch_size=64)
     assert _psnr(np.abs(stitched[mask]), np.abs(obj[mask])) > 40

@@ -160,7 +160,7 @@ def test_random_hdf5_products_and_diffraction(tmp_path_factory, layout):
     _write_h5(folder / "product.h5", product)
     _write_h5(folder / "diffraction.h5", diffraction)
     _only_engine_errors(read_product, folder / "product.h5")
-    _only_engine_errors(read_diffraction, folder / "diffraction.h5")
+    _only_engine_errors(read_diffraction, folder / "diffraction.h5", lazy=False)
     _only_engine_errors(read_diffraction, folder / "diffraction.h5", lazy=True)
     for source in (folder, folder / "product.h5", folder / "diffraction.h5"):
         report = _only_engine_errors(inspect, source)

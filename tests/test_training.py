@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_training_helpers import tiny_config
 
 from engine.config import ExecutionConfig, ModelConfig, absolutize_paths, load_session
 from engine.errors import ConfigError, DataError, RunError
 from engine.reporting import Reporter
-from test_training_helpers import tiny_config, tiny_data  # noqa: F401 - fixture
 
 torch.set_num_threads(1)
 
@@ -36,7 +36,7 @@ def test_trainer_gets_exactly_the_execution_settings(tmp_path):
         early_stopping_patience=5, logger="csv", log_every_n_steps=7, progress_bar=False,
         matmul_precision="high")
     try:
-        trainer = build_trainer(ex, max_epochs=9, run_dir=tmp_path)
+        trainer = build_trainer(ex, max_epochs=9, run_dir=tmp_path, max_time_min=0.0)
         assert isinstance(trainer.accelerator, CPUAccelerator)
         assert trainer.num_devices == 1 and trainer.num_nodes == 1
         assert trainer.precision == "bf16-mixed"
@@ -67,7 +67,7 @@ def test_trainer_distributed_settings(tmp_path):
 
     ex = ExecutionConfig(accelerator="cpu", devices=2, strategy="ddp", checkpointing=False,
                          logger="none", gradient_clip_val=0.0)
-    trainer = build_trainer(ex, max_epochs=1, run_dir=tmp_path)
+    trainer = build_trainer(ex, max_epochs=1, run_dir=tmp_path, max_time_min=0.0)
     assert type(trainer.strategy).__name__ == "DDPStrategy"
     assert trainer.num_devices == 2
     assert trainer.gradient_clip_val is None  # 0 means "no clipping"
@@ -77,21 +77,21 @@ def test_trainer_distributed_settings(tmp_path):
 
 def test_generator_registry_is_the_schema_choice_list():
     from engine.config import field_specs
-    from engine.training import GENERATORS
-    from engine.training.generators import count_parameters
-    from engine.training.pinn import PINN, Normalisers
+    from engine.model import GENERATORS
+    from engine.model.generators import count_parameters
+    from engine.model.pinn import PINN, Normalisers
 
     assert field_specs()["model.generator"].meta.choices == tuple(GENERATORS)
     counts = torch.rand(2, 4, 64, 64) * 100
     probe = torch.randn(1, 64, 64, dtype=torch.complex64)
     for name in GENERATORS:
         net = PINN(ModelConfig(generator=name, width=8, gridsize=2, n_neighbours=7), probe,
-                   Normalisers(0.1, 1e5))
+                   Normalisers(0.1, 1e5), loss="poisson")
         out = net(counts)
         assert out.shape == (2, 4, 64, 64) and out.dtype == torch.complex64
         assert torch.isfinite(torch.view_as_real(out)).all()
     large = PINN(ModelConfig(generator="cnn_large", gridsize=2, n_neighbours=7), probe,
-                 Normalisers(0.1, 1e5)).generator
+                 Normalisers(0.1, 1e5), loss="poisson").generator
     assert 2.0e6 < count_parameters(large) < 2.6e6  # the reference size at N = 64
 
 
@@ -134,7 +134,7 @@ def test_run_directory_holds_every_file(tiny_data, tmp_path):
     from PIL import Image
 
     from engine.io import read_product
-    from engine.training import train
+    from engine.runs import train
 
     run_dir = tmp_path / "run"
     resolved = tiny_config(tiny_data, run_dir, execution__preview_interval_s=0.0)
@@ -193,7 +193,7 @@ def test_run_directory_holds_every_file(tiny_data, tmp_path):
 
 
 def test_same_seed_same_losses(tiny_data, tmp_path):
-    from engine.training import train
+    from engine.runs import train
 
     losses = []
     for name in ("a", "b"):
@@ -207,7 +207,7 @@ def test_same_seed_same_losses(tiny_data, tmp_path):
 
 
 def test_stop_token_cancels_with_a_loadable_checkpoint(tiny_data, tmp_path):
-    from engine.training import train
+    from engine.runs import train
 
     stop = threading.Event()
     run_dir = tmp_path / "run"
@@ -228,7 +228,7 @@ def test_resume_continues_the_epoch_count(tiny_data, tmp_path):
 
     run_dir = tmp_path / "run"
     first = tiny_config(tiny_data, run_dir)
-    from engine.training import train
+    from engine.runs import train
 
     train(first)
     steps_2 = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
@@ -243,7 +243,7 @@ def test_resume_continues_the_epoch_count(tiny_data, tmp_path):
 
 
 def test_a_previous_run_is_not_overwritten(tiny_data, tmp_path):
-    from engine.training import train
+    from engine.runs import train
 
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints").mkdir(parents=True)
@@ -253,7 +253,7 @@ def test_a_previous_run_is_not_overwritten(tiny_data, tmp_path):
 
 
 def test_bad_data_are_refused_before_a_run_directory_exists(tmp_path):
-    from engine.training import train
+    from engine.runs import train
 
     run_dir = tmp_path / "run"
     cfg = tiny_config(tmp_path / "missing.npz", run_dir)
@@ -265,7 +265,7 @@ def test_bad_data_are_refused_before_a_run_directory_exists(tmp_path):
 
 
 def test_wrong_pattern_size_is_a_config_error(tiny_data, tmp_path):
-    from engine.training import train
+    from engine.runs import train
 
     cfg = tiny_config(tiny_data, tmp_path / "run", model__N=64)
     with pytest.raises(ConfigError, match="model.N = 64.*32 x 32"):
@@ -283,7 +283,7 @@ def test_cli_train_bad_data_exits_2(tmp_path, capsys):
 
 
 def test_throughput_lightning_vs_plain(tiny_data):
-    from engine.training import measure_throughput
+    from engine.bench import measure_throughput
 
     cfg = tiny_config(tiny_data, Path("unused"))
     result = measure_throughput(cfg, steps=4, warmup=1)
@@ -293,7 +293,7 @@ def test_throughput_lightning_vs_plain(tiny_data):
 
 
 def test_train_accepts_a_plain_session_config(tiny_data, tmp_path):
-    from engine.training import train
+    from engine.runs import train
 
     cfg = dataclasses.replace(tiny_config(tiny_data, tmp_path / "run").config)
     cfg.training.max_epochs = 1
@@ -324,7 +324,8 @@ def test_lazy_patterns_are_read_in_sorted_batches_and_match_memory(tiny_data, tm
     split = make_split(data.positions, 2, 7, 0.25, seed=3)
     batches = {}
     for name, patterns in (("memory", data.patterns), ("lazy", lazy)):
-        dm = GroupDataModule(patterns, data.positions, split, batch_size=8, seed=3)
+        dm = GroupDataModule(patterns, data.positions, split, batch_size=8, num_workers=0,
+                             pin_memory=False, persistent_workers=False, seed=3)
         batches[name] = list(dm.train_dataloader())
     assert len(batches["lazy"]) == len(batches["memory"]) == 6
     for a, b in zip(batches["memory"], batches["lazy"], strict=True):
@@ -336,10 +337,10 @@ def test_lazy_patterns_are_read_in_sorted_batches_and_match_memory(tiny_data, tm
 
 def test_physical_prior_is_bounded_and_closer_to_the_truth_when_refined(tiny_data):
     from engine.io import load_dataset, read_product
+    from engine.metrics.truth import quality
+    from engine.model.pinn import backpropagated_estimate, refine_estimate
     from engine.physics import Stitcher, group_neighbours
     from engine.training.data import GroupDataset
-    from engine.training.pinn import backpropagated_estimate, refine_estimate
-    from engine.training.truth import quality
 
     data = load_dataset(tiny_data)
     truth = read_product(tiny_data.parent / "truth.h5").object

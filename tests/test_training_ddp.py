@@ -9,8 +9,7 @@ import subprocess
 import sys
 
 import pytest
-
-from test_training_helpers import TINY_SETTINGS, tiny_data  # noqa: F401 - fixture
+from test_training_helpers import TINY_SETTINGS
 
 
 def _args(data, out):

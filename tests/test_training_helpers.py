@@ -1,7 +1,7 @@
-"""Shared fixtures of the training and inference tests (imported by their modules; no tests).
+"""Shared helpers of the training and inference tests (imported by their modules; no tests).
 
-A tiny simulated dataset (preset "tiny": 64 patterns of 32 x 32, about a second) is made
-once per test session; configs use a small network and two epochs on the CPU.
+Configs use a small network and two epochs on the CPU; the tiny dataset they train on is the
+``tiny_data`` fixture of ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from engine.config import ResolvedConfig, SessionConfig, resolve_config
+from engine.config import ResolvedConfig, resolve_config
 
 TINY_SETTINGS: dict[str, Any] = {
     "model.N": 32,
@@ -26,26 +24,6 @@ TINY_SETTINGS: dict[str, Any] = {
     "execution.logger": "none",
     "execution.num_workers": 0,
 }
-
-
-_MADE: dict[str, Path] = {}
-
-
-@pytest.fixture(scope="session")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``dataset.npz`` of the tiny preset (truth.h5 next to it), made once per session."""
-    import torch
-
-    from engine.simulation import simulate
-
-    torch.set_num_threads(1)
-    key = str(tmp_path_factory.getbasetemp())
-    if key not in _MADE:
-        out = tmp_path_factory.mktemp("tiny-data")
-        result = simulate(SessionConfig(), out, preset="tiny")
-        assert result.status == "completed"
-        _MADE[key] = Path(result.files["dataset"])
-    return _MADE[key]
 
 
 def tiny_config(data: Path, run_dir: Path, **overrides: Any) -> ResolvedConfig:

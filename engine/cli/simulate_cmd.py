@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..config import PRESET_NAMES, preset_layer
 from .common import add_config_arguments, resolve_from_args
-
-PRESET_NAMES = ("default", "tiny", "lowdose")  # engine.simulation.PRESETS, without importing torch
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     from ..reporting import TqdmReporter
-    from ..simulation import simulate
-    from ..simulation.presets import preset_layer
+    from ..runs import simulate
 
     extra = preset_layer(args.preset) if args.preset else {}
     # Explicit command-line settings win over the preset: put them last.
@@ -46,7 +44,7 @@ def _simulate(args: argparse.Namespace) -> int:
     resolved = resolve_from_args(args, extra=_below_cli(args, extra))
     config = resolved.config
     reporter = TqdmReporter(enabled=config.execution.progress_bar)
-    result = simulate(config, args.out, reporter=reporter)
+    result = simulate(resolved, args.out, reporter=reporter)
     reporter.close()
     scan = result.scan
     if result.status != "completed" or scan is None:

@@ -16,12 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..config import ResolvedConfig
+from ..config import PRESET_NAMES, ResolvedConfig
 from ..config.validation import ConfigIssue
 from ..errors import ConfigError
 from .common import add_config_arguments, resolve_from_args
-
-PRESET_NAMES = ("default", "tiny", "lowdose")  # engine.simulation.PRESETS, without torch
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -146,7 +144,7 @@ def _train(args: argparse.Namespace) -> int:
         args.session = str(session)
         extra["training.output_dir"] = (str(run_dir), "cli --resume")
     resolved = resolve_from_args(args, extra=extra)
-    from ..training import train
+    from ..runs import train
 
     reporter = _reporter(resolved)
     stop = threading.Event()
@@ -181,7 +179,7 @@ def _infer(args: argparse.Namespace) -> int:
         "inference.output": (args.out, "cli --out"),
         "execution.inference_batch_size": (args.batch_size, "cli --batch-size"),
     })
-    from ..training import infer_from_config
+    from ..runs import infer_from_config
 
     reporter = _reporter(resolved)
     stop = threading.Event()
@@ -203,7 +201,7 @@ def _infer(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     resolved = resolve_from_args(args)
-    from ..training.demo import format_demo_table, run_demo
+    from ..runs import format_demo_table, run_demo
 
     reporter = _reporter(resolved)
     stop = threading.Event()

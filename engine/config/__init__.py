@@ -1,5 +1,7 @@
-"""Configuration: the schema, validation, session files and the resolver (no torch, no Qt)."""
+"""Configuration: the schema, validation, session files, the resolver and the simulation presets
+(no torch, no Qt)."""
 
+from .presets import PRESET_NAMES, PRESETS, apply_preset, preset_layer
 from .resolve import ResolvedConfig, resolve_config
 from .schema import (
     SCHEMA_VERSION,
@@ -18,9 +20,14 @@ from .schema import (
     section_classes,
 )
 from .session import absolutize_paths, config_to_dict, dumps_session, load_session, save_session
-from .validation import ConfigIssue, copy_config, parse_devices, validate
+from .validation import ConfigIssue, coerce, copy_config, parse_devices, validate
 
 __all__ = [
+    "PRESETS",
+    "PRESET_NAMES",
+    "apply_preset",
+    "coerce",
+    "preset_layer",
     "SCHEMA_VERSION",
     "absolutize_paths",
     "ConfigIssue",

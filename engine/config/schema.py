@@ -588,10 +588,12 @@ class ExecutionConfig:
     """
 
     accelerator: str = _exec(
-        "auto", "Hardware to run on ('auto' picks a GPU when one is present).",
-        choices=("auto", "cpu", "gpu", "cuda", "mps"), group="hardware",
+        "auto", "Hardware to run on ('auto' picks a GPU when one is present). 'gpu' is an "
+        "NVIDIA GPU through CUDA (Lightning's name; its alias 'cuda' is not offered twice).",
+        choices=("auto", "cpu", "gpu", "mps"), group="hardware",
     )
-    devices: Union[int, str] = _exec(
+    # typing.Union on purpose: FieldSpec checks get_origin(...) is Union.
+    devices: Union[int, str] = _exec(  # noqa: UP007
         "auto",
         "Devices per node: 'auto', a count (2), -1 for all, or a list of indexes ('0,1').",
         group="hardware",

@@ -18,7 +18,14 @@ import tomli_w
 
 from ..atomic import atomic_write_text
 from ..errors import ConfigError
-from .schema import SCHEMA_VERSION, FieldSpec, format_number, SessionConfig, field_specs, section_classes
+from .schema import (
+    SCHEMA_VERSION,
+    FieldSpec,
+    SessionConfig,
+    field_specs,
+    format_number,
+    section_classes,
+)
 from .validation import ConfigIssue, coerce, unknown_key_issue, validate
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
@@ -38,7 +45,8 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(["session file not found"], source=str(p)) from None
     except IsADirectoryError:
-        raise ConfigError(["expected a session .toml file, found a folder"], source=str(p)) from None
+        raise ConfigError(["expected a session .toml file, found a folder"],
+                          source=str(p)) from None
     except OSError as exc:
         raise ConfigError([f"cannot read the file: {exc.strerror}"], source=str(p)) from None
     try:
@@ -127,7 +135,8 @@ def absolutize_paths(config: SessionConfig, base_dir: str | os.PathLike[str]) ->
     Runs call this before writing their ``session.toml`` so the copy re-runs from anywhere.
     """
     base = Path(base_dir).resolve()
-    values = {spec.key: resolve_path_value(spec, getattr(getattr(config, spec.section), spec.name), base)
+    values = {spec.key: resolve_path_value(spec, getattr(getattr(config, spec.section),
+                                                         spec.name), base)
               for spec in field_specs().values() if spec.meta.path}
     return config_from_flat(values, base=config)
 
@@ -232,7 +241,8 @@ def _wrap(text: str, width: int = 96) -> list[str]:
     return textwrap.wrap(text, width=width) or [""]
 
 
-def save_session(config: SessionConfig, path: str | os.PathLike[str], comments: bool = True) -> Path:
+def save_session(config: SessionConfig, path: str | os.PathLike[str],
+                 comments: bool = True) -> Path:
     """Validate and write ``config`` to ``path`` atomically; return the path.
 
     Raises :class:`ConfigError` (and writes nothing) when the config is invalid.

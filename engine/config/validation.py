@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .schema import FieldSpec, format_number, SessionConfig, field_specs, section_classes
+from .schema import FieldSpec, SessionConfig, field_specs, format_number, section_classes
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ def _check_field(spec: FieldSpec, value: Any) -> list[ConfigIssue]:
             issues.append(ConfigIssue(spec.key, f"must be <= {format_number(meta.max)}", value))
     if meta.choices is not None and value not in meta.choices:
         allowed = ", ".join(repr(c) for c in meta.choices)
-        issues.append(ConfigIssue(spec.key, f"must be one of {allowed}{suggest(str(value), [str(c) for c in meta.choices])}", value))
+        hint = suggest(str(value), [str(c) for c in meta.choices])
+        issues.append(ConfigIssue(spec.key, f"must be one of {allowed}{hint}", value))
     return issues
 
 

@@ -55,8 +55,8 @@ class DiffractionData:
 
 
 def read_diffraction(
-    path: str | os.PathLike[str], *, lazy: bool | None = None, memory_budget_mb: float = 4096,
-    issues: Issues | None = None,
+    path: str | os.PathLike[str], *, lazy: bool | None = None,
+    memory_budget_mb: float | None = None, issues: Issues | None = None,
 ) -> DiffractionData:
     """Read a ptychodus diffraction file.
 
@@ -65,10 +65,10 @@ def read_diffraction(
     path
         The ``diffraction.h5`` file.
     lazy
-        Keep the patterns on disk (:class:`~engine.io.lazy.LazyPatterns`); default: only when
+        Keep the patterns on disk (:class:`~engine.io.lazy.LazyPatterns`); None: only when
         they exceed ``memory_budget_mb`` as float32.
     memory_budget_mb
-        See ``lazy``.
+        ``data.memory_budget_mb``; needed when ``lazy`` is None.
     issues
         Collect problems here instead of raising (``inspect`` does this).
 
@@ -114,16 +114,18 @@ def read_diffraction(
                                f"shape {bad.shape}")
                 bad = None
         nbytes = int(np.prod(shape)) * 4
-        keep_lazy = lazy if lazy is not None else nbytes > memory_budget_mb * 2**20
+        if lazy is None and memory_budget_mb is None:
+            raise TypeError("read_diffraction: give lazy=True/False or memory_budget_mb "
+                            "(data.memory_budget_mb)")
+        keep_lazy = lazy if lazy is not None else nbytes > float(memory_budget_mb or 0) * 2**20
         if not keep_lazy and ds.dtype.kind in "iuf":
             patterns: PatternArray = read_dataset(h5, "patterns", source).astype(np.float32)
         else:
             patterns = LazyPatterns(H5Backend(str(path), "patterns", shape))
     if own:
         issues.raise_if_any()
-    detector = pixel if pixel[0] is not None else None
-    if detector is not None and detector[1] is None:
-        detector = (detector[0], detector[0])
+    width, height = pixel
+    detector = (width, height if height is not None else width) if width is not None else None
     return DiffractionData(
         patterns=patterns, indexes=indexes.astype(np.int64), bad_pixels=bad,
         detector_pixel_size_m=detector, stored_dtype=stored_dtype, source=source,

@@ -119,15 +119,15 @@ def resolve_files(cfg: DataConfig) -> tuple[str, Path, Path | None]:
     if cfg.diffraction_path:
         return "product", path, Path(cfg.diffraction_path).expanduser()
     if _is_diffraction_file(path):
-        product = next((path.parent / n for n in PRODUCT_NAMES
-                        if (path.parent / n).is_file()), None)
-        if product is None:
+        found = next((path.parent / n for n in PRODUCT_NAMES if (path.parent / n).is_file()),
+                     None)
+        if found is None:
             raise DataError(
                 f"{path}: data.path: expected a product file with scan positions (or an NPZ, or "
                 f"a folder), found a diffraction file without positions and no "
                 f"{' or '.join(PRODUCT_NAMES)} next to it; give the product as data.path and "
                 "this file as data.diffraction_path")
-        return "product", product, path
+        return "product", found, path
     return "product", path, path.parent / DIFFRACTION_NAME
 
 
@@ -357,6 +357,7 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
     if raw.legacy_layout and not isinstance(raw.patterns, LazyPatterns):
         stored_view: PatternArray = np.moveaxis(np.asarray(raw.patterns), 2, 0)
     elif raw.legacy_layout:
+        assert isinstance(raw.patterns, LazyPatterns)
         stored_view = LazyPatterns(raw.patterns.backend, legacy_layout=True)
     else:
         stored_view = raw.patterns
@@ -368,9 +369,9 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
                        f"{stored_view.shape[-2]} x {stored_view.shape[-1]} px")
     # Default: in memory, check everything (cheap); lazy, check a bounded sample (never read
     # a large file whole just to load it). None: by size (see checks.FULL_SCAN_BYTES).
-    if full_check == "default":
-        full_check = not isinstance(stored_view, LazyPatterns)
-    scan = scan_patterns(stored_view, full=full_check)
+    full = not isinstance(stored_view, LazyPatterns) if full_check == "default" \
+        else bool(full_check) if full_check is not None else None
+    scan = scan_patterns(stored_view, full=full)
     domain, how = _decide_measurement(cfg, raw, scan.integer_fraction, issues)
     report_pattern_defects(issues, raw.patterns_key, scan,
                            "counts" if domain == "counts" else "amplitudes")

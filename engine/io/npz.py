@@ -134,7 +134,7 @@ def write_ptychopinn_npz(
     probe: np.ndarray,
     object_guess: np.ndarray | None = None,
     metadata: dict[str, Any] | None = None,
-    measurement: str = "counts",
+    measurement: str,
     scan_index: np.ndarray | None = None,
     compress: bool = False,
 ) -> Path:

@@ -53,8 +53,8 @@ def fill_bad_pixels(mean_pattern: np.ndarray, bad_pixels: np.ndarray | None) -> 
 
     def box(a: np.ndarray) -> np.ndarray:
         p = np.pad(a, 1)
-        return sum(p[1 + dy:p.shape[0] - 1 + dy, 1 + dx:p.shape[1] - 1 + dx]
-                   for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        return np.asarray(sum(p[1 + dy:p.shape[0] - 1 + dy, 1 + dx:p.shape[1] - 1 + dx]
+                              for dy in (-1, 0, 1) for dx in (-1, 0, 1)))
 
     num, den = box(values), box(good)
     filled = np.where(den > 0, num / np.maximum(den, 1), 0.0)

@@ -66,8 +66,9 @@ def register_translation(reconstruction: np.ndarray, truth: np.ndarray, valid: n
 
     Cross-correlation of the complex images (insensitive to a global phase and scale;
     skimage ``phase_cross_correlation``, plain correlation, 1/100 px), then a quintic spline
-    shift with mirrored edges (``scipy.ndimage.shift``). Pixels within ``ceil(|shift|) + 1`` of the box edge (their source
-    lies outside the box) and pixels whose source was invalid are dropped from ``valid``.
+    shift with mirrored edges (``scipy.ndimage.shift``). Pixels within ``ceil(|shift|) + 1``
+    of the box edge (their source lies outside the box) and pixels whose source was invalid
+    are dropped from ``valid``.
 
     Returns
     -------

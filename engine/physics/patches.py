@@ -1,4 +1,5 @@
-"""Object patches at scan positions: :func:`extract_patches` and its adjoint :func:`place_patches`."""
+"""Object patches at scan positions: :func:`extract_patches` and its adjoint
+:func:`place_patches`."""
 
 from __future__ import annotations
 
@@ -71,4 +72,5 @@ def place_patches(patches: Any, positions: Any, object_shape: tuple[int, int]) -
     """
     p = as_complex(patches)
     pos = as_positions(positions, device=p.device)
-    return place_windows(p[None], pos[None], tuple(object_shape), what="object")[0]
+    height, width = object_shape
+    return place_windows(p[None], pos[None], (int(height), int(width)), what="object")[0]

@@ -114,8 +114,8 @@ class Stitcher:
         den = self._den
         peak = float(den.max()) if self.count else 0.0
         if peak <= 0.0:
-            obj = np.full(self.shape, np.nan + 1j * np.nan, dtype=np.complex64)
-            return obj, np.zeros(self.shape, dtype=bool)
+            empty = np.full(self.shape, np.nan + 1j * np.nan, dtype=np.complex64)
+            return empty, np.zeros(self.shape, dtype=bool)
         illuminated = den >= self.min_weight_fraction * peak
         obj = self._num / (den + 1e-9 * peak)
         nan = torch.full((), complex(float("nan"), float("nan")), dtype=obj.dtype,
@@ -125,7 +125,7 @@ class Stitcher:
 
 
 def stitch(patches: Any, positions: Any, object_shape: tuple[int, int], probe: Any,
-           weighting: str = "probe", batch_size: int = 1024,
+           weighting: str, batch_size: int,
            reporter: Reporter | None = None,
            device: torch.device | str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Stitch all patches in batches (see :class:`Stitcher`).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,13 +38,14 @@ def write_outputs(scan: SimulatedScan, out_dir: Path, config: SessionConfig) -> 
     """Write ``dataset.npz``, ``product.h5``, ``diffraction.h5`` and ``truth.h5``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     g = scan.geometry
-    common = dict(probe=scan.probe, positions_px=scan.positions,
-                  object_pixel_size_m=scan.object_pixel_size_m, geometry=g,
-                  comments=f"simulated by ptycho-engine, seed {scan.seed}")
+    common: dict[str, Any] = dict(probe=scan.probe, positions_px=scan.positions,
+                                  object_pixel_size_m=scan.object_pixel_size_m, geometry=g,
+                                  comments=f"simulated by ptycho-engine, seed {scan.seed}")
     files = {
-        "dataset": write_ptychopinn_npz(
-            out_dir / DATASET_NAME, patterns=scan.counts, positions=scan.positions,
-            probe=scan.probe, object_guess=scan.obj, metadata=scan_metadata(scan, config)),
+        "dataset": write_ptychopinn_npz(out_dir / DATASET_NAME, measurement="counts",
+                                        patterns=scan.counts, positions=scan.positions,
+                                        probe=scan.probe, object_guess=scan.obj,
+                                        metadata=scan_metadata(scan, config)),
         "diffraction": write_diffraction(
             out_dir / DIFFRACTION_NAME, scan.counts, np.arange(scan.n_patterns),
             detector_pixel_size_m=g.detector_pixel_size_m, compression="gzip"),  # reproducible

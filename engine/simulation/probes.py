@@ -89,7 +89,7 @@ def probe_from_file(path: str | os.PathLike[str], n: int) -> np.ndarray:
 
 
 def make_probe(kind: str, n: int, *, diameter_px: float, defocus: float,
-               path: str | os.PathLike[str] = "") -> np.ndarray:
+               path: str | os.PathLike[str]) -> np.ndarray:
     """A complex64 ``(1, N, N)`` probe with ``sum |P|^2 = 1``.
 
     Parameters

@@ -10,7 +10,6 @@ the network trains with.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,93 +232,3 @@ def simulate_scan(
         geometry=simulation_geometry(sim, n), photons_per_pattern=mean_total, seed=sim.seed,
         object_seed=object_seed, config=sim,
     )
-
-
-@dataclass
-class SimulationResult:
-    """What :func:`simulate` wrote.
-
-    Attributes
-    ----------
-    status
-        ``"completed"`` or ``"cancelled"`` (then nothing was written).
-    out_dir
-        The output folder.
-    files
-        ``{"dataset": .npz, "product": product.h5, "diffraction": diffraction.h5,
-        "truth": truth.h5}`` (empty when cancelled).
-    scan
-        The simulated data in memory (``None`` when cancelled).
-    sources
-        Where each setting came from (``"preset tiny"``, ``"base"``...).
-    elapsed_s
-        Wall time.
-    """
-
-    status: str
-    out_dir: Any
-    files: dict[str, Any] = field(default_factory=dict)
-    scan: SimulatedScan | None = None
-    sources: dict[str, str] = field(default_factory=dict)
-    elapsed_s: float = 0.0
-
-
-def simulate(
-    config: SessionConfig,
-    out_dir: Any,
-    reporter: Reporter | None = None,
-    stop: StopToken | None = None,
-    preset: str | None = None,
-    *,
-    object_seed: int | None = None,
-) -> SimulationResult:
-    """Simulate a dataset and write it in every format into ``out_dir``.
-
-    Writes ``dataset.npz`` (PtychoPINN: counts, ``objectGuess`` = ground truth, ``_metadata``
-    JSON), ``diffraction.h5`` next to ``product.h5`` (ptychodus standard layout: true probe and
-    positions, flat initial object) and ``truth.h5`` (the product with the true object).
-    Files are byte-identical for identical settings.
-
-    Parameters
-    ----------
-    config
-        Session settings (``simulation`` section and ``model.N``).
-    out_dir
-        Output folder (created).
-    reporter, stop
-        Progress reporting and cooperative cancellation.
-    preset
-        A preset name (``default``, ``tiny``, ``lowdose``) applied over ``config``.
-    object_seed
-        See :func:`simulate_scan`.
-    """
-    from pathlib import Path
-
-    from .outputs import write_outputs
-    from .presets import apply_preset
-
-    started = time.monotonic()
-    sources: dict[str, str] = {}
-    if preset is not None:
-        resolved = apply_preset(config, preset)
-        config, sources = resolved.config, resolved.sources
-    out = Path(out_dir)
-    reporter = reporter or Reporter()
-    sim = config.simulation
-    reporter.run_started({"stage": "simulate", "out_dir": str(out), "n_positions":
-                          sim.n_positions, "N": config.model.N, "seed": sim.seed,
-                          "preset": preset})
-    try:
-        scan = simulate_scan(config, object_seed=object_seed, reporter=reporter, stop=stop)
-    except SimulationCancelled:
-        result = SimulationResult("cancelled", out, sources=sources,
-                                  elapsed_s=time.monotonic() - started)
-        reporter.run_finished({"status": "cancelled", "elapsed_s": result.elapsed_s})
-        return result
-    files = write_outputs(scan, out, config)
-    result = SimulationResult("completed", out, files=files, scan=scan, sources=sources,
-                              elapsed_s=time.monotonic() - started)
-    reporter.run_finished({"status": "completed", "elapsed_s": result.elapsed_s,
-                           "files": {k: str(v) for k, v in files.items()},
-                           "n_patterns": scan.n_patterns})
-    return result

@@ -1,31 +1,19 @@
-"""Training and inference of the PINN (torch + Lightning).
+"""Lightning plumbing (torch + Lightning): the module, data, the one Trainer factory, callbacks,
+checkpoints, faults, devices, run directories and the shared fit set-up.
 
-Public API: :func:`train` -> :class:`RunResult`, :func:`infer` -> :class:`InferenceResult`,
-:func:`build_trainer` (the one Trainer factory), :func:`measure_throughput` (Lightning vs a
-plain PyTorch loop), the generator registry :data:`GENERATORS`, and :func:`run_demo`.
+Public API: :func:`build_trainer` (the one Trainer factory), :class:`PINNModule`,
+:func:`resolve_device` -> :class:`DeviceInfo` (the one resolved-device rule) and
+:func:`launch_rank`. The network is in :mod:`engine.model`, the workflows in :mod:`engine.runs`.
 """
 
-from .bench import measure_throughput
-from .demo import run_demo
-from .generators import GENERATORS, build_generator
-from .infer import InferenceResult, infer, infer_from_config
+from .devices import DeviceInfo, launch_rank, resolve_device
 from .module import PINNModule
-from .pinn import PINN, Normalisers
-from .train import RunResult, train
 from .trainer import build_trainer
 
 __all__ = [
-    "GENERATORS",
-    "InferenceResult",
-    "Normalisers",
-    "PINN",
+    "DeviceInfo",
     "PINNModule",
-    "RunResult",
-    "build_generator",
     "build_trainer",
-    "infer",
-    "infer_from_config",
-    "measure_throughput",
-    "run_demo",
-    "train",
+    "launch_rank",
+    "resolve_device",
 ]

@@ -15,15 +15,15 @@ import lightning as L
 import numpy as np
 import torch
 
-from ..reporting import PreviewFrame, Progress, Reporter, StopToken, Throttle
 from ..physics import probe_intensity
+from ..reporting import PreviewFrame, Progress, Reporter, StopToken, Throttle
 
 
 class StopOnToken(L.Callback):
     """Ends training cooperatively when the stop token is set.
 
     Checked after every optimisation step (and before each one), so a run stops within one
-    step; the run is then recorded as "cancelled" by :func:`engine.training.train` (Lightning
+    step; the run is then recorded as "cancelled" by :func:`engine.runs.train` (Lightning
     itself reports a normally finished fit). In multi-process runs the decision is shared so
     that every rank stops at the same step.
     """
@@ -39,7 +39,7 @@ class StopOnToken(L.Callback):
         if requested and not self.cancelled:
             self.cancelled = True
             trainer.should_stop = True
-            module = trainer.lightning_module
+            module: Any = trainer.lightning_module
             module.cancelled = True  # validation steps become no-ops (see PINNModule)
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
@@ -203,7 +203,7 @@ class ReportProgress(L.Callback):
         if self.progress_throttle.ready() or last:
             elapsed = time.monotonic() - self._t0
             eta = None
-            if per_epoch:
+            if per_epoch and trainer.max_epochs is not None:
                 left = (trainer.max_epochs - trainer.current_epoch) * per_epoch - (batch_idx + 1)
                 eta = max(0.0, elapsed / self._done_batches * left)
             self.reporter.progress(Progress(

@@ -55,7 +55,7 @@ def load_module(path: str | os.PathLike[str]) -> tuple[PINNModule, dict[str, Any
     """Rebuild the trained module (on the CPU, eval mode) and return it with the raw dict."""
     ckpt = read_checkpoint(path)
     try:
-        module = PINNModule(dict(ckpt["hyper_parameters"]))
+        module = PINNModule(dict(ckpt["hyper_parameters"]), compile=False)
         module.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: the stored weights do not fit the stored settings "

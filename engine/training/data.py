@@ -8,7 +8,7 @@ and scattered back into ``(B, C, N, N)``. Small in-memory stacks and large lazy 
 same path, so large data are never read whole.
 
 The split into training and validation groups is random with the run's seed; the
-normalisers (:class:`engine.training.pinn.Normalisers`) come from the training groups'
+normalisers (:class:`engine.model.pinn.Normalisers`) come from the training groups'
 patterns only.
 """
 
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..model.pinn import Normalisers, mean_total_counts
 from ..physics import group_neighbours
-from .pinn import Normalisers, mean_total_counts
 
 
 def _passthrough(batch: Any) -> Any:
@@ -126,13 +126,14 @@ class GroupDataModule(L.LightningDataModule):
     """
 
     def __init__(self, patterns: Any, positions: np.ndarray, split: Split, batch_size: int,
-                 num_workers: int = 0, pin_memory: bool = False,
-                 persistent_workers: bool = False, seed: int = 0) -> None:
+                 num_workers: int, pin_memory: bool, persistent_workers: bool,
+                 seed: int) -> None:
         super().__init__()
         self.split = split
         self.batch_size = int(batch_size)
-        self.loader_kw = {"num_workers": int(num_workers), "pin_memory": bool(pin_memory),
-                          "persistent_workers": bool(persistent_workers) and num_workers > 0}
+        self.loader_kw: dict[str, Any] = {
+            "num_workers": int(num_workers), "pin_memory": bool(pin_memory),
+            "persistent_workers": bool(persistent_workers) and num_workers > 0}
         self.seed = int(seed)
         self.train_set = GroupDataset(patterns, positions, split.groups[split.train])
         self.val_set = GroupDataset(patterns, positions, split.groups[split.val])

@@ -1,13 +1,16 @@
-"""Which process is rank 0, and which torch device an inference runs on."""
+"""Which process is rank 0, and the one rule that resolves ``execution.accelerator``/``devices``."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ..config import ExecutionConfig, parse_devices
 from ..errors import RunError
+
 
 def launch_rank() -> int:
     """Global rank of this process as the launcher set it (0 outside distributed runs).
@@ -41,42 +44,79 @@ def _local_world() -> int:
         return 1
 
 
-def inference_device(execution: ExecutionConfig) -> torch.device:
-    """The one device inference runs on, from ``execution.accelerator`` and ``devices``.
+@dataclass(frozen=True)
+class DeviceInfo:
+    """Where a run executes, as :func:`resolve_device` decided it.
 
-    ``auto`` picks CUDA when present, then Apple MPS, else the CPU; ``gpu``/``cuda`` use the
-    first listed device index (or 0).
+    Attributes
+    ----------
+    accelerator
+        ``"cpu"``, ``"gpu"`` or ``"mps"`` (the schema's spelling, never "auto").
+    device
+        The torch device of rank 0 and of inference: ``"cpu"``, ``"cuda:0"``, ``"mps"``.
+    devices
+        Devices per node a training run uses (inference uses one: ``device``).
+    """
+
+    accelerator: str
+    device: str
+    devices: int
+
+    def torch_device(self) -> torch.device:
+        return torch.device(self.device)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"accelerator", "device", "devices"}``: what ``run_started`` and provenance carry."""
+        return {"accelerator": self.accelerator, "device": self.device, "devices": self.devices}
+
+    def describe(self) -> str:
+        """One line for a status bar or a log: ``"gpu cuda:0 (2 devices)"``, ``"cpu"``."""
+        text = self.accelerator if self.device == self.accelerator \
+            else f"{self.accelerator} {self.device}"
+        return text + (f" ({self.devices} devices)" if self.devices > 1 else "")
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def resolve_device(execution: ExecutionConfig) -> DeviceInfo:
+    """The one device rule, from ``execution.accelerator`` and ``execution.devices``.
+
+    ``auto`` picks a CUDA GPU when present, then Apple MPS, else the CPU (Lightning's order);
+    ``gpu`` uses the first listed device index (or 0). Training passes the resolved
+    accelerator to ``L.Trainer``; inference runs on ``device``; provenance records both.
 
     Raises
     ------
     RunError
-        A GPU or MPS was asked for but is not available.
+        A GPU or MPS was asked for but is not available, or a listed GPU does not exist.
     """
     acc = execution.accelerator
-    index = 0
     try:
         parsed = parse_devices(execution.devices)
-    except ValueError:
-        parsed = "auto"
-    if isinstance(parsed, list) and parsed:
-        index = int(parsed[0])
+    except ValueError as exc:
+        raise RunError(f"execution.devices = {execution.devices!r}: {exc}") from None
     if acc == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", index)
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if acc in ("gpu", "cuda"):
-        if not torch.cuda.is_available():
-            raise RunError(f"execution.accelerator = '{acc}': no CUDA GPU is available on this "
-                           "machine; use 'cpu' or 'auto'")
-        if index >= torch.cuda.device_count():
-            raise RunError(f"execution.devices = {execution.devices!r}: GPU {index} does not "
-                           f"exist ({torch.cuda.device_count()} available)")
-        return torch.device("cuda", index)
+        acc = "gpu" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
+    if acc == "gpu":
+        available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if available == 0:
+            raise RunError(f"execution.accelerator = '{execution.accelerator}': no CUDA GPU is "
+                           "available on this machine; use 'cpu' or 'auto'")
+        indexes = parsed if isinstance(parsed, list) else \
+            list(range(available if parsed in ("auto", -1) else int(parsed)))
+        if isinstance(parsed, list) and max(indexes) >= available:
+            raise RunError(f"execution.devices = {execution.devices!r}: GPU {max(indexes)} "
+                           f"does not exist ({available} available)")
+        if len(indexes) > available:
+            raise RunError(f"execution.devices = {execution.devices!r}: {len(indexes)} GPUs "
+                           f"asked for, {available} available")
+        return DeviceInfo("gpu", f"cuda:{indexes[0]}", len(indexes))
     if acc == "mps":
-        if not (getattr(torch.backends, "mps", None) is not None
-                and torch.backends.mps.is_available()):
+        if not _mps_available():
             raise RunError("execution.accelerator = 'mps': Apple MPS is not available here")
-        return torch.device("mps")
-    return torch.device("cpu")
+        return DeviceInfo("mps", "mps", 1)
+    count = len(parsed) if isinstance(parsed, list) else \
+        1 if parsed in ("auto", -1) else int(parsed)
+    return DeviceInfo("cpu", "cpu", count)

@@ -59,7 +59,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: Any, map_location: Callable[..., Any] | None = None,
                         weights_only: bool | None = None) -> dict[str, Any]:
-        location = map_location if map_location is not None else "cpu"
+        location: Any = map_location if map_location is not None else "cpu"
         return super().load_checkpoint(path, map_location=location, weights_only=True)
 
 

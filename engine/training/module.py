@@ -1,4 +1,4 @@
-"""The LightningModule: a :class:`~engine.training.pinn.PINN` plus its optimiser and schedule.
+"""The LightningModule: a :class:`~engine.model.pinn.PINN` plus its optimiser and schedule.
 
 Hyper-parameters are stored in checkpoints as plain dicts (``model``: every ModelConfig
 field; ``training``: the optimiser settings; the normalisers, ``N``, ``gridsize`` and probe
@@ -15,7 +15,7 @@ import lightning as L
 import torch
 
 from ..config.schema import ModelConfig, TrainingConfig
-from .pinn import PINN, Normalisers
+from ..model.pinn import PINN, Normalisers
 
 OPTIMISER_FIELDS = ("loss", "optimizer", "learning_rate", "weight_decay", "scheduler",
                     "lr_decay", "lr_step_epochs", "max_epochs")
@@ -58,8 +58,8 @@ class PINNModule(L.LightningModule):
         Wrap the generator in ``torch.compile`` (``execution.compile``).
     """
 
-    def __init__(self, hparams: dict[str, Any], probe: torch.Tensor | None = None,
-                 compile: bool = False) -> None:
+    def __init__(self, hparams: dict[str, Any], probe: torch.Tensor | None = None, *,
+                 compile: bool) -> None:
         super().__init__()
         self.save_hyperparameters(hparams)
         if probe is None:

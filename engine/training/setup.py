@@ -11,9 +11,9 @@ import torch
 
 from ..config import SessionConfig
 from ..errors import ConfigError, DataError
+from ..model.pinn import Normalisers
 from .data import GroupDataModule, Split, make_split, max_offset_px
 from .module import PINNModule, hyper_parameters
-from .pinn import Normalisers
 
 
 @dataclass

@@ -19,6 +19,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from ..config import ExecutionConfig, parse_devices
 from ..errors import ConfigError
+from .devices import resolve_device
 from .faults import AtomicCheckpointIO
 
 CHECKPOINT_DIR = "checkpoints"
@@ -81,7 +82,7 @@ def build_trainer(
     run_dir: str | os.PathLike[str],
     callbacks: Sequence[L.Callback] = (),
     logger: Logger | bool | None = None,
-    max_time_min: float = 0.0,
+    max_time_min: float,
     enable_progress_bar: bool | None = None,
     **overrides: Any,
 ) -> L.Trainer:
@@ -125,7 +126,8 @@ def build_trainer(
                                            mode=execution.checkpoint_mode,
                                            patience=execution.early_stopping_patience))
     kwargs: dict[str, Any] = {
-        "accelerator": execution.accelerator,
+        # "auto" resolved by the one device rule, so provenance and Lightning agree.
+        "accelerator": resolve_device(execution).accelerator,
         "devices": parse_devices(execution.devices),
         "num_nodes": execution.num_nodes,
         "strategy": execution.strategy,

@@ -11,13 +11,12 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from engine.render import CYCLIC_MAP, LINEAR_MAP
+
 from ..qtenv import pyqtgraph_module
 from .imaging import COMPONENTS, HSV, component_image, robust_levels
 
 pg = pyqtgraph_module()
-
-CYCLIC_MAP = "CET-C1"
-LINEAR_MAP = "viridis"
 
 
 def add_image_plot(graphics: object, colormap: str) -> tuple[object, object, object]:

@@ -3,16 +3,18 @@
 Components follow the usual ptychography displays: amplitude, phase (shown with a cyclic
 colour map), real and imaginary parts, log amplitude, and a complex HSV rendering where hue is
 the phase and value the amplitude. NaN marks pixels that were never illuminated; they stay NaN
-(drawn transparent) in scalar images and black in HSV images.
+(drawn transparent) in scalar images and black in HSV images. Colour maps, display levels and
+the HSV rendering come from :mod:`engine.render`, shared with the PNG export.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from engine.render import PHASE_LEVELS, hsv_image, robust_levels
+
 COMPONENTS = ("amplitude", "phase", "real", "imaginary", "log amplitude", "complex (HSV)")
 HSV = "complex (HSV)"
-PHASE_LEVELS = (-float(np.pi), float(np.pi))
 
 
 def component_image(data: np.ndarray, component: str) -> np.ndarray:
@@ -41,46 +43,10 @@ def _positive_floor(values: np.ndarray) -> float:
     return float(positive.min()) if positive.size else 1.0
 
 
-def hsv_image(data: np.ndarray) -> np.ndarray:
-    """Hue = phase, saturation = 1, value = amplitude / (99.5th percentile); NaN -> black."""
-    values = np.asarray(data)
-    finite = np.isfinite(values)
-    amp = np.where(finite, np.abs(values), 0.0)
-    top = float(np.percentile(amp[finite], 99.5)) if finite.any() else 1.0
-    value = np.clip(amp / (top if top > 0 else 1.0), 0.0, 1.0)
-    hue = (np.where(finite, np.angle(values), 0.0) + np.pi) / (2 * np.pi)
-    # HSV -> RGB with saturation 1 (vectorised version of colorsys.hsv_to_rgb).
-    h6 = (hue % 1.0) * 6.0
-    sector = np.floor(h6).astype(int) % 6
-    frac = h6 - np.floor(h6)
-    p = np.zeros_like(value)
-    q = value * (1.0 - frac)
-    t = value * frac
-    choices_r = [value, q, p, p, t, value]
-    choices_g = [t, value, value, q, p, p]
-    choices_b = [p, p, t, value, value, q]
-    rgb = np.stack([np.choose(sector, choices_r), np.choose(sector, choices_g),
-                    np.choose(sector, choices_b)], axis=-1)
-    return np.round(rgb * 255).astype(np.uint8)
-
-
-def robust_levels(image: np.ndarray, component: str, fit: bool = False) -> tuple[float, float]:
-    """Display levels: the 0.5-99.5 percentiles of finite pixels.
-
-    Phase gets the full cyclic range [-pi, pi] unless ``fit`` asks for contrast (a phase
-    spanning 1.5 rad is hard to read on a colour wheel of 2 pi).
-    """
-    if component == "phase" and not fit:
-        return PHASE_LEVELS
-    finite = image[np.isfinite(image)]
-    if finite.size == 0:
-        return (0.0, 1.0)
-    low, high = (float(v) for v in np.percentile(finite, [0.5, 99.5]))
-    if high <= low:
-        low, high = low - 0.5, high + 0.5
-    return (low, high)
-
-
 def log_counts(patterns: np.ndarray) -> np.ndarray:
     """log10(1 + counts), the usual display of diffraction patterns (negative counts -> 0)."""
     return np.log10(1.0 + np.maximum(np.asarray(patterns, dtype=np.float32), 0.0))
+
+
+__all__ = ["COMPONENTS", "HSV", "PHASE_LEVELS", "component_image", "hsv_image", "log_counts",
+           "robust_levels"]

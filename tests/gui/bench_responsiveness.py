@@ -70,7 +70,8 @@ class TickRecorder:
 def make_dataset(folder: Path, n_positions: int) -> Path:
     """A simulated scan (preset "tiny": 32 x 32 patterns) of ``n_positions`` positions."""
     from engine.config import SessionConfig, resolve_config
-    from engine.simulation import preset_layer, simulate
+    from engine.config import preset_layer
+    from engine.runs import simulate
 
     cli = dict(preset_layer("tiny"))
     cli["simulation.n_positions"] = (n_positions, "bench")

@@ -19,9 +19,9 @@ def _engine_has(module: str, name: str) -> bool:
     return hasattr(importlib.import_module(module), name)
 
 
-needs_simulate = pytest.mark.skipif(not _engine_has("engine.simulation", "simulate"),
+needs_simulate = pytest.mark.skipif(not _engine_has("engine", "simulate"),
                                     reason="engine.simulate is not available yet")
-needs_train = pytest.mark.skipif(not _engine_has("engine.training", "train"),
+needs_train = pytest.mark.skipif(not _engine_has("engine", "train"),
                                  reason="engine.train is not available yet")
 
 

@@ -87,9 +87,10 @@ def run_demo(out_dir: str | os.PathLike[str], *,
         ``{"quality": {"training_scan", "unseen_object"}, "speed": {...}, "status",
         "paths": {...}}``.
     """
-    from ..simulation import apply_preset, simulate
+    from ..config import apply_preset
+    from ..training.rundir import write_json
     from .infer import infer
-    from .rundir import write_json
+    from .simulate import simulate
     from .train import train
 
     started = time.perf_counter()
@@ -121,7 +122,9 @@ def run_demo(out_dir: str | os.PathLike[str], *,
     if run.status != "completed":
         return _cancelled(out, started, run_dir=str(run.run_dir))
 
-    inferred = infer(run.checkpoints["last"], str(unseen.files["dataset"]),
+    last = run.checkpoints["last"]
+    assert last is not None  # a completed run has its last.ckpt
+    inferred = infer(last, str(unseen.files["dataset"]),
                      out / "unseen" / "reconstruction.h5", config=train_cfg, reporter=report,
                      stop=stop)
     summary = run.summary
@@ -155,7 +158,7 @@ def _strip(scores: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _cancelled(out: Path, started: float, run_dir: str | None = None) -> dict[str, Any]:
-    from .rundir import write_json
+    from ..training.rundir import write_json
 
     result = {"status": "cancelled", "quality": {"training_scan": None, "unseen_object": None},
               "speed": {"demo_wall_time_s": time.perf_counter() - started},

@@ -1,11 +1,12 @@
 """``train(config, reporter, stop) -> RunResult``: one training run, start to run directory.
 
-Steps: validate and absolutise the config; load and check the data (bad input is refused
-before anything is written); prepare the run directory (rank 0); seed everything; group and
-split; normalisers from the training split (or the checkpoint when resuming); build the
-module and the one Trainer; write ``session.toml`` and ``provenance.json``; fit; on cancel
-make sure ``last.ckpt`` exists; stitch the training data into ``reconstruction.h5`` + PNGs;
-score against ground truth when there is one; write ``summary.json``. A failure after the
+Steps: take the resolved config (validated once, by the resolver); load and check the data
+(bad input is refused before anything is written); prepare the run directory (rank 0); seed
+everything; group and split; normalisers from the training split (or the checkpoint when
+resuming); build the module and the one Trainer; write ``session.toml`` and
+``provenance.json``; fit; on cancel make sure ``last.ckpt`` exists; stitch the training data
+into ``reconstruction.h5`` + PNGs; score against ground truth when there is one; write
+``summary.json``. A failure after the
 run directory was prepared writes ``summary.json`` with status "failed" and re-raises.
 """
 
@@ -13,23 +14,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import platform
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..config import ResolvedConfig, SessionConfig, absolutize_paths, validate
-from ..errors import ConfigError
+from ..config import ResolvedConfig, SessionConfig
 from ..reporting import Reporter, StopToken
-from .rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
-
-API_SOURCE = "api SessionConfig"
+from ..training.rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
+from .common import as_resolved
 
 
 @dataclass
@@ -63,17 +61,6 @@ class RunResult:
     reconstruction: Path | None = None
 
 
-def _resolved(config: SessionConfig | ResolvedConfig) -> ResolvedConfig:
-    if isinstance(config, ResolvedConfig):
-        return config
-    if not isinstance(config, SessionConfig):
-        raise TypeError(f"train: expected a SessionConfig or ResolvedConfig, found "
-                        f"{type(config).__name__}")
-    from ..config import field_specs
-
-    return ResolvedConfig(config=config, sources={k: API_SOURCE for k in field_specs()})
-
-
 def _versions() -> dict[str, str]:
     import lightning
     import torch
@@ -85,12 +72,9 @@ def _versions() -> dict[str, str]:
             "python": sys.version.split()[0], "platform": platform.platform()}
 
 
-def _device_info(trainer: Any) -> dict[str, Any]:
-    """The accelerator, devices and strategy Lightning actually resolved."""
+def _runtime_info(trainer: Any) -> dict[str, Any]:
+    """What Lightning decided beyond the device (see :func:`engine.training.resolve_device`)."""
     return {
-        "accelerator": type(trainer.accelerator).__name__.replace("Accelerator", "").lower(),
-        "device": str(trainer.strategy.root_device),
-        "devices": int(trainer.num_devices),
         "num_nodes": int(trainer.num_nodes),
         "world_size": int(trainer.world_size),
         "strategy": type(trainer.strategy).__name__,
@@ -105,8 +89,9 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     Parameters
     ----------
     config
-        A :class:`SessionConfig`, or a :class:`ResolvedConfig` whose sources are recorded in
-        ``provenance.json``. Relative paths resolve against the current directory.
+        A :class:`ResolvedConfig` (validated once, by the resolver) whose sources are recorded
+        in ``provenance.json``; a :class:`SessionConfig` from the API is resolved once (see
+        :func:`engine.runs.common.as_resolved`).
     reporter
         Receives ``run_started`` (resolved accelerator/devices, sizes, run folder),
         ``progress``, per-epoch ``metrics``, ``preview`` frames, ``log`` lines and
@@ -138,14 +123,11 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     >>> result.status, result.summary["quality"]                         # doctest: +SKIP
     """
     from ..io import load_dataset
-    from .devices import launch_rank
-    from .setup import check_data_matches
+    from ..training.devices import launch_rank
+    from ..training.setup import check_data_matches
 
-    resolved = _resolved(config)
-    issues = validate(resolved.config)
-    if issues:
-        raise ConfigError(issues)
-    cfg = absolutize_paths(resolved.config, os.getcwd())
+    resolved = as_resolved(config, "train")
+    cfg = resolved.config
     run_dir = RunDirectory(cfg.training.output_dir)
     is_zero = launch_rank() == 0
     # Bad data (or data that do not fit the model) are refused before anything is written.
@@ -153,8 +135,7 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     check_data_matches(cfg, data)
     if is_zero:
         run_dir.prepare(resume=resume, overwrite=cfg.training.overwrite)
-    run = _Run(cfg, resolved, run_dir, reporter, stop, resume, is_zero)
-    run.data = data
+    run = _Run(cfg, resolved, run_dir, reporter, stop, resume, is_zero, data)
     return run.execute()
 
 
@@ -163,8 +144,9 @@ class _Run:
 
     def __init__(self, cfg: SessionConfig, resolved: ResolvedConfig, run_dir: RunDirectory,
                  reporter: Reporter | None, stop: StopToken | None, resume: bool,
-                 is_zero: bool) -> None:
+                 is_zero: bool, data: Any) -> None:
         self.cfg = cfg
+        self.data = data
         self.resolved = resolved
         self.run_dir = run_dir
         self.reporter = reporter or Reporter()
@@ -172,7 +154,7 @@ class _Run:
         self.stop = stop
         self.resume = resume
         self.is_zero = is_zero
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         self.t0 = time.perf_counter()
         self.history: list[dict[str, float]] = []
         self.device: dict[str, Any] = {}
@@ -202,12 +184,13 @@ class _Run:
     def _execute(self) -> RunResult:
         import lightning as L
 
-        from .callbacks import EpochMetrics, PreviewCanvas, ReportProgress, StopOnToken
-        from .checkpoint import read_checkpoint
-        from .faults import explain_faults
-        from .pinn import Normalisers
-        from .setup import prepare_fit
-        from .trainer import build_trainer
+        from ..model.pinn import Normalisers
+        from ..training.callbacks import EpochMetrics, PreviewCanvas, ReportProgress, StopOnToken
+        from ..training.checkpoint import read_checkpoint
+        from ..training.devices import resolve_device
+        from ..training.faults import explain_faults
+        from ..training.setup import prepare_fit
+        from ..training.trainer import build_trainer
 
         cfg, ex = self.cfg, self.cfg.execution
         L.seed_everything(ex.seed, workers=True, verbose=False)
@@ -231,13 +214,15 @@ class _Run:
             canvas_preview = PreviewCanvas(data.object_shape, module.net.probe)
             callbacks.append(ReportProgress(self.reporter, canvas_preview,
                                             ex.preview_interval_s))
+        # No validation groups (val_fraction 0 or tiny data): no validation loop at all.
+        no_validation: dict[str, Any] = {"limit_val_batches": 0} if split.val.size == 0 else {}
         self.trainer = trainer = build_trainer(
             ex, max_epochs=cfg.training.max_epochs, run_dir=self.run_dir.path,
             callbacks=callbacks, max_time_min=cfg.training.max_time_min,
             enable_progress_bar=ex.progress_bar and self.user_reporter is None,
-            # No validation groups (val_fraction 0 or tiny data): no validation loop at all.
-            **({"limit_val_batches": 0} if split.val.size == 0 else {}))
-        self.device = _device_info(trainer)
+            **no_validation)
+        self.device_info = resolve_device(ex)
+        self.device = {**self.device_info.to_dict(), **_runtime_info(trainer)}
         if trainer.is_global_zero:
             self.run_dir.write_session(cfg)
             self.run_dir.write_provenance(self._provenance(data, split, normalisers))
@@ -274,15 +259,13 @@ class _Run:
     # -- outputs ---------------------------------------------------------------------------
     def _finish(self, module: Any, status: str) -> RunResult:
         from ..io import write_product
-        from .devices import inference_device
-        from .images import write_object_pngs
-        from .reconstruct import reconstruct
-        from .truth import find_ground_truth, quality
+        from ..metrics.truth import find_ground_truth, quality
+        from ..model.reconstruct import reconstruct
+        from ..render import write_object_pngs
 
         cfg, data = self.cfg, self.data
         self.train_time_s = time.perf_counter() - self.t0
-        device = inference_device(cfg.execution) if self.device.get("accelerator") != "cpu" \
-            else "cpu"
+        device = self.device_info.torch_device()
         self.reporter.log("info", "stitching the training data into reconstruction.h5")
         stitched = reconstruct(
             module.net, data.patterns, data.positions, data.object_shape,

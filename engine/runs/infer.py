@@ -5,8 +5,8 @@ the data (pattern size, probe shape, gridsize) with a :class:`CheckpointError` n
 values. The network runs on the resolved device (``execution.accelerator``/``devices``; a
 GPU-trained checkpoint runs on the CPU and vice versa), every pattern is predicted in batches
 of ``execution.inference_batch_size`` and stitched as it streams
-(:mod:`engine.training.reconstruct`), and the complex object is written as a ptychodus
-product with ``<name>_amplitude.png`` and ``<name>_phase.png`` next to it.
+(:mod:`engine.model.reconstruct`), and the complex object is written as a ptychodus
+product with ``<name>-amplitude.png`` and ``<name>-phase.png`` next to it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import DataConfig, ResolvedConfig, SessionConfig, validate
+from ..config import DataConfig, ResolvedConfig, SessionConfig
 from ..errors import ConfigError, RunError
 from ..reporting import Reporter, StopToken
+from .common import as_resolved
 
 
 @dataclass
@@ -73,12 +74,6 @@ class InferenceResult:
         }
 
 
-def png_paths(output: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """``RECON.h5`` -> ``RECON_amplitude.png``, ``RECON_phase.png`` next to it."""
-    p = Path(output)
-    return p.with_name(f"{p.stem}_amplitude.png"), p.with_name(f"{p.stem}_phase.png")
-
-
 def _explicit_model_settings(config: SessionConfig | ResolvedConfig | None) -> dict[str, Any]:
     """Model settings the user set on purpose (they must agree with the checkpoint)."""
     if not isinstance(config, ResolvedConfig):
@@ -117,7 +112,7 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         Progress (stage "infer", unit "pattern"), log lines, cancellation between batches.
     evaluate_truth
         Score against a ground truth found next to the data (see
-        :mod:`engine.training.truth`).
+        :mod:`engine.metrics.truth`).
 
     Returns
     -------
@@ -136,18 +131,15 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
     >>> res.patterns_per_s, res.obj.shape                                        # doctest: +SKIP
     """
     from ..io import PtychoData, load_dataset, write_product
-    from .checkpoint import check_compatible, load_module, probe_difference
-    from .devices import inference_device
-    from .faults import check_output_folder
-    from .images import write_object_pngs
-    from .reconstruct import reconstruct
-    from .truth import find_ground_truth, quality
+    from ..metrics.truth import find_ground_truth, quality
+    from ..model.reconstruct import reconstruct
+    from ..render import png_paths, write_object_pngs
+    from ..training.checkpoint import check_compatible, load_module, probe_difference
+    from ..training.devices import resolve_device
+    from ..training.faults import check_output_folder
 
     report = reporter or Reporter()
-    session = config.config if isinstance(config, ResolvedConfig) else (config or SessionConfig())
-    issues = validate(session)
-    if issues:
-        raise ConfigError(issues)
+    session = as_resolved(config, "infer").config
     module, ckpt = load_module(checkpoint)
     hp = ckpt["hyper_parameters"]
 
@@ -168,11 +160,12 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         report.log("warning", f"the probe of {source} differs from the checkpoint's by "
                    f"{diff:.0%} (relative norm); the network was trained with the latter")
 
-    device = inference_device(session.execution)
+    device_info = resolve_device(session.execution)
+    device = device_info.torch_device()
     if out is not None:  # an unwritable folder or a full disk: say so before the work
         check_output_folder(Path(out).resolve().parent, "inference.output")
-    report.run_started({"checkpoint": str(checkpoint), "data": source, "device": str(device),
-                        "accelerator": device.type, "devices": 1,
+    report.run_started({"checkpoint": str(checkpoint), "data": source, **device_info.to_dict(),
+                        "devices": 1,
                         "n_patterns": loaded.n_patterns, "N": loaded.N})
     stitched = reconstruct(
         module.net, loaded.patterns, loaded.positions, loaded.object_shape,
@@ -220,7 +213,8 @@ def infer_from_config(config: SessionConfig | ResolvedConfig, reporter: Reporter
                       stop: StopToken | None = None) -> InferenceResult:
     """:func:`infer` driven by ``inference.checkpoint``, ``inference.data_path`` (empty:
     ``data.path``) and ``inference.output`` of a session (the GUI's and CLI's entry)."""
-    session = config.config if isinstance(config, ResolvedConfig) else config
+    resolved = as_resolved(config, "infer")
+    session = resolved.config
     inf = session.inference
     if not inf.checkpoint:
         raise ConfigError(["inference.checkpoint: a trained checkpoint (.ckpt) is needed"])
@@ -228,5 +222,5 @@ def infer_from_config(config: SessionConfig | ResolvedConfig, reporter: Reporter
     if not data_path:
         raise ConfigError(["inference.data_path: the data to reconstruct are needed (or "
                            "data.path)"])
-    return infer(inf.checkpoint, data_path, inf.output or None, config=config,
+    return infer(inf.checkpoint, data_path, inf.output or None, config=resolved,
                  reporter=reporter, stop=stop)

@@ -5,7 +5,7 @@ benchmark loop and inference alike):
 
 1. input normaliser: ``x = sqrt(counts) * input_scale``, one dataset-level constant chosen on
    the training split so that ``mean(sum(x**2)) = (N/2)**2`` (unit: 1/sqrt(photon));
-2. generator (:mod:`engine.training.generators`): ``(B, C, N, N)`` -> ``C`` complex patches;
+2. generator (:mod:`engine.model.generators`): ``(B, C, N, N)`` -> ``C`` complex patches;
 3. overlap constraint (gridsize > 1, :func:`engine.physics.overlap_constraint`);
 4. forward model (:func:`engine.physics.forward_intensity`) with the probe, which carries the
    photon scale (``engine.io`` fits it to the data's counts), so predictions are counts;
@@ -184,7 +184,7 @@ class PINN(nn.Module):
     """
 
     def __init__(self, model: ModelConfig, probe: torch.Tensor | np.ndarray,
-                 normalisers: Normalisers, loss: str = "poisson") -> None:
+                 normalisers: Normalisers, loss: str) -> None:
         super().__init__()
         probe_t = torch.as_tensor(np.asarray(probe) if not torch.is_tensor(probe) else probe)
         probe_t = probe_t.to(torch.complex64)
@@ -211,7 +211,8 @@ class PINN(nn.Module):
 
     def effective_probe(self) -> torch.Tensor:
         """The probe used by the forward model (support mask applied when enabled)."""
-        return self.probe * self.probe_support
+        probe, support = self.get_buffer("probe"), self.get_buffer("probe_support")
+        return probe * support
 
     def normalise(self, counts: torch.Tensor) -> torch.Tensor:
         """Network input ``sqrt(counts) * input_scale`` (negative counts clamp to 0)."""

@@ -19,8 +19,8 @@ import torch
 
 from ..physics import Stitcher, extract_patches, group_neighbours, probe_intensity
 from ..reporting import Clock, Reporter, StopToken, stop_requested
-from .data import GroupDataset
-from .faults import explain_faults
+from ..training.data import GroupDataset
+from ..training.faults import explain_faults
 from .pinn import PINN, refine_estimate
 
 
@@ -68,9 +68,9 @@ def _rotation(theta: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def reconstruct(net: PINN, patterns: Any, positions: np.ndarray, object_shape: tuple[int, int],
-                *, n_neighbours: int, seed: int, batch_size: int = 256,
-                device: torch.device | str = "cpu", weighting: str = "probe",
-                refine_iterations: int = 0, alignment_passes: int = 0,
+                *, n_neighbours: int, seed: int, batch_size: int,
+                device: torch.device | str, weighting: str,
+                refine_iterations: int, alignment_passes: int,
                 reporter: Reporter | None = None, stop: StopToken | None = None,
                 stage: str = "infer") -> Stitched:
     """Predict every pattern's patches and stitch them into the object.
@@ -90,7 +90,7 @@ def reconstruct(net: PINN, patterns: Any, positions: np.ndarray, object_shape: t
     weighting
         ``"probe"`` or ``"mask"`` (:class:`engine.physics.Stitcher`).
     refine_iterations
-        Parameter-free group iterations (:func:`engine.training.pinn.refine_estimate`)
+        Parameter-free group iterations (:func:`engine.model.pinn.refine_estimate`)
         applied to the network's patches before stitching.
     alignment_passes
         Extra stitching passes that rotate each group's patches by the global phase that
@@ -109,7 +109,8 @@ def reconstruct(net: PINN, patterns: Any, positions: np.ndarray, object_shape: t
     per_batch = max(1, int(batch_size) // net.channels)
     total = len(dataset)
     starts = list(range(0, total, per_batch))
-    use_cache = total * net.channels * net.N**2 * 8 <= CACHE_LIMIT_BYTES
+    # Predictions are kept for the alignment sweeps only (a single sweep never re-reads them).
+    use_cache = alignment_passes > 0 and total * net.channels * net.N**2 * 8 <= CACHE_LIMIT_BYTES
     cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     theta = torch.zeros(total, device=device)
     start_time = time.perf_counter()

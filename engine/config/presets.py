@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import ResolvedConfig, SessionConfig, resolve_config
-from ..config.validation import ConfigIssue
 from ..errors import ConfigError
+from .resolve import ResolvedConfig, resolve_config
+from .schema import SessionConfig
+from .validation import ConfigIssue
 
 PRESETS: Mapping[str, Mapping[str, Any]] = {
     # The schema defaults: 784 patterns of 64 x 64, 1e6 photons.
@@ -29,6 +30,9 @@ PRESETS: Mapping[str, Mapping[str, Any]] = {
     # The default scan at 1e4 photons per pattern, where methods differ.
     "lowdose": {"simulation.photons_per_pattern": 1.0e4},
 }
+
+# The preset names, in the order the CLI and the GUI list them.
+PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
 
 
 def preset_label(name: str) -> str:

@@ -20,9 +20,9 @@ import torch
 
 from ..config import ResolvedConfig, SessionConfig
 from ..reporting import Clock, Reporter
-from .devices import inference_device
-from .setup import prepare_fit
-from .trainer import build_trainer
+from ..training.devices import resolve_device
+from ..training.setup import prepare_fit
+from ..training.trainer import build_trainer
 
 
 def _sync(device: torch.device) -> None:
@@ -95,7 +95,7 @@ def measure_throughput(config: SessionConfig | ResolvedConfig, data: Any = None,
     prepared = prepare_fit(session, data)
     channels = session.model.gridsize**2
     initial = copy.deepcopy(prepared.module.state_dict())
-    device = inference_device(session.execution)
+    device = resolve_device(session.execution).torch_device()
     clock = Clock(total=2 * (steps + warmup))
 
     # Plain PyTorch: the same network, loader and optimiser settings.
@@ -131,6 +131,7 @@ def measure_throughput(config: SessionConfig | ResolvedConfig, data: Any = None,
     timer = _StepTimer(warmup)
     with tempfile.TemporaryDirectory(prefix="ptycho-bench-") as tmp:
         trainer = build_trainer(execution, max_epochs=1, run_dir=tmp, callbacks=[timer],
+                                max_time_min=0.0,
                                 logger=False, enable_progress_bar=False,
                                 limit_train_batches=warmup + steps, limit_val_batches=0)
         trainer.fit(prepared.module, datamodule=prepared.datamodule)

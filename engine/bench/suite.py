@@ -4,8 +4,8 @@ One run measures, with the session's model, batch sizes and execution settings:
 
 - **training throughput** in patterns per second, through Lightning and through a plain
   PyTorch loop over the same network, data and optimiser
-  (:func:`engine.training.measure_throughput`); the ratio is the framework overhead;
-- **inference throughput** of :func:`engine.training.reconstruct.reconstruct` (the code path
+  (:func:`engine.bench.measure_throughput`); the ratio is the framework overhead;
+- **inference throughput** of :func:`engine.model.reconstruct.reconstruct` (the code path
   of ``ptycho-engine infer``) over ``infer_patterns`` patterns (10,000 by default, 2,000 with
   ``quick``), with the network time (forward hooks) separated from the rest of the loop
   (batch assembly and stitching);
@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import ResolvedConfig, SessionConfig, validate
-from .errors import ConfigError
-from .reporting import Reporter
+from ..config import ResolvedConfig, SessionConfig
+from ..errors import ConfigError
+from ..reporting import Reporter
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def environment(device: Any) -> dict[str, Any]:
     import lightning
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     env: dict[str, Any] = {
         "device": str(device),
@@ -132,8 +132,8 @@ def simulated_data(session: SessionConfig, n_patterns: int) -> Any:
 
     The simulation settings of ``session`` are used, with ``model.N`` as pattern size.
     """
-    from .io import PtychoData
-    from .simulation import simulate_scan
+    from ..io import PtychoData
+    from ..simulation import simulate_scan
 
     cfg = dataclasses.replace(session, simulation=dataclasses.replace(
         session.simulation, n_positions=int(n_patterns)))
@@ -152,8 +152,7 @@ def inference_set(data: Any, n_patterns: int, step_px: float, seed: int
     The counts cycle through the patterns of ``data`` (read once, in memory); the raster has
     ``step_px`` spacing, so the stitched object grows with ``n_patterns`` like a real scan.
     """
-    from .simulation import make_scan
-    from .simulation.simulate import place_scan
+    from ..simulation import make_scan, place_scan
 
     scan = make_scan("raster", int(n_patterns), float(step_px), 0.0,
                      np.random.default_rng(seed))
@@ -210,12 +209,12 @@ def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
         of, and the predictions are averaged by the stitching), ``forward_batches``,
         ``device``.
     """
-    from .training.devices import inference_device
-    from .training.reconstruct import reconstruct
-    from .training.setup import prepare_fit
+    from ..model.reconstruct import reconstruct
+    from ..training.devices import resolve_device
+    from ..training.setup import prepare_fit
 
     ex = session.execution
-    device = inference_device(ex)
+    device = resolve_device(ex).torch_device()
     net = prepare_fit(session, data).module.net
     counts, positions, shape = inference_set(data, n_patterns, session.simulation.step_px,
                                              ex.seed)
@@ -226,6 +225,8 @@ def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
                                n_neighbours=session.model.n_neighbours, seed=ex.seed,
                                batch_size=ex.inference_batch_size, device=device,
                                weighting=session.inference.stitch_weighting,
+                               refine_iterations=session.inference.refine_iterations,
+                               alignment_passes=session.inference.alignment_passes,
                                reporter=reporter, stage="bench infer")
     finally:
         timer.remove()
@@ -251,11 +252,9 @@ def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
 
 
 def _session(config: SessionConfig | ResolvedConfig | None) -> SessionConfig:
-    session = config.config if isinstance(config, ResolvedConfig) else (config or SessionConfig())
-    issues = validate(session)
-    if issues:
-        raise ConfigError(issues)
-    return session
+    from ..runs.common import as_resolved
+
+    return as_resolved(config, "bench").config
 
 
 def run_bench(config: SessionConfig | ResolvedConfig | None = None, *, quick: bool = False,
@@ -280,7 +279,7 @@ def run_bench(config: SessionConfig | ResolvedConfig | None = None, *, quick: bo
     -------
     dict
         JSON-able: ``settings``, ``environment``, ``training`` (from
-        :func:`engine.training.measure_throughput`), ``inference``
+        :func:`engine.bench.measure_throughput`), ``inference``
         (:func:`measure_inference`), ``memory`` (peak RSS after each stage, MiB),
         ``wall_time_s``.
 
@@ -292,9 +291,9 @@ def run_bench(config: SessionConfig | ResolvedConfig | None = None, *, quick: bo
     """
     import torch
 
-    from .io import load_dataset
-    from .training import measure_throughput
-    from .training.devices import inference_device
+    from ..io import load_dataset
+    from ..training.devices import resolve_device
+    from .throughput import measure_throughput
 
     t0 = time.perf_counter()
     report = reporter or Reporter()
@@ -304,7 +303,7 @@ def run_bench(config: SessionConfig | ResolvedConfig | None = None, *, quick: bo
     if n_infer < 1:
         raise ConfigError([f"--patterns: expected a positive number of patterns, found "
                            f"{n_infer}"])
-    device = inference_device(session.execution)
+    device = resolve_device(session.execution).torch_device()
     memory: dict[str, float] = {"start_mib": peak_rss_mib()}
 
     report.log("info", "bench: preparing data")

@@ -4,12 +4,12 @@ A generator maps a group of ``C = gridsize**2`` diffraction patterns to ``C`` co
 patches ``(B, C, N, N)``. It is called as ``generator(x, prior)`` with
 
 - ``x``: the normalised amplitudes ``sqrt(counts) * input_scale``, float ``(B, C, N, N)``
-  (mean energy ``(N/2)**2`` per pattern, see :class:`engine.training.pinn.Normalisers`);
+  (mean energy ``(N/2)**2`` per pattern, see :class:`engine.model.pinn.Normalisers`);
 - ``prior``: the one-step physical estimate of each patch, complex ``(B, C, N, N)``
-  (:func:`engine.training.pinn.backpropagated_estimate`), or None for generators whose
+  (:func:`engine.model.pinn.backpropagated_estimate`), or None for generators whose
   ``uses_prior`` is False.
 
-The physics layer (probe, forward model, loss) lives outside, in :mod:`engine.training.pinn`.
+The physics layer (probe, forward model, loss) lives outside, in :mod:`engine.model.pinn`.
 
 Families:
 
@@ -18,7 +18,7 @@ Families:
     object-plane estimate by fixed, parameter-free physics (measured amplitudes with the
     probe's own far-field phase, back-propagated and divided by the probe, then
     ``model.prior_iterations`` ptychographic iterations over the group:
-    :func:`engine.training.pinn.refine_estimate`); input and output then live in the same
+    :func:`engine.model.pinn.refine_estimate`); input and output then live in the same
     plane, so a U-Net (skip connections are meaningful here) learns a *local* correction, as
     a residual on the estimate's amplitude and phase. This converges an order of magnitude
     faster than mapping detector to object plane from scratch (docs/training.md has the
