@@ -1,4 +1,4 @@
-"""The quality benchmark (engine.quality_bench) on two tiny simulated sets."""
+"""The quality benchmark (engine.bench.quality) on two tiny simulated sets."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from test_training_helpers import tiny_config
 
+from engine.bench import format_quality_table, run_quality_bench
+from engine.bench.quality import STAGES, set_folders
 from engine.config import SessionConfig
 from engine.errors import DataError
-from engine.quality_bench import STAGES, format_quality_table, run_quality_bench, set_folders
 from engine.simulation import simulate
 
 

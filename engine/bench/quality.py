@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import ResolvedConfig, SessionConfig
-from .errors import ConfigError, DataError
-from .reporting import Reporter, StopToken
+from ..config import ResolvedConfig, SessionConfig
+from ..errors import ConfigError, DataError
+from ..reporting import Reporter, StopToken
 
 DEFAULT_SETS = ("images_a", "images_b")
 """Training set first, then the sets reconstructed by inference."""
@@ -86,7 +86,7 @@ def set_folders(root: str | Path, names: tuple[str, ...]) -> list[Path]:
 
 
 def _scores(obj: np.ndarray, truth: np.ndarray, probe: np.ndarray) -> tuple[dict, dict]:
-    from .training.truth import quality
+    from ..metrics.truth import quality
 
     result = quality(obj, truth, probe)
     if result is None:
@@ -118,7 +118,7 @@ class _PriorOnly:
         return self.net.effective_probe()
 
     def __call__(self, counts: Any, offsets: Any) -> Any:
-        from .training.pinn import backpropagated_estimate, refine_estimate
+        from ..model.pinn import backpropagated_estimate, refine_estimate
 
         probe = self.net.effective_probe().detach()
         prior = backpropagated_estimate(counts, probe)
@@ -128,7 +128,7 @@ class _PriorOnly:
 
 def _train(config: SessionConfig, folder: Path, out: Path, reporter: Reporter,
            stop: StopToken | None) -> Path:
-    from .training.train import train
+    from ..runs.train import train
 
     session = dataclasses.replace(
         config,
@@ -156,7 +156,7 @@ class _Context:
 
 def _network_stage(ctx: _Context, model: Any, data: Any, name: str
                    ) -> tuple[np.ndarray, float]:
-    from .training.reconstruct import reconstruct
+    from ..model.reconstruct import reconstruct
 
     inf = ctx.session.inference
     t0 = time.perf_counter()
@@ -173,9 +173,9 @@ def _bench_set(ctx: _Context, folder: Path, role: str) -> list[StageResult]:
     """Every stage on one set, scored against its truth."""
     import torch
 
-    from .io import load_dataset
-    from .metrics import load_object
-    from .physics.refine import refine_object
+    from ..io import load_dataset
+    from ..metrics import load_object
+    from ..physics.refine import refine_object
 
     data = load_dataset(str(folder / "product.h5"))
     truth = load_object(folder / "truth.h5")
@@ -216,8 +216,8 @@ def run_quality_bench(config: SessionConfig | ResolvedConfig, data_root: str | P
     dict
         ``{"stages": [StageResult.to_dict()...], "train_seconds", "checkpoint", "settings"}``.
     """
-    from .training.checkpoint import load_module
-    from .training.devices import inference_device
+    from ..training.checkpoint import load_module
+    from ..training.devices import resolve_device
 
     session = config.config if isinstance(config, ResolvedConfig) else config
     report = reporter or Reporter()
@@ -231,7 +231,7 @@ def run_quality_bench(config: SessionConfig | ResolvedConfig, data_root: str | P
         module, ckpt = load_module(checkpoint)
     ctx = _Context(net=module.net,
                    n_neighbours=int(ckpt["hyper_parameters"]["model"]["n_neighbours"]),
-                   session=session, device=inference_device(session.execution),
+                   session=session, device=resolve_device(session.execution).torch_device(),
                    report=report, stop=stop)
     results: list[StageResult] = []
     for index, folder in enumerate(folders):
