@@ -46,6 +46,9 @@ class Progress:
         Seconds since the stage started and the estimate of seconds left (None: unknown).
     unit
         What ``done`` counts ("step", "pattern", "epoch").
+    job_fraction
+        How much of the whole job (all its stages) is done, 0..1, when the stage knows its
+        share of the job (e.g. refinement after training); None: unknown.
     """
 
     stage: str
@@ -56,6 +59,7 @@ class Progress:
     elapsed_s: float = 0.0
     eta_s: float | None = None
     unit: str = "step"
+    job_fraction: float | None = None
 
     @property
     def fraction(self) -> float | None:

@@ -22,7 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "10,000 patterns (synthetic, --patterns to change; 2,000 with --quick); peak "
         "resident memory; the device, versions and settings. Model, batch sizes and "
         "hardware come from the session and flags, e.g. --accelerator gpu. Without --data a "
-        "simulated scan (simulation settings) is the training data.")
+        "simulated scan (simulation settings) is the training data. With --quality: "
+        "reconstruction quality over the shared ptychodus sets instead (train on the first "
+        "set, or --checkpoint; per stage prior, network, refinement, final: SSIM, PSNR, "
+        "NRMSE of amplitude and phase against truth.h5, wall time, patterns/s).")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object with every figure (progress goes to "
                         "stderr)")
@@ -36,25 +39,41 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="torch CPU threads (default: torch's choice, one per core); on a "
                         "machine shared with other jobs 1 is often faster")
     parser.add_argument("--data", metavar="PATH",
-                        help="train on this dataset instead of a simulated one (sets data.path)")
+                        help="train on this dataset instead of a simulated one (sets "
+                        "data.path); with --quality: the folder of the sets (default "
+                        "../shared/data/ptychodus)")
+    parser.add_argument("--quality", action="store_true",
+                        help="the quality benchmark over sets made by another tool (each a "
+                        "folder with product.h5, diffraction.h5 and truth.h5)")
+    parser.add_argument("--sets", metavar="A,B", default="images_a,images_b",
+                        help="with --quality: set folders, the training set first "
+                        "(default images_a,images_b)")
+    parser.add_argument("--checkpoint", metavar="CKPT",
+                        help="with --quality: use this trained checkpoint instead of training")
     add_config_arguments(parser)
     parser.set_defaults(func=_bench)
 
 
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError([ConfigIssue("--threads", "expected a positive number of "
+                                           "threads", threads)])
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def _bench(args: argparse.Namespace) -> int:
+    if args.quality:
+        return _quality(args)
     resolved = resolve_from_args(args, extra={"data.path": (args.data, "cli --data")})
     from ..bench import format_report, run_bench
     from ..reporting import TqdmReporter
     from ..training.rundir import json_safe
     from .train_cmd import quiet_lightning
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError([ConfigIssue("--threads", "expected a positive number of "
-                                           "threads", args.threads)])
-        import torch
-
-        torch.set_num_threads(args.threads)
+    _set_threads(args.threads)
     reporter = TqdmReporter(enabled=resolved.config.execution.progress_bar)
     try:
         with quiet_lightning():
@@ -66,4 +85,28 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(json_safe(figures), allow_nan=False))
     else:
         print(format_report(figures))
+    return 0
+
+
+def _quality(args: argparse.Namespace) -> int:
+    resolved = resolve_from_args(args)
+    from ..bench import format_quality_table, run_quality_bench
+    from ..bench.quality import DEFAULT_DATA_ROOT
+    from ..reporting import TqdmReporter
+    from ..training.rundir import json_safe
+    from .train_cmd import quiet_lightning
+
+    _set_threads(args.threads)
+    sets = tuple(name.strip() for name in args.sets.split(",") if name.strip())
+    reporter = TqdmReporter(enabled=resolved.config.execution.progress_bar)
+    try:
+        with quiet_lightning():
+            result = run_quality_bench(resolved, args.data or DEFAULT_DATA_ROOT, sets=sets,
+                                       checkpoint=args.checkpoint, reporter=reporter)
+    finally:
+        reporter.close()
+    if args.json:
+        print(json.dumps(json_safe(result), allow_nan=False))
+    else:
+        print(format_quality_table(result))
     return 0

@@ -374,19 +374,20 @@ class InferenceConfig:
         group="output",
     )
     refine_iterations: int = setting(
-        4,
+        0,
         "Parameter-free ptychographic iterations on the network's patches before stitching "
         "(probe-weighted group average, measured amplitudes imposed); 0: the network output "
-        "as is.",
+        "as is (the full-object refinement, section refinement, does this job better).",
         min=0,
         max=50,
         step=1,
         group="stitching",
     )
     alignment_passes: int = setting(
-        20,
+        0,
         "Stitching passes that align each group's global phase (invisible to the loss) with "
-        "the stitched object; 0: none. Cheap when the patches fit in 1 GiB.",
+        "the stitched object; 0: none (the full-object refinement removes the drift between "
+        "groups). Cheap when the patches fit in 1 GiB.",
         min=0,
         max=500,
         step=1,
@@ -409,6 +410,86 @@ class InferenceConfig:
     )
     export_png: bool = setting(
         True, "Also write amplitude and phase PNG pictures.", group="output"
+    )
+
+
+@dataclass
+class RefinementConfig:
+    """Full-object iterative refinement after the network (engine.physics.refine).
+
+    A mini-batched LSQML-class solver refines the whole stitched object (and optionally the
+    probe) against every measured pattern; the network's estimate is its starting point.
+    """
+
+    epochs: int = setting(
+        40,
+        "Passes over all patterns of the full-object refinement after the network's estimate "
+        "(training's stitched scan and inference); 0: no refinement.",
+        unit="epochs", min=0, max=5000, step=10,
+    )
+    batch_size: int = setting(
+        192,
+        "Scan positions per object update at the start (smaller: more updates per epoch, "
+        "noisier).",
+        unit="patterns", min=1, max=65536, step=8, advanced=True,
+    )
+    batch_growth: int = setting(
+        4,
+        "The batch size doubles every this many epochs, up to all patterns (fast start, "
+        "low noise at the end); 0: fixed.",
+        unit="epochs", min=0, max=1000, step=1, advanced=True,
+    )
+    noise_model: str = setting(
+        "poisson",
+        "Noise model of the data misfit: Poisson maximum likelihood or Gaussian amplitudes "
+        "(the amplitude projection).",
+        choices=("poisson", "gaussian"), advanced=True,
+    )
+    regularisation: float = setting(
+        0.2,
+        "Update denominator floor as a fraction of the batch's peak illumination (rPIE alpha): "
+        "larger is more cautious where the probe is weak.",
+        min=0.0, max=1.0, step=0.05, advanced=True,
+    )
+    momentum: float = setting(
+        0.7,
+        "Momentum of the object between epochs (accelerates low spatial frequencies); 0: none.",
+        min=0.0, max=0.95, step=0.05, advanced=True,
+    )
+    smoothness: float = setting(
+        0.1,
+        "Weight of a Laplacian smoothing step after each epoch: a mild prior that keeps the "
+        "solver from fitting photon noise; 0: none (unregularised).",
+        min=0.0, max=0.25, step=0.01, advanced=True,
+    )
+    patience: int = setting(
+        0,
+        "Stop when the data misfit has not improved by refinement.tolerance for this many "
+        "epochs; 0: always run every epoch.",
+        unit="epochs", min=0, max=1000, step=1, advanced=True,
+    )
+    tolerance: float = setting(
+        1e-4,
+        "Relative misfit improvement that counts as progress (best-epoch choice and patience).",
+        min=0.0, max=0.1, step=1e-4, advanced=True,
+    )
+    refine_probe: bool = setting(
+        False,
+        "Also refine the probe (for data that come with an approximate probe); the refined "
+        "probe is saved in the product. The probe needs many updates: start with small "
+        "batches (refinement.batch_size 32, batch_growth 10).",
+        group="probe",
+    )
+    probe_start_epoch: int = setting(
+        5,
+        "Object-only epochs before the probe is refined too.",
+        unit="epochs", min=0, max=1000, step=1, group="probe", advanced=True,
+    )
+    probe_modes: int = setting(
+        0,
+        "Incoherent probe modes to refine (extra modes start as weak perturbed copies of the "
+        "first); 0: the data's probe modes as they are.",
+        min=0, max=16, step=1, group="probe", advanced=True,
     )
 
 
@@ -647,6 +728,7 @@ class SessionConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    refinement: RefinementConfig = field(default_factory=RefinementConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 

@@ -71,19 +71,26 @@ def check_in_bounds(starts: torch.Tensor, n: int, shape: tuple[int, int], what: 
         )
 
 
-def _window_index(starts: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row and column index grids ``(B, C, n, 1)`` and ``(B, C, 1, n)`` of integer windows."""
+def window_flat_index(starts: torch.Tensor, n: int, shape: tuple[int, int]) -> torch.Tensor:
+    """Flat indexes ``(B, C, n, n)`` of integer windows into ``B`` stacked ``(H, W)`` canvases.
+
+    ``canvas.reshape(-1)[window_flat_index(starts, n, (H, W))]`` cuts the windows of
+    ``canvas (B, H, W)`` at ``starts (B, C, 2)``; ``index_add`` with it sums them back. One
+    flat gather is about twice as fast as three-axis advanced indexing on the CPU.
+    """
+    height, width = int(shape[0]), int(shape[1])
     ar = torch.arange(n, device=starts.device)
     rows = (starts[..., 1, None] + ar)[..., :, None]
     cols = (starts[..., 0, None] + ar)[..., None, :]
-    return rows, cols
+    base = (torch.arange(starts.shape[0], device=starts.device)
+            * (height * width))[:, None, None, None]
+    return base + rows * width + cols
 
 
 def gather_windows(canvas: torch.Tensor, starts: torch.Tensor, n: int) -> torch.Tensor:
     """Cut integer windows: canvas ``(B, H, W)``, starts ``(B, C, 2)`` -> ``(B, C, n, n)``."""
-    rows, cols = _window_index(starts, n)
-    batch = torch.arange(canvas.shape[0], device=canvas.device)[:, None, None, None]
-    return canvas[batch, rows, cols]
+    index = window_flat_index(starts, n, (canvas.shape[-2], canvas.shape[-1]))
+    return canvas.reshape(-1)[index]
 
 
 def scatter_windows(
@@ -95,9 +102,7 @@ def scatter_windows(
     """
     batch, n = values.shape[0], values.shape[-1]
     height, width = int(shape[0]), int(shape[1])
-    rows, cols = _window_index(starts, n)
-    base = (torch.arange(batch, device=values.device) * (height * width))[:, None, None, None]
-    index = (base + rows * width + cols).reshape(-1)
+    index = window_flat_index(starts, n, shape).reshape(-1)
     out = torch.zeros(batch * height * width, dtype=values.dtype, device=values.device)
     return out.index_add(0, index, values.reshape(-1)).reshape(batch, height, width)
 

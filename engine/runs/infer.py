@@ -42,7 +42,7 @@ class InferenceResult:
     n_patterns
         Patterns reconstructed.
     seconds
-        Network + stitching wall time.
+        Network + stitching + full-object refinement wall time.
     patterns_per_s
         ``n_patterns / seconds``.
     device
@@ -147,6 +147,7 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
     from ..training.checkpoint import check_compatible, load_module, probe_difference
     from ..training.devices import resolve_device
     from ..training.faults import check_output_folder
+    from .refinement import refine_stage
 
     report = reporter or Reporter()
     session = as_resolved(config, "infer").config
@@ -194,10 +195,15 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
             refine_iterations=session.inference.refine_iterations,
             alignment_passes=session.inference.alignment_passes, reporter=report, stop=stop)
         module.net.to("cpu")
-        status = "completed" if stitched.completed else "cancelled"
         report.log("info", f"reconstructed {stitched.n_patterns} patterns in "
                    f"{stitched.seconds:.2f} s ({stitched.patterns_per_s:.0f} patterns/s on "
                    f"{device})")
+        # The whole stitched object, refined against every pattern (refinement.epochs).
+        refined = refine_stage(loaded, stitched.obj, stitched.mask,
+                               module.net.effective_probe().detach().cpu().numpy(), session,
+                               device, report, stop)
+        status = "completed" if stitched.completed and refined.completed else "cancelled"
+        seconds = stitched.seconds + refined.seconds
 
         output, pngs = None, None
         if out is not None and status == "completed":
@@ -205,11 +211,10 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
             if output.is_dir():
                 raise RunError(f"inference.output = '{output}': expected a file name (.h5), "
                                "found a folder")
-            write_product(output, obj=stitched.obj,
-                          probe=module.net.effective_probe().detach().numpy(),
+            write_product(output, obj=refined.obj, probe=refined.probe,
                           positions_px=loaded.positions,
                           object_pixel_size_m=loaded.object_pixel_size_m,
-                          geometry=loaded.geometry, indexes=loaded.indexes, mask=stitched.mask,
+                          geometry=loaded.geometry, indexes=loaded.indexes, mask=refined.mask,
                           name="ptycho-engine inference",
                           comments=f"checkpoint {checkpoint}; data {source}; normalisation "
                           f"from the {dose.mode}: {dose.mean_counts_per_pattern:.6g} counts per "
@@ -217,18 +222,19 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
                           f"intensity x {dose.probe_intensity_factor:.6g} of the checkpoint's",
                           probe_scale_factor=loaded.probe_scale_factor)
             if session.inference.export_png:
-                pngs = write_object_pngs(stitched.obj, *png_paths(output),
+                pngs = write_object_pngs(refined.obj, *png_paths(output),
                                          pixel_size_m=loaded.object_pixel_size_m)
     scores, truth_source = None, None
     if evaluate_truth and status == "completed":
         truth = find_ground_truth(source, loaded.metadata, loaded.object_guess)
         if truth is not None:
-            scores, truth_source = quality(stitched.obj, truth[0], loaded.probe,
+            scores, truth_source = quality(refined.obj, truth[0], loaded.probe,
                                                   loaded.positions), truth[1]
     result = InferenceResult(
-        output=output, obj=stitched.obj, mask=stitched.mask, status=status,
-        n_patterns=stitched.n_patterns, seconds=stitched.seconds,
-        patterns_per_s=stitched.patterns_per_s, device=str(device), pngs=pngs,
+        output=output, obj=refined.obj, mask=refined.mask, status=status,
+        n_patterns=stitched.n_patterns, seconds=seconds,
+        patterns_per_s=stitched.n_patterns / seconds if seconds > 0 else float("nan"),
+        device=str(device), pngs=pngs,
         quality=scores, ground_truth=truth_source, normalisation=dose.to_dict())
     report.run_finished(result.to_dict())
     return result

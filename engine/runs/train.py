@@ -303,6 +303,7 @@ class _Run:
         from ..metrics.truth import find_ground_truth, quality
         from ..model.reconstruct import reconstruct
         from ..render import write_object_pngs
+        from .refinement import refine_stage
 
         cfg, data = self.cfg, self.data
         self.train_time_s = time.perf_counter() - self.t0
@@ -317,24 +318,27 @@ class _Run:
             alignment_passes=cfg.inference.alignment_passes, reporter=self.reporter,
             stage="stitch")
         module.net.to("cpu")
+        # The whole stitched object, refined against every pattern (refinement.epochs).
+        refined = refine_stage(data, stitched.obj, stitched.mask,
+                               module.net.effective_probe().detach().cpu().numpy(), cfg,
+                               device, self.reporter, self.stop)
         epochs = [int(r["epoch"]) for r in self.history]
         losses = [float(r["train_loss"]) for r in self.history]
         recon_path = write_product(
-            self.run_dir.file(RECONSTRUCTION), obj=stitched.obj,
-            probe=module.net.effective_probe().detach().cpu().numpy(),
+            self.run_dir.file(RECONSTRUCTION), obj=refined.obj, probe=refined.probe,
             positions_px=data.positions,
             object_pixel_size_m=data.object_pixel_size_m, geometry=data.geometry,
             indexes=data.indexes, loss_epochs=np.asarray(epochs, np.int64),
-            loss_values=np.asarray(losses, np.float64), mask=stitched.mask,
+            loss_values=np.asarray(losses, np.float64), mask=refined.mask,
             name="ptycho-engine reconstruction of the training data",
             comments=f"trained by ptycho-engine; run {self.run_dir.path}",
             probe_scale_factor=data.probe_scale_factor)
-        write_object_pngs(stitched.obj, self.run_dir.file(AMPLITUDE_PNG),
+        write_object_pngs(refined.obj, self.run_dir.file(AMPLITUDE_PNG),
                           self.run_dir.file(PHASE_PNG), pixel_size_m=data.object_pixel_size_m)
         truth = find_ground_truth(str(cfg.data.path), data.metadata, data.object_guess)
         scores = None
         if truth is not None:
-            scores = quality(stitched.obj, truth[0], data.probe, data.positions)
+            scores = quality(refined.obj, truth[0], data.probe, data.positions)
             if scores is None:
                 self.reporter.log("warning", f"could not compare with {truth[1]}")
             else:
@@ -343,6 +347,7 @@ class _Run:
                                   f"{scores['phase']['ssim']:.3f}")
         summary = self._summary(status, stitched=stitched, quality=scores,
                                 truth_source=truth[1] if truth else None)
+        summary["refinement"] = refined.summary()
         self.run_dir.write_summary(summary)
         self.reporter.run_finished(summary)
         best = self.run_dir.best_checkpoints()

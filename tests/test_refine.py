@@ -1,0 +1,177 @@
+"""Full-object refinement (engine.physics.refine): misfit, quality, stop token, probe refinement."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from engine.config import RefinementConfig
+from engine.metrics import evaluate
+from engine.physics import extract_patches, forward_intensity
+from engine.physics.refine import Refiner, refine_object
+from engine.reporting import Progress, Reporter
+from engine.simulation.probes import disk, propagate
+
+N = 32
+SHAPE = (88, 88)
+
+
+def _object(rng: np.random.Generator) -> np.ndarray:
+    """Smooth random amplitude 0.6..1 and phase 0..1 rad."""
+    def smooth() -> np.ndarray:
+        noise = np.fft.fft2(rng.standard_normal(SHAPE))
+        fy, fx = np.meshgrid(np.fft.fftfreq(SHAPE[0]), np.fft.fftfreq(SHAPE[1]), indexing="ij")
+        field = np.fft.ifft2(noise * np.exp(-(fx**2 + fy**2) / (2 * 0.08**2))).real
+        return (field - field.min()) / np.ptp(field)
+    return ((0.6 + 0.4 * smooth()) * np.exp(1j * smooth())).astype(np.complex64)
+
+
+def _probe(defocus: float, photons: float) -> np.ndarray:
+    field = propagate(disk(N, 12.0), defocus)
+    field = field / np.sqrt(np.sum(np.abs(field) ** 2)) * np.sqrt(photons)
+    return field.astype(np.complex64)[None]
+
+
+def _dataset(seed: int = 3, photons: float = 1e5, subpixel: bool = True):
+    rng = np.random.default_rng(seed)
+    obj = _object(rng)
+    probe = _probe(12.0, photons)
+    grid = np.arange(N / 2 + 2, SHAPE[0] - N / 2 - 2, 5.0)
+    xy = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
+    if subpixel:
+        xy = xy + rng.uniform(-1, 1, xy.shape)
+    positions = xy - 0.5  # window centres (x, y)
+    clean = forward_intensity(extract_patches(obj, positions, N), torch.as_tensor(probe))
+    counts = rng.poisson(clean.numpy()).astype(np.float32)
+    return obj, probe, positions, counts
+
+
+def _settings(**kw) -> RefinementConfig:
+    return dataclasses.replace(RefinementConfig(), **kw)
+
+
+def _ssim(obj: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    scores = evaluate(obj, truth, border=N // 2)
+    return scores["amplitude"]["ssim"], scores["phase"]["ssim"]
+
+
+def test_refinement_lowers_misfit_and_raises_ssim():
+    truth, probe, positions, counts = _dataset()
+    flat = np.ones(SHAPE, np.complex64)
+    settings = _settings(epochs=15)
+    refiner = Refiner(counts, positions, probe, SHAPE, settings, seed=0, initial=flat)
+    start = refiner.misfit()
+    result = refine_object(counts, positions, probe, SHAPE, settings, seed=0, initial=flat)
+    end = Refiner(counts, positions, probe, SHAPE, settings, seed=0,
+                  initial=np.nan_to_num(result.obj, nan=1.0)).misfit()
+    assert result.completed and result.epochs == 15
+    assert end < start - 0.01 * abs(start)
+    before, after = _ssim(flat, truth), _ssim(result.obj, truth)
+    assert after[0] > before[0] + 0.2 and after[1] > before[1] + 0.2, (before, after)
+    assert min(after) > 0.8, after
+    assert np.isnan(result.obj[0, 0]) and not result.mask[0, 0]  # never illuminated
+
+
+def test_whole_pixel_positions_take_the_fast_path_and_converge():
+    truth, probe, positions, counts = _dataset(subpixel=False)
+    refiner = Refiner(counts, positions, probe, SHAPE, _settings(), seed=0)
+    assert not refiner.subpixel
+    result = refine_object(counts, positions, probe, SHAPE, _settings(epochs=15), seed=0)
+    assert min(_ssim(result.obj, truth)) > 0.8
+
+
+class _Recorder(Reporter):
+    def __init__(self, stop: threading.Event | None = None, after: int = 0) -> None:
+        self.events: list[Progress] = []
+        self.misfits: list[float] = []
+        self.stop, self.after = stop, after
+
+    def progress(self, progress: Progress) -> None:
+        self.events.append(progress)
+
+    def metrics(self, epoch: int, values) -> None:
+        self.misfits.append(values["refine_misfit"])
+        if self.stop is not None and len(self.misfits) >= self.after:
+            self.stop.set()
+
+
+def test_stop_token_ends_within_two_seconds_keeping_the_best():
+    truth, probe, positions, counts = _dataset()
+    stop = threading.Event()
+    reporter = _Recorder(stop, after=4)
+    t0 = time.perf_counter()
+    result = refine_object(counts, positions, probe, SHAPE, _settings(epochs=5000), seed=0,
+                           reporter=reporter, stop=stop, job_share=(0.5, 1.0))
+    assert time.perf_counter() - t0 < 2.0 + 4 * 2.0  # four epochs of a tiny set, then < 2 s
+    assert not result.completed and result.epochs == 4
+    # The object kept is the one with the lowest recorded misfit.
+    assert result.best_epoch == int(np.argmin(reporter.misfits))
+    assert min(_ssim(result.obj, truth)) > 0.5
+    fractions = [p.job_fraction for p in reporter.events]
+    assert all(0.5 <= f <= 1.0 for f in fractions) and fractions == sorted(fractions)
+
+    # A stop already set: the starting object comes back at once, unchanged.
+    start = np.full(SHAPE, 0.9 + 0.1j, np.complex64)
+    t0 = time.perf_counter()
+    result = refine_object(counts, positions, probe, SHAPE, _settings(epochs=5000), seed=0,
+                           initial=start, stop=stop)
+    assert time.perf_counter() - t0 < 2.0
+    assert result.epochs == 0 and not result.completed
+    np.testing.assert_array_equal(result.obj[result.mask], start[result.mask])
+
+
+def test_probe_refinement_from_a_wrong_defocus_ends_close_to_the_known_probe():
+    truth, probe, positions, counts = _dataset(photons=1e6)
+    known = refine_object(counts, positions, probe, SHAPE, _settings(epochs=40), seed=0)
+    wrong = _probe(30.0, float(np.sum(np.abs(probe) ** 2)))
+    fixed = refine_object(counts, positions, wrong, SHAPE, _settings(epochs=40), seed=0)
+    # Many probe updates: small batches that do not grow.
+    refined = refine_object(counts, positions, wrong, SHAPE,
+                            _settings(epochs=150, refine_probe=True, probe_start_epoch=3,
+                                      batch_size=16, batch_growth=0), seed=0)
+    s_known, s_fixed, s_refined = (_ssim(r.obj, truth) for r in (known, fixed, refined))
+    assert min(s_fixed) < min(s_known) - 0.05, (s_known, s_fixed)  # the wrong probe matters
+    assert s_refined[0] > s_known[0] - 0.03 and s_refined[1] > s_known[1] - 0.03, \
+        (s_known, s_refined)
+    # Power held at the starting value.
+    assert np.sum(np.abs(refined.probe) ** 2) == pytest.approx(np.sum(np.abs(wrong) ** 2),
+                                                               rel=1e-4)
+
+
+def test_probe_modes_are_added_orthogonal_with_the_power_kept():
+    _, probe, positions, counts = _dataset()
+    refiner = Refiner(counts, positions, probe, SHAPE, _settings(probe_modes=3), seed=0)
+    modes = refiner.probe.reshape(3, -1)
+    gram = (modes.conj() @ modes.T).abs()
+    off = gram - torch.diag(torch.diagonal(gram))
+    assert float(off.max()) < 1e-3 * float(gram.max())
+    assert float(refiner.probe.abs().square().sum()) == pytest.approx(
+        float(np.sum(np.abs(probe) ** 2)), rel=1e-4)
+    result = refine_object(counts, positions, probe, SHAPE,
+                           _settings(epochs=6, probe_modes=3, refine_probe=True,
+                                     probe_start_epoch=2), seed=0)
+    assert result.probe.shape == (3, N, N) and np.isfinite(result.obj[result.mask]).all()
+
+
+def test_bad_settings_and_shapes_are_refused():
+    _, probe, positions, counts = _dataset()
+    with pytest.raises(ValueError, match="noise_model"):
+        Refiner(counts, positions, probe, SHAPE, _settings(noise_model="laplace"), seed=0)
+    with pytest.raises(ValueError, match="starting object"):
+        Refiner(counts, positions, probe, SHAPE, _settings(), seed=0,
+                initial=np.ones((10, 10), np.complex64))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_refinement_on_cuda_matches_the_cpu():
+    _, probe, positions, counts = _dataset()
+    settings = _settings(epochs=5)
+    cpu = refine_object(counts, positions, probe, SHAPE, settings, seed=0)
+    gpu = refine_object(counts, positions, probe, SHAPE, settings, seed=0, device="cuda")
+    np.testing.assert_allclose(gpu.obj[cpu.mask], cpu.obj[cpu.mask], atol=2e-3)
+    assert gpu.misfit == pytest.approx(cpu.misfit, rel=1e-3)
