@@ -13,7 +13,7 @@ from engine.bench import format_quality_table, run_quality_bench
 from engine.bench.quality import STAGES, set_folders
 from engine.config import SessionConfig
 from engine.errors import DataError
-from engine.simulation import simulate
+from engine.runs import simulate
 
 
 @pytest.fixture(scope="module")

@@ -95,9 +95,13 @@ class _Recorder(Reporter):
         self.events.append(progress)
 
     def metrics(self, epoch: int, values) -> None:
-        self.misfits.append(values["refine_misfit"])
-        if self.stop is not None and len(self.misfits) >= self.after:
-            self.stop.set()
+        raise AssertionError("refinement epochs must not be reported as training metrics")
+
+    def log(self, level: str, message: str) -> None:
+        if message.startswith("refinement epoch"):
+            self.misfits.append(float(message.split("misfit ")[1].split()[0]))
+            if self.stop is not None and len(self.misfits) >= self.after:
+                self.stop.set()
 
 
 def test_stop_token_ends_within_two_seconds_keeping_the_best():

@@ -117,6 +117,10 @@ class _PriorOnly:
     def effective_probe(self) -> Any:
         return self.net.effective_probe()
 
+    def consensus(self, patches: Any, offsets: Any) -> Any:
+        """The network's own overlap constraint, applied to the prior's patches too."""
+        return self.net.consensus(patches, offsets)
+
     def __call__(self, counts: Any, offsets: Any) -> Any:
         from ..model.pinn import backpropagated_estimate, refine_estimate
 

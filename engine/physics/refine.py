@@ -480,7 +480,8 @@ def refine_object(patterns: Any, positions: Any, probe: Any, object_shape: tuple
         probe_start_epoch, probe_modes.
     reporter
         Progress (``stage``, unit "pattern", ``done`` counts pattern updates over all epochs),
-        one :meth:`Reporter.metrics` line per epoch (``refine_misfit``, ``refine_epoch_s``).
+        one log line per epoch (misfit, seconds; not :meth:`Reporter.metrics`, which are
+        the training epochs).
     stop
         Checked between mini-batches (milliseconds apart): the run ends and returns the best
         object found so far.
@@ -519,8 +520,10 @@ def refine_object(patterns: Any, positions: Any, probe: Any, object_shape: tuple
             completed = False
             break
         misfit.append(value)
-        report.metrics(refiner.epochs_done - 1, {"refine_misfit": value,
-                                                 "refine_epoch_s": time.perf_counter() - t_epoch})
+        # A log line, not Reporter.metrics: those are the training epochs (loss curves,
+        # metrics.csv), which the refinement epochs must not extend.
+        report.log("info", f"refinement epoch {refiner.epochs_done}: misfit {value:.6g} "
+                           f"({time.perf_counter() - t_epoch:.2f} s)")
         if value < best[0] * (1.0 - float(settings.tolerance)):
             best = (value, start_obj, start_probe, start_epoch)
             since_best = 0
