@@ -25,6 +25,15 @@ ALIGN_SHARE = 0.05
 """Cost of an alignment sweep per group relative to the first stitching sweep: the network's
 patches are cached, only the stitcher runs (measured on the CPU, tiny preset: 0.054)."""
 
+REFINE_SHARE = 3e-4
+"""Cost of one pattern update of the full-object refinement relative to a training batch of
+16 groups (measured on the CPU with the default session on a 576-pattern scan: ~0.14 ms per
+pattern update, ~0.47 s per training batch); it is divided by the batch size like stitching."""
+
+REFINE_SHARE_INFER = 3e-3
+"""The same per pattern update relative to one group of the network at inference (~50 ms on
+the CPU at gridsize 3)."""
+
 
 @dataclass
 class StagePlan:
@@ -120,7 +129,8 @@ class JobProgress:
         return None
 
     def _units_done(self, stage: StagePlan, progress: Progress) -> float:
-        if progress.epoch is not None and progress.max_epochs and progress.total:
+        if stage is self.stages[0] and progress.epoch is not None and progress.max_epochs \
+                and progress.total:
             # Training: batches of all epochs (a resumed run starts at its first epoch).
             if self._first_epoch is None:
                 self._first_epoch = progress.epoch
@@ -185,10 +195,15 @@ def plan_for(kind: str, config: SessionConfig) -> list[StagePlan]:
         if sweeps:
             stages.append(StagePlan("align", relative_cost=stitch * ALIGN_SHARE,
                                     repeats=sweeps))
+        if config.refinement.epochs > 0:
+            stages.append(StagePlan("refine", relative_cost=REFINE_SHARE * 16
+                                    / max(1, int(config.training.batch_size))))
         return stages
     if kind == "infer":
         stages = [StagePlan("infer")]
         if sweeps:
             stages.append(StagePlan("align", relative_cost=ALIGN_SHARE, repeats=sweeps))
+        if config.refinement.epochs > 0:
+            stages.append(StagePlan("refine", relative_cost=REFINE_SHARE_INFER))
         return stages
     return [StagePlan(kind)]

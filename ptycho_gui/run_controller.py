@@ -221,6 +221,11 @@ class RunController(QObject):
         if self.job_progress is not None and groups:
             for name in ("stitch", "align"):
                 self.job_progress.set_units(name, groups)
+        patterns = int(info.get("n_patterns", 0))
+        config = self.document.config
+        if self.job_progress is not None and patterns and config.refinement.epochs > 0:
+            # the refinement counts pattern updates over all its epochs
+            self.job_progress.set_units("refine", patterns * config.refinement.epochs)
 
     @Slot()
     def show_progress(self) -> None:

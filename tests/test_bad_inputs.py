@@ -204,9 +204,9 @@ def gui_window(qtbot, tmp_path):
                       str(tmp_path / "user-settings"))
     settings = QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
     window = create_main_window(settings=settings)
-    window.controller.ask_save_changes = lambda parent, name: "discard"
+    window.controller.dialogs.ask_save_changes = lambda parent, name: "discard"
     errors: list[tuple[str, str]] = []
-    window.controller.show_error = lambda parent, title, text, details: errors.append(
+    window.controller.dialogs.show_error = lambda parent, title, text, details="": errors.append(
         (title, text))
     window.errors = errors
     qtbot.addWidget(window)
@@ -219,8 +219,8 @@ def test_gui_data_preview_shows_the_problem(corpus, name, gui_window, qtbot):
     path, _, words = corpus[name]
     c = gui_window.controller
     c.document.set_value("data.path", str(path))
-    with qtbot.waitSignal(c.loader.finished, timeout=30_000):
-        c.request_data_preview()
+    with qtbot.waitSignal(c.previews.loader.finished, timeout=30_000):
+        c.previews.request_data_preview()
     shown = gui_window.form.issue_text("data.path") + "\n" + gui_window.issues_label.text()
     log = gui_window.log_pane.toPlainText()
     assert_names_problem(shown + "\n" + path.name, path, words)  # the problem, at the field
@@ -233,7 +233,7 @@ def test_gui_open_session_shows_the_problem(corpus, name, gui_window):
     path, _, words = corpus[name]
     c = gui_window.controller
     before = c.document.config
-    assert c.open_session(path) is False
+    assert c.session.open_session(path) is False
     assert len(gui_window.errors) == 1
     assert_names_problem(gui_window.errors[0][1], path, words)
     assert c.document.config == before and c.document.path is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from itertools import pairwise
 
@@ -16,17 +17,20 @@ SETUP_S = 3.0  # loading data, building the model: no progress reports
 BATCH_S = 0.5
 EPOCHS, BATCHES = 10, 20
 GROUPS = 500
+PATTERNS = 450
 
 
-def training_trace(config: SessionConfig, stitch_error: float = 0.8, align_error: float = 1.25):
+def training_trace(config: SessionConfig, stitch_error: float = 0.8, align_error: float = 1.25,
+                   refine_error: float = 1.2):
     """(time, Progress) reports of a training job as the engine sends them; its end time.
 
-    Post-training stages cost their prior times ``stitch_error`` / ``align_error`` (the
-    estimate never knows them exactly).
+    Post-training stages cost their prior times ``stitch_error`` / ``align_error`` /
+    ``refine_error`` (the estimate never knows them exactly).
     """
-    prior = plan_for("train", config)
-    stitch_s = BATCH_S * prior[1].relative_cost * stitch_error
-    align_s = BATCH_S * prior[2].relative_cost * align_error
+    prior = {stage.name: stage for stage in plan_for("train", config)}
+    stitch_s = BATCH_S * prior["stitch"].relative_cost * stitch_error
+    align_s = BATCH_S * prior["align"].relative_cost * align_error if "align" in prior else 0.0
+    refine_s = BATCH_S * prior["refine"].relative_cost * refine_error
     t, reports = SETUP_S, []
     for epoch in range(EPOCHS):
         for batch in range(BATCHES):
@@ -43,17 +47,32 @@ def training_trace(config: SessionConfig, stitch_error: float = 0.8, align_error
                 t += 50 * cost
                 reports.append((t, Progress(stage, done, GROUPS, elapsed_s=t - start,
                                             eta_s=(GROUPS - done) * cost, unit="group")))
+    # The full-object refinement: pattern updates over all its epochs, one counter.
+    start, epochs = t, config.refinement.epochs
+    total = epochs * PATTERNS
+    for epoch in range(epochs):
+        for done in range(150, PATTERNS + 1, 150):
+            t += 150 * refine_s
+            count = epoch * PATTERNS + done
+            reports.append((t, Progress("refine", count, total, epoch=epoch, max_epochs=epochs,
+                                        elapsed_s=t - start, eta_s=(total - count) * refine_s,
+                                        unit="pattern")))
     return reports, t
 
 
 def test_eta_covers_every_stage_within_25_percent_after_the_first_epoch():
-    config = SessionConfig()
-    assert config.inference.alignment_passes > 0
+    base = SessionConfig()
+    # every post-training stage, with per-group refinement and alignment as a user may set
+    # them (off by default since the full-object refinement replaced them)
+    config = dataclasses.replace(base, inference=dataclasses.replace(
+        base.inference, refine_iterations=4, alignment_passes=20))
+    assert config.refinement.epochs > 0
     reports, end = training_trace(config)
     now = [0.0]
     job = JobProgress(plan_for("train", config), clock=lambda: now[0])
     for name in ("stitch", "align"):
         job.set_units(name, GROUPS)  # run_started tells the groups
+    job.set_units("refine", PATTERNS * config.refinement.epochs)  # and the patterns
     fractions = []
     for t, progress in reports:
         now[0] = t
@@ -76,7 +95,8 @@ def test_eta_covers_every_stage_within_25_percent_after_the_first_epoch():
 def test_the_status_bar_shows_the_whole_job(window, qtbot):
     """Through the window: the time label's ETA is the job's, elapsed never resets."""
     c = window.controller
-    config = SessionConfig()
+    config = c.document.config
+    assert config.refinement.epochs > 0
     reports, end = training_trace(config)
     now = [0.0]
     c.runs.clock = lambda: now[0]
@@ -89,7 +109,8 @@ def test_the_status_bar_shows_the_whole_job(window, qtbot):
         shown.set()
 
     def run(reporter, stop):
-        reporter.run_started({"groups_train": GROUPS - 50, "groups_val": 50})
+        reporter.run_started({"groups_train": GROUPS - 50, "groups_val": 50,
+                              "n_patterns": PATTERNS})
         for t, progress in reports:
             shown.clear()
             now[0] = t
