@@ -46,13 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    from engine.training.truth import probe_radius_px
+
     from engine.config import SessionConfig
     from engine.io import load_dataset
     from engine.metrics import evaluate, load_object
     from engine.physics.refine import refine_object
     from engine.simulation.probes import propagate
     from engine.simulation.simulate import simulate_scan
-    from engine.training.truth import probe_radius_px
 
     shared = load_dataset(str(args.folder / "product.h5"))
     truth = load_object(args.folder / "truth.h5")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,15 +113,33 @@ def colorize(image: np.ndarray, cmap: str, levels: tuple[float, float]) -> np.nd
     return rgb
 
 
-def amplitude_rgb(obj: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class Display:
+    """How one component is drawn: colour map and levels (what a screen panel shows)."""
+
+    cmap: str
+    levels: tuple[float, float]
+
+
+def amplitude_display(obj: np.ndarray) -> Display:
+    """The default display of ``|obj|``: linear map over its robust levels."""
+    return Display(LINEAR_MAP, robust_levels(np.abs(obj).astype(np.float32), "amplitude"))
+
+
+PHASE_DISPLAY = Display(CYCLIC_MAP, PHASE_LEVELS)
+"""The default display of the phase: the cyclic map over [-pi, pi]."""
+
+
+def amplitude_rgb(obj: np.ndarray, display: Display | None = None) -> np.ndarray:
     """``(H, W, 3)`` uint8 picture of ``|obj|`` as on screen; NaN black."""
-    amplitude = np.abs(obj).astype(np.float32)
-    return colorize(amplitude, LINEAR_MAP, robust_levels(amplitude, "amplitude"))
+    shown = display or amplitude_display(obj)
+    return colorize(np.abs(obj).astype(np.float32), shown.cmap, shown.levels)
 
 
-def phase_rgb(obj: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` uint8 picture of ``angle(obj)`` on the cyclic map over [-pi, pi]."""
-    return colorize(np.angle(obj).astype(np.float32), CYCLIC_MAP, PHASE_LEVELS)
+def phase_rgb(obj: np.ndarray, display: Display | None = None) -> np.ndarray:
+    """``(H, W, 3)`` uint8 picture of ``angle(obj)`` (default: cyclic map over [-pi, pi])."""
+    shown = display or PHASE_DISPLAY
+    return colorize(np.angle(obj).astype(np.float32), shown.cmap, shown.levels)
 
 
 def hsv_image(data: np.ndarray) -> np.ndarray:
@@ -162,17 +181,21 @@ def write_png(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
 
 def write_object_pngs(obj: np.ndarray, amplitude_path: str | os.PathLike[str],
                       phase_path: str | os.PathLike[str],
-                      pixel_size_m: float | tuple[float, float] | None = None
+                      pixel_size_m: float | tuple[float, float] | None = None,
+                      amplitude: Display | None = None, phase: Display | None = None
                       ) -> tuple[Path, Path]:
     """Write the amplitude and phase figures of ``obj`` (:func:`figure`: the screen's colours
     and levels, a labelled colour bar and a scale bar, in metres with ``pixel_size_m``);
-    return both paths."""
-    amplitude = np.abs(obj).astype(np.float32)
+    return both paths. ``amplitude`` and ``phase`` override the default displays (the levels
+    a user set on screen)."""
+    shown_amplitude = amplitude or amplitude_display(obj)
+    shown_phase = phase or PHASE_DISPLAY
     return (write_png(amplitude_path, figure(
-                amplitude_rgb(obj), cmap=LINEAR_MAP, levels=robust_levels(amplitude, "amplitude"),
-                label=AMPLITUDE_LABEL, pixel_size_m=pixel_size_m)),
-            write_png(phase_path, figure(phase_rgb(obj), cmap=CYCLIC_MAP, levels=PHASE_LEVELS,
-                                         label=PHASE_LABEL, pixel_size_m=pixel_size_m)))
+                amplitude_rgb(obj, shown_amplitude), cmap=shown_amplitude.cmap,
+                levels=shown_amplitude.levels, label=AMPLITUDE_LABEL, pixel_size_m=pixel_size_m)),
+            write_png(phase_path, figure(
+                phase_rgb(obj, shown_phase), cmap=shown_phase.cmap, levels=shown_phase.levels,
+                label=PHASE_LABEL, pixel_size_m=pixel_size_m)))
 
 
 # -- figures: a picture with its colour bar and scale bar, as the screen shows it -------------

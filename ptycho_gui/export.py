@@ -7,19 +7,22 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.render import png_paths, write_object_pngs
+from engine.render import Display, png_paths, write_object_pngs
 
 from .jobs import Reconstruction
 
 
-def export_reconstruction(recon: Reconstruction, path: str | Path) -> list[Path]:
+def export_reconstruction(recon: Reconstruction, path: str | Path,
+                          displays: dict[str, Display] | None = None) -> list[Path]:
     """Write ``recon`` to ``path``: ``.png`` -> amplitude and phase pictures, else a product.
 
-    Returns the files written.
+    ``displays`` (``"amplitude"``/``"phase"`` -> colour map and levels as on screen) make the
+    pictures look like the screen; missing ones get the default display. Returns the files
+    written.
     """
     target = Path(path)
     if target.suffix.lower() == ".png":
-        return export_png(recon.obj, target, recon.object_pixel_size_m)
+        return export_png(recon.obj, target, recon.object_pixel_size_m, displays)
     return [export_product(recon, target)]
 
 
@@ -40,7 +43,11 @@ def export_product(recon: Reconstruction, path: Path) -> Path:
 
 
 def export_png(obj: np.ndarray, path: Path,
-               pixel_size_m: float | tuple[float, float] | None = None) -> list[Path]:
+               pixel_size_m: float | tuple[float, float] | None = None,
+               displays: dict[str, Display] | None = None) -> list[Path]:
     """``<stem>-amplitude.png`` and ``<stem>-phase.png`` as on screen: the screen's colours
-    (NaN black), a labelled colour bar and a scale bar (in metres with ``pixel_size_m``)."""
-    return list(write_object_pngs(obj, *png_paths(path), pixel_size_m=pixel_size_m))
+    and levels (``displays``; NaN black), a labelled colour bar and a scale bar (in metres
+    with ``pixel_size_m``)."""
+    shown = displays or {}
+    return list(write_object_pngs(obj, *png_paths(path), pixel_size_m=pixel_size_m,
+                                  amplitude=shown.get("amplitude"), phase=shown.get("phase")))

@@ -215,7 +215,8 @@ class PreviewController(QObject):
             if not path:
                 return []
         try:
-            written = export_reconstruction(self.reconstruction, path)
+            written = export_reconstruction(self.reconstruction, path,
+                                            self.window.reconstruction_view.displays())
         except (EngineError, OSError, ValueError) as exc:
             self.window.log("error", f"Export failed: {exc}")
             self.dialogs.show_error(self.window, "Export failed", str(exc), "")

@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from engine.render import CYCLIC_MAP, LINEAR_MAP, format_length
+from engine.render import CYCLIC_MAP, LINEAR_MAP, Display, format_length
 
 from ..qtenv import pyqtgraph_module
 from .imaging import COMPONENTS, HSV, component_image, robust_levels
@@ -98,8 +98,9 @@ class ImagePanel(QWidget):
         header.addWidget(self.fit_button)
         header.addWidget(self.profile_button)
         self.graphics = pg.GraphicsLayoutWidget()
+        self.colormap_name = self._colormap_name(component)
         self.plot, self.image, self.colorbar = add_image_plot(
-            self.graphics, self._colormap_name(component), self.value_label(component))
+            self.graphics, self.colormap_name, self.value_label(component))
         self.pixel_size: PixelSize = None
         self.fit_group = FitGroup(self)
         self.fit_group.add(self.plot)
@@ -199,6 +200,13 @@ class ImagePanel(QWidget):
         low, high = self.colorbar.levels()
         return (float(low), float(high))
 
+    def display(self) -> Display | None:
+        """The colour map and levels the panel draws with now (None for HSV): an export of
+        this component looks like the screen, levels the user set included."""
+        if self.component == HSV:
+            return None
+        return Display(self.colormap_name, self.levels())
+
     def shown_image(self) -> np.ndarray | None:
         """The array currently drawn (after component selection)."""
         return self._shown
@@ -266,11 +274,13 @@ class ImagePanel(QWidget):
             return
         self.colorbar.setLevels(self._levels(self._shown, self.component, fit=True))
         if self.component == "phase" and not self.diverging:
+            self.colormap_name = LINEAR_MAP
             self.colorbar.setColorMap(pg.colormap.get(LINEAR_MAP))
             self.title.setText(f"{self._title} (phase range fitted: linear colours)")
 
     def _reset_colormap(self) -> None:
-        self.colorbar.setColorMap(pg.colormap.get(self._colormap_name(self.component)))
+        self.colormap_name = self._colormap_name(self.component)
+        self.colorbar.setColorMap(pg.colormap.get(self.colormap_name))
         self.title.setText(self._title)
 
     def _on_fit_button_clicked(self) -> None:

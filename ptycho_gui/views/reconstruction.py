@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from engine.render import Display
+
 from .image_panel import ImagePanel
 
 
@@ -54,6 +56,16 @@ class ReconstructionView(QWidget):
         self.right.set_data(self.obj, fit_levels)
         if caption:
             self.caption.setText(caption)
+
+    def displays(self) -> dict[str, Display]:
+        """Colour map and levels of the amplitude and phase as drawn now, for the panels that
+        show either (an export then looks like the screen)."""
+        shown: dict[str, Display] = {}
+        for panel in (self.left, self.right):
+            display = panel.display()
+            if display is not None and panel.component in ("amplitude", "phase"):
+                shown.setdefault(panel.component, display)
+        return shown
 
     def clear(self) -> None:
         self.obj = None

@@ -28,3 +28,33 @@ def test_gui_export_and_engine_pngs_are_the_same_pictures(tmp_path):
     assert [p.name for p in engine] == ["engine-amplitude.png", "engine-phase.png"]
     for a, b in zip(gui, engine, strict=True):
         np.testing.assert_array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+
+
+def test_exported_pngs_keep_the_levels_set_on_screen(qtbot, tmp_path):
+    """Levels a user dragged on the amplitude colour bar, and a phase fitted to its range
+    (drawn with linear colours), are what the exported pictures show."""
+    from engine.render import FIGURE_MARGIN, colorize, figure_zoom
+    from ptycho_gui.views.reconstruction import ReconstructionView
+
+    ramp = np.linspace(0.2, 1.0, 40 * 40).reshape(40, 40)
+    obj = (ramp * np.exp(1j * (ramp - 0.6))).astype(np.complex64)
+    view = ReconstructionView()
+    qtbot.addWidget(view)
+    view.set_object(obj)  # a live frame: phase over the full turn, cyclic colours
+    assert view.displays()["phase"].cmap == CYCLIC_MAP
+    default = export_png(obj, tmp_path / "default.png", displays=view.displays())
+    view.left.colorbar.setLevels((0.5, 0.7))  # the user narrows the amplitude's levels
+    view.right.fit_levels()  # the phase spans 0.8 rad: fitted, linear colours
+    shown = view.displays()
+    assert shown["amplitude"].levels == (0.5, 0.7)
+    assert shown["phase"].cmap == LINEAR_MAP
+    written = export_png(obj, tmp_path / "screen.png", displays=shown)
+    zoom, m = figure_zoom(obj.shape), FIGURE_MARGIN
+    top = (slice(m, m + 20 * zoom, zoom), slice(m, m + 40 * zoom, zoom))  # above the scale bar
+    for path, before, image, display in zip(
+            written, default, (np.abs(obj), np.angle(obj)),
+            (shown["amplitude"], shown["phase"]), strict=True):
+        picture = np.asarray(Image.open(path))[top]
+        expected = colorize(image.astype(np.float32), display.cmap, display.levels)[:20]
+        np.testing.assert_array_equal(picture, expected)
+        assert not np.array_equal(picture, np.asarray(Image.open(before))[top])

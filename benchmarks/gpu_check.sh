@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# GPU device check: training, inference and the full-object refinement on CUDA, in one
+# precision of mixed type (bf16-mixed where the GPU supports it, else 16-mixed), the quality
+# benchmark's per-stage table, and the GPU's memory from nvidia-smi. About 3-5 minutes on one
+# GPU; every figure lands in $OUT (default ./gpu-check) as text and JSON.
+#
+#   bash benchmarks/gpu_check.sh [DATA_ROOT]
+#
+# DATA_ROOT: a folder holding the shared ptychodus sets images_a and images_b (default
+# ../shared/data/ptychodus). Without them the check simulates its own two sets with
+# `ptycho-engine simulate` (numbers then not comparable with docs/performance.md's tables).
+# Exit status: 0 when every step ran, else the first failing step's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-gpu-check}"
+DATA="${1:-../shared/data/ptychodus}"
+mkdir -p "$OUT"
+export OMP_WAIT_POLICY=PASSIVE
+PY="${PYTHON:-python}"
+ENGINE=(ptycho-engine)
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)" | tee -a "$OUT/log.txt"; }
+
+step "device"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.csv"
+"$PY" - <<'EOF' | tee "$OUT/torch.txt"
+import torch
+print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())
+if torch.cuda.is_available():
+    print("device", torch.cuda.get_device_name(0), "bf16", torch.cuda.is_bf16_supported())
+EOF
+PRECISION=$("$PY" -c "import torch; print('bf16-mixed' if torch.cuda.is_bf16_supported() else '16-mixed')")
+echo "precision $PRECISION" | tee -a "$OUT/log.txt"
+
+if [[ ! -f "$DATA/images_a/product.h5" || ! -f "$DATA/images_b/product.h5" ]]; then
+    step "no shared sets under $DATA: simulating two"
+    DATA="$OUT/sets"
+    "${ENGINE[@]}" simulate --out "$DATA/images_a" --seed 1 --overwrite --no-progress-bar
+    "${ENGINE[@]}" simulate --out "$DATA/images_b" --seed 2 --overwrite --no-progress-bar
+fi
+train_data="$DATA/images_a/product.h5"
+[[ -f "$train_data" ]] || train_data="$DATA/images_a"
+
+step "pytest GPU tests (CUDA training in 32/16-mixed/bf16-mixed, GPU checkpoint on the CPU)"
+QT_QPA_PLATFORM=offscreen "$PY" -m pytest -q -m gpu tests/test_gpu.py 2>&1 | tail -5 | tee "$OUT/pytest.txt"
+
+step "train on images_a: CUDA, $PRECISION, default settings (network + refinement)"
+rm -rf "$OUT/run"
+/usr/bin/time -f "train wall %e s, peak RSS %M KiB" \
+    "${ENGINE[@]}" train --data "$train_data" --out "$OUT/run" --accelerator gpu \
+    --precision "$PRECISION" --no-progress-bar 2>&1 | tail -25 | tee "$OUT/train.txt"
+
+step "infer on images_b: CUDA (network + refinement)"
+/usr/bin/time -f "infer wall %e s, peak RSS %M KiB" \
+    "${ENGINE[@]}" infer --checkpoint "$OUT/run/checkpoints/last.ckpt" --data "$DATA/images_b" \
+    --out "$OUT/infer_b.h5" --accelerator gpu --no-progress-bar 2>&1 | tail -25 \
+    | tee "$OUT/infer.txt"
+
+step "quality benchmark per stage (prior, network, refinement, final) on CUDA"
+"${ENGINE[@]}" bench --quality --data "$DATA" --checkpoint "$OUT/run/checkpoints/last.ckpt" \
+    --accelerator gpu --json > "$OUT/quality.json" 2> "$OUT/quality.stderr" || {
+        tail -20 "$OUT/quality.stderr"; exit 1; }
+"$PY" - "$OUT/quality.json" <<'EOF' | tee "$OUT/quality.txt"
+import json, sys
+rows = json.load(open(sys.argv[1]))["stages"]
+print(f"{'set':10} {'stage':11} {'amp SSIM':>8} {'phase SSIM':>10} {'time s':>7} {'patt/s':>8}")
+for r in rows:
+    print(f"{r['set']:10} {r['stage']:11} {r['amplitude']['ssim']:8.3f} {r['phase']['ssim']:10.3f}"
+          f" {r['seconds']:7.2f} {r['patterns_per_s']:8.0f}")
+EOF
+
+step "throughput benchmark on CUDA ($PRECISION, larger batches)"
+"${ENGINE[@]}" bench --quick --json --accelerator gpu --precision "$PRECISION" \
+    --set training.batch_size=64 --inference-batch-size 2048 > "$OUT/bench.json" \
+    2> "$OUT/bench.stderr" || { tail -20 "$OUT/bench.stderr"; exit 1; }
+"$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({k: d[k] for k in d if k != 'settings'}, indent=1)[:3000])" "$OUT/bench.json"
+
+step "GPU memory now (nvidia-smi)"
+nvidia-smi --query-gpu=memory.used,memory.total,utilization.gpu --format=csv | tee "$OUT/memory.csv"
+echo "done: figures in $OUT"
