@@ -179,3 +179,24 @@ def test_refinement_on_cuda_matches_the_cpu():
     gpu = refine_object(counts, positions, probe, SHAPE, settings, seed=0, device="cuda")
     np.testing.assert_allclose(gpu.obj[cpu.mask], cpu.obj[cpu.mask], atol=2e-3)
     assert gpu.misfit == pytest.approx(cpu.misfit, rel=1e-3)
+
+
+def test_smoothness_follows_the_dose():
+    from engine.physics.refine import SMOOTHNESS_MAX, effective_smoothness
+
+    assert effective_smoothness(0.1, 1e4, 1e4) == pytest.approx(0.1)
+    assert effective_smoothness(0.1, 1e4, 1e3) == pytest.approx(0.1 * 10**0.18)
+    assert effective_smoothness(0.1, 1e4, 1e5) < 0.1  # brighter data: a weaker prior
+    assert effective_smoothness(0.1, 1e4, 1.0) == SMOOTHNESS_MAX
+    assert effective_smoothness(0.1, 0.0, 1e3) == 0.1  # scaling off
+    assert effective_smoothness(0.0, 1e4, 1e3) == 0.0  # no prior stays none
+
+
+def test_low_dose_data_get_a_stronger_prior_and_a_better_image():
+    obj, probe, positions, counts = _dataset(photons=3e3)
+    fixed = refine_object(counts, positions, probe, SHAPE,
+                          _settings(epochs=30, smoothness_fluence=0.0), seed=0)
+    scaled = refine_object(counts, positions, probe, SHAPE, _settings(epochs=30), seed=0)
+    assert fixed.smoothness == pytest.approx(0.1)
+    assert scaled.fluence < 1e3 and scaled.smoothness > 0.15
+    assert _ssim(scaled.obj, obj)[0] > _ssim(fixed.obj, obj)[0] + 0.01

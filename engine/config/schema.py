@@ -458,9 +458,17 @@ class RefinementConfig:
     )
     smoothness: float = setting(
         0.1,
-        "Weight of a Laplacian smoothing step after each epoch: a mild prior that keeps the "
-        "solver from fitting photon noise; 0: none (unregularised).",
+        "Weight of a Laplacian smoothing step after each epoch at refinement."
+        "smoothness_fluence: a mild prior that keeps the solver from fitting photon noise, "
+        "raised for data of lower dose (at most 0.25); 0: none (unregularised).",
         min=0.0, max=0.25, step=0.01, advanced=True,
+    )
+    smoothness_fluence: float = setting(
+        1e4,
+        "Dose (photons per illuminated object pixel) at which refinement.smoothness applies "
+        "as given; data of another dose get (this / their dose)^0.18 times it. 0: the same "
+        "weight at every dose.",
+        unit="photons/pixel", min=0.0, max=1e12, step=1000.0, advanced=True,
     )
     patience: int = setting(
         0,

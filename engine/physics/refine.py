@@ -19,9 +19,9 @@ network's stitched object) or from a flat object. Each batch:
 
 After every epoch a momentum step (mPIE-like, ``O += mu * v`` with ``v`` the running sum of
 epoch changes) accelerates the slowly converging low spatial frequencies, and an optional
-smoothness prior (one Laplacian step of weight ``smoothness``) damps the noise that an
-unregularised solver fits at the end. The data misfit of every epoch is recorded: the Poisson
-deviance per detector pixel, ``2 sum(I - y - y log(I / y)) / (M N^2)`` (0 for a perfect fit;
+smoothness prior (one Laplacian step of weight ``smoothness``, raised for data of lower dose:
+:func:`effective_smoothness`) damps the noise that an unregularised solver fits at the end.
+The data misfit of every epoch is recorded: the Poisson deviance per detector pixel, ``2 sum(I - y - y log(I / y)) / (M N^2)`` (0 for a perfect fit;
 about 1 per pixel of high counts for a model that fits the data to the photon noise); the
 object (and probe) of the epoch with the lowest misfit is kept and returned, also when the stop
 token ends the run early, and the run stops by itself when the misfit has not improved by
@@ -66,6 +66,26 @@ CHUNK = 64
 MAX_STEP = 2.0
 """Upper bound of the closed-form step length ``beta`` (LSQML clips it the same way)."""
 
+SMOOTHNESS_DOSE_EXPONENT = 0.18
+"""The smoothness prior grows as ``(reference fluence / fluence) ** 0.18`` for data of lower
+dose (photon noise grows as fluence ** -0.5, and the weight that maximised SSIM on
+``images_b`` at 1x, 0.1x and 0.01x of its dose was 0.1, 0.15 and 0.2; docs/performance.md)."""
+
+SMOOTHNESS_MAX = 0.25
+"""Largest Laplacian step per epoch: above it the prior and momentum oscillate."""
+
+
+def effective_smoothness(smoothness: float, reference_fluence: float, fluence: float) -> float:
+    """The smoothness prior's weight for data of ``fluence`` photons per illuminated object
+    pixel: ``smoothness`` at ``reference_fluence``, scaled by the dose (see
+    :data:`SMOOTHNESS_DOSE_EXPONENT`), at most :data:`SMOOTHNESS_MAX`; unscaled when either
+    fluence is not positive."""
+    weight = float(smoothness)
+    if weight <= 0 or not (reference_fluence > 0 and fluence > 0):
+        return weight
+    scaled = weight * (float(reference_fluence) / float(fluence)) ** SMOOTHNESS_DOSE_EXPONENT
+    return min(SMOOTHNESS_MAX, scaled)
+
 
 @dataclass
 class RefineResult:
@@ -94,6 +114,10 @@ class RefineResult:
         True when the misfit stopped improving (``patience``).
     n_patterns
         Patterns per epoch.
+    fluence
+        Photons per illuminated object pixel of the data.
+    smoothness
+        The smoothness prior's weight used (``settings.smoothness`` scaled by the dose).
     """
 
     obj: np.ndarray
@@ -106,6 +130,8 @@ class RefineResult:
     completed: bool = True
     stopped_early: bool = False
     n_patterns: int = 0
+    fluence: float = 0.0
+    smoothness: float = 0.0
 
     @property
     def patterns_per_s(self) -> float:
@@ -216,6 +242,10 @@ class Refiner:
         self.probe = self._with_modes(int(settings.probe_modes))
         self.obj = self._start(initial)
         self.mask = self._illuminated()
+        # photons per illuminated object pixel: the dose that sets the smoothness prior
+        self.fluence = self.mean_count * self.m / max(1.0, float(self.mask.sum()))
+        self.smoothness = effective_smoothness(float(settings.smoothness),
+                                               float(settings.smoothness_fluence), self.fluence)
         self.velocity = torch.zeros_like(self.obj)
         self.epochs_done = 0
         self._all_index: torch.Tensor | None = None
@@ -414,8 +444,8 @@ class Refiner:
         if mu > 0:
             self.velocity = mu * self.velocity + (self.obj - before)
             self.obj = self.obj + mu * self.velocity
-        if float(s.smoothness) > 0:
-            self.obj = self.obj + float(s.smoothness) * _laplacian(self.obj)
+        if self.smoothness > 0:
+            self.obj = self.obj + self.smoothness * _laplacian(self.obj)
         self.epochs_done += 1
         return self._deviance(total)
 
@@ -542,7 +572,8 @@ def refine_object(patterns: Any, positions: Any, probe: Any, object_shape: tuple
     return RefineResult(obj=obj, mask=mask, probe=best[2].cpu().numpy().astype(np.complex64),
                         misfit=misfit, best_epoch=best[3], epochs=refiner.epochs_done,
                         seconds=time.perf_counter() - t0, completed=completed,
-                        stopped_early=early, n_patterns=refiner.m)
+                        stopped_early=early, n_patterns=refiner.m,
+                        fluence=refiner.fluence, smoothness=refiner.smoothness)
 
 
 def _with_share(progress: Progress, share: tuple[float, float] | None) -> Progress:

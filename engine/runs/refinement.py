@@ -66,6 +66,8 @@ def refine_stage(data: Any, obj: np.ndarray, mask: np.ndarray, probe: np.ndarray
     reporter.log("info", f"refined the whole object: {result.epochs} epochs in "
                  f"{result.seconds:.1f} s ({result.patterns_per_s:.0f} patterns/s), misfit "
                  + (f"{misfit:.3f}" if misfit is not None else "-")
+                 + f", smoothness {result.smoothness:.3g} for {result.fluence:.3g} photons "
+                 "per object pixel"
                  + ("" if result.completed else " (stopped; best object kept)"))
     return RefinedObject(obj=result.obj, mask=result.mask, probe=result.probe,
                          epochs=result.epochs, seconds=result.seconds, misfit=misfit,
