@@ -21,11 +21,12 @@ After every epoch a momentum step (mPIE-like, ``O += mu * v`` with ``v`` the run
 epoch changes) accelerates the slowly converging low spatial frequencies, and an optional
 smoothness prior (one Laplacian step of weight ``smoothness``, raised for data of lower dose:
 :func:`effective_smoothness`) damps the noise that an unregularised solver fits at the end.
-The data misfit of every epoch is recorded: the Poisson deviance per detector pixel, ``2 sum(I - y - y log(I / y)) / (M N^2)`` (0 for a perfect fit;
-about 1 per pixel of high counts for a model that fits the data to the photon noise); the
-object (and probe) of the epoch with the lowest misfit is kept and returned, also when the stop
-token ends the run early, and the run stops by itself when the misfit has not improved by
-``tolerance`` for ``patience`` epochs.
+The data misfit of every epoch is recorded: the Poisson deviance per detector pixel, ``2
+sum(I - y - y log(I / y)) / (M N^2)`` (0 for a perfect fit; about 1 per pixel of high counts
+for a model that fits the data to the photon noise); the object (and probe) of the epoch
+with the lowest misfit is kept and returned, also when the stop token ends the run early,
+and the run stops by itself when the misfit has not improved by ``tolerance`` for
+``patience`` epochs.
 
 Settings come from the schema section :class:`engine.config.RefinementConfig`.
 """
