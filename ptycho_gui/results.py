@@ -71,6 +71,16 @@ class OpenedResult:
         return self.run.frc if self.run is not None else None
 
 
+def _label(target: Path, run: RunInfo | None) -> str:
+    """How a result is named on screen: the run's name, or the file's name with its run
+    folder when it lies in one (every run's product is called ``reconstruction.h5``)."""
+    if run is not None:
+        return str(run.name)
+    if is_run_folder(target.parent):
+        return f"{target.parent.name}/{target.name}"
+    return target.name
+
+
 def open_result(path: str | os.PathLike[str]) -> OpenedResult:
     """Read a product ``.h5`` or a run folder (its ``reconstruction.h5`` and metrics).
 
@@ -89,8 +99,7 @@ def open_result(path: str | os.PathLike[str]) -> OpenedResult:
         raise DataError(f"{product_path}: expected a ptychodus product (.h5), found no such "
                         "file")
     recon = read_reconstruction(product_path)
-    result = OpenedResult(label=run.name if run is not None else target.name,
-                          reconstruction=recon, run=run)
+    result = OpenedResult(label=_label(target, run), reconstruction=recon, run=run)
     if run is not None:
         result.loss_epochs, result.losses = loss_history(run.path)
     if not result.losses and recon is not None and len(recon.loss_values):

@@ -241,7 +241,10 @@ def _at_dose(data, factor, seed=None):
 def _infer(checkpoint, data, data_path, tmp_path, name, normalisation="data"):
     from engine import infer
 
-    cfg = tiny_config(data_path, tmp_path / "unused", inference__normalisation=normalisation)
+    # The refinement's smoothness prior follows the dose on purpose (a noisier scan gets a
+    # stronger prior): held fixed here, so that what is compared is the network's part.
+    cfg = tiny_config(data_path, tmp_path / "unused", inference__normalisation=normalisation,
+                      refinement__smoothness_fluence=0.0)
     return infer(checkpoint, data, tmp_path / f"{name}.h5", config=cfg)
 
 

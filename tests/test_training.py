@@ -223,6 +223,11 @@ def test_stop_token_cancels_with_a_loadable_checkpoint(tiny_data, tmp_path):
     assert "state_dict" in ckpt and ckpt["hyper_parameters"]["N"] == 32
     assert ckpt["global_step"] <= 2  # within one optimisation step of the request
     assert (run_dir / "reconstruction.h5").is_file()
+    # No second pass of the network over the whole scan after a Stop: the cancelled run's
+    # reconstruction is the live estimate training built (so a Stop is answered at once).
+    stages = {p.stage for p in rec.of("progress")}
+    assert "stitch" not in stages and "refine" not in stages, stages
+    assert any("live training estimate" in message for _, message in rec.of("log"))
 
 
 def test_resume_continues_the_epoch_count(tiny_data, tmp_path):

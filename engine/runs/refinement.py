@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..config import SessionConfig
-from ..reporting import Reporter, StopToken
+from ..reporting import Reporter, StopToken, stop_requested
 
 
 @dataclass
@@ -56,8 +56,9 @@ def refine_stage(data: Any, obj: np.ndarray, mask: np.ndarray, probe: np.ndarray
     from ..physics.refine import refine_object
 
     settings = session.refinement
-    if int(settings.epochs) <= 0:
-        return RefinedObject(obj=obj, mask=mask, probe=np.asarray(probe, np.complex64))
+    if int(settings.epochs) <= 0 or stop_requested(stop):  # a stopped run is not refined
+        return RefinedObject(obj=obj, mask=mask, probe=np.asarray(probe, np.complex64),
+                             completed=int(settings.epochs) <= 0)
     result = refine_object(data.patterns, data.positions, probe, data.object_shape, settings,
                            seed=session.execution.seed, initial=obj,
                            bad_pixels=data.bad_pixels, device=device, reporter=reporter,

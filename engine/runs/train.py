@@ -177,6 +177,7 @@ class _Run:
         self.trainer: Any = None
         self.writing = False
         self.resume_from: dict[str, Any] | None = None
+        self.live_estimate: Any = None  # PreviewCanvas of a run with a reporter
 
     # -- the run ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -252,6 +253,7 @@ class _Run:
         callbacks: list[Any] = [self.stopper, self.epoch_metrics]
         if self.user_reporter is not None:
             canvas_preview = PreviewCanvas(data.object_shape, module.net.probe)
+            self.live_estimate = canvas_preview
             callbacks.append(ReportProgress(self.reporter, canvas_preview,
                                             ex.preview_interval_s))
         # No validation groups (val_fraction 0 or tiny data): no validation loop at all.
@@ -283,7 +285,7 @@ class _Run:
         cancelled = self.stopper.cancelled
         if cancelled or not self.run_dir.last_checkpoint.is_file():
             if ex.checkpointing or cancelled:
-                trainer.save_checkpoint(self.run_dir.last_checkpoint)
+                trainer.save_checkpoint(self.run_dir.last_checkpoint, weights_only=False)
         if not trainer.is_global_zero:
             return RunResult(self.run_dir.path, "cancelled" if cancelled else "completed",
                              int(trainer.current_epoch))
@@ -308,15 +310,17 @@ class _Run:
         cfg, data = self.cfg, self.data
         self.train_time_s = time.perf_counter() - self.t0
         device = self.device_info.torch_device()
-        self.reporter.log("info", "stitching the training data into reconstruction.h5")
-        stitched = reconstruct(
-            module.net, data.patterns, data.positions, data.object_shape,
-            n_neighbours=cfg.model.n_neighbours, seed=cfg.execution.seed,
-            batch_size=cfg.execution.inference_batch_size, device=device,
-            weighting=cfg.inference.stitch_weighting,
-            refine_iterations=cfg.inference.refine_iterations,
-            alignment_passes=cfg.inference.alignment_passes, reporter=self.reporter,
-            stage="stitch")
+        stitched = self._live_stitch() if status == "cancelled" else None
+        if stitched is None:
+            self.reporter.log("info", "stitching the training data into reconstruction.h5")
+            stitched = reconstruct(
+                module.net, data.patterns, data.positions, data.object_shape,
+                n_neighbours=cfg.model.n_neighbours, seed=cfg.execution.seed,
+                batch_size=cfg.execution.inference_batch_size, device=device,
+                weighting=cfg.inference.stitch_weighting,
+                refine_iterations=cfg.inference.refine_iterations,
+                alignment_passes=cfg.inference.alignment_passes, reporter=self.reporter,
+                stage="stitch")
         module.net.to("cpu")
         # The whole stitched object, refined against every pattern (refinement.epochs).
         refined = refine_stage(data, stitched.obj, stitched.mask,
@@ -376,6 +380,23 @@ class _Run:
             "argv": list(sys.argv),
         }
 
+    def _live_stitch(self) -> Any:
+        """A cancelled run's reconstruction without another pass of the network: the live
+        estimate training built from its own batches (what the GUI showed), so a Stop is
+        answered within moments. None when there is none (no live previews, or no batch
+        yet); then the network stitches the whole scan."""
+        from ..model.reconstruct import Stitched
+
+        image = self.live_estimate.image() if self.live_estimate is not None else None
+        if image is None:
+            return None
+        self.reporter.log("info", "cancelled: reconstruction.h5 holds the live training "
+                          "estimate (resume the run, or infer with its checkpoint, for the "
+                          "full stitched and refined reconstruction)")
+        mask = np.isfinite(image)
+        return Stitched(obj=image, mask=mask, n_patterns=int(self.data.n_patterns),
+                        seconds=0.0, completed=False)
+
     def _summary(self, status: str, *, error: BaseException | None = None,
                  stitched: Any = None, quality: dict[str, Any] | None = None,
                  truth_source: str | None = None) -> dict[str, Any]:
@@ -393,7 +414,8 @@ class _Run:
             "train_time_s": getattr(self, "train_time_s", None),
             "throughput": {
                 "train_patterns_per_s": float(np.median(rates)) if rates else None,
-                "inference_patterns_per_s": stitched.patterns_per_s if stitched else None,
+                "inference_patterns_per_s": (stitched.patterns_per_s
+                                             if stitched and stitched.seconds > 0 else None),
             },
             "final": {"train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
                       "lr": last.get("lr")},

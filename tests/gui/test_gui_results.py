@@ -72,6 +72,9 @@ def test_open_result_reads_products_and_run_folders(tmp_path):
     assert run.label == "run-001" and run.settings_file.name == "session.toml"
     assert run.loss_epochs == [0, 1, 2, 3] and "val_loss" in run.losses  # from metrics.csv
     assert run.frc is not None and len(run.frc["phase"]) == 24
+    # Every run's product has the same file name: opened directly, its run names it.
+    inside = open_result(tmp_path / "run-001" / "reconstruction.h5")
+    assert inside.label == "run-001/reconstruction.h5"
     stopped = open_result(_run(tmp_path / "run-002", None, status="cancelled"))
     assert stopped.reconstruction is None and stopped.losses["train_loss"][0] == 1.0
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
