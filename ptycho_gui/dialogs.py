@@ -82,6 +82,13 @@ def ask_stop_run(parent: QWidget, kind: str) -> bool:
     return answer == Button.Yes
 
 
+def ask_confirm(parent: QWidget, title: str, message: str) -> bool:
+    """Ask before doing something a user may not expect (Yes / Cancel, Cancel the default)."""
+    Button = QMessageBox.StandardButton
+    return QMessageBox.question(parent, title, message, Button.Yes | Button.Cancel,
+                                Button.Cancel) == Button.Yes
+
+
 def show_text(parent: QWidget, title: str, markdown: str, folder: Path | None = None,
               ) -> QDialog:
     """Show Markdown in a window that does not block (images resolve against ``folder``)."""
@@ -109,6 +116,7 @@ class Dialogs:
 
     ask_save_changes: Callable[[QWidget, str], str] = ask_save_changes
     ask_stop_run: Callable[[QWidget, str], bool] = ask_stop_run
+    ask_confirm: Callable[[QWidget, str, str], bool] = ask_confirm
     show_error: Callable[..., object] = error_box
     show_text: Callable[..., object] = show_text
     choose_open_session: Callable[[QWidget, Path], str] = choose_open_session

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine.config import GUI_SOURCE, ResolvedConfig
+from engine.config import GUI_SOURCE, ResolvedConfig, output_path_warning, outside_output_paths
 from engine.errors import EngineError
 from engine.reporting import Progress
 
@@ -31,6 +31,10 @@ NEWEST_RUN_SOURCE = f"{GUI_SOURCE} newest run"
 """Source label of an inference checkpoint set from the newest training (not a pin)."""
 
 RUN_FOLDER_SOURCE = f"{GUI_SOURCE} new run folder"
+
+OUTPUT_KEYS = {"train": "training.output_dir", "infer": "inference.output"}
+"""The output path setting of each kind of run (asked about when a session file sets it
+outside the session's folder)."""
 """Source label of the run folder a GUI training writes."""
 
 RUN_PREFIX = "run-"
@@ -102,6 +106,8 @@ class RunController(QObject):
         self.document = document
         self.dialogs = dialogs
         self.runner = JobRunner("engine-run", self)
+        # (session file, key, target) the user agreed to write to outside the session's folder
+        self._confirmed_outputs: set[tuple[Path, str, Path]] = set()
         self.run_state = "idle"
         self.last_outcome: JobOutcome | None = None
         self.job_progress: JobProgress | None = None
@@ -148,7 +154,16 @@ class RunController(QObject):
                                                  self.document.folder)
             if not out_dir:
                 return False
-        resolved = self._resolved("simulate")
+        extra = None
+        if _holds_files(Path(out_dir)):
+            if not self.dialogs.ask_confirm(
+                    self.window, "Folder not empty",
+                    f"{out_dir} already holds files. Simulate into it anyway? The "
+                    "simulation's own files there (dataset.npz, product.h5, diffraction.h5, "
+                    "truth.h5) are replaced; other files stay."):
+                return False
+            extra = {"simulation.overwrite": (True, f"{GUI_SOURCE} (asked)")}
+        resolved = self._resolved("simulate", extra)
         return resolved is not None and self._start(simulate_job(resolved, Path(out_dir)))
 
     def start_train(self, resume_from: str | Path | None = None) -> bool:
@@ -157,6 +172,8 @@ class RunController(QObject):
         if resume_from is not None:
             extra = {"training.output_dir": (str(resume_from), f"{GUI_SOURCE} resume")}
         else:
+            if not self.confirm_outputs("train"):
+                return False
             base = self.document.config.training.output_dir
             folder = next_run_folder(Path(self.document.folder, base))
             extra = {"training.output_dir": (str(folder), RUN_FOLDER_SOURCE)}
@@ -165,8 +182,32 @@ class RunController(QObject):
             train_job(resolved, resume=resume_from is not None))
 
     def start_infer(self) -> bool:
+        if not self.confirm_outputs("infer"):
+            return False
         resolved = self._resolved("infer")
         return resolved is not None and self._start(infer_job(resolved))
+
+    def confirm_outputs(self, kind: str) -> bool:
+        """Ask before a run writes where the session file (not the user in this window)
+        points outside the session's folder; asked once per session file, key and target.
+        False when the user declines."""
+        key, path = OUTPUT_KEYS.get(kind), self.document.path
+        if key is None or path is None or not self.document.source_of(key).startswith("session"):
+            return True
+        try:
+            target = outside_output_paths(path).get(key)
+        except EngineError:  # the file changed on disk: the document's values still hold
+            return True
+        if target is None or (path, key, target) in self._confirmed_outputs:
+            return True
+        if not self.dialogs.ask_confirm(self.window, "Output outside the session's folder",
+                                        output_path_warning(path, key, target)
+                                        + ".\n\nWrite there?"):
+            self.window.show_state(f"Not started: {key} points outside the session's folder",
+                                   error=True)
+            return False
+        self._confirmed_outputs.add((path, key, target))
+        return True
 
     def _resolved(self, kind: str, extra: dict[str, tuple[Any, str]] | None = None,
                   ) -> ResolvedConfig | None:
@@ -306,3 +347,11 @@ class RunController(QObject):
     def checkpoint_follows_runs(self) -> bool:
         """False when the user pinned ``inference.checkpoint`` (typed or chose it)."""
         return self.document.source_of("inference.checkpoint") != GUI_SOURCE
+
+
+def _holds_files(folder: Path) -> bool:
+    """True when ``folder`` exists and is not empty."""
+    try:
+        return folder.is_dir() and any(folder.iterdir())
+    except OSError:
+        return False

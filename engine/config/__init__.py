@@ -24,7 +24,9 @@ from .session import (
     config_to_dict,
     dumps_session,
     load_session,
+    output_path_warning,
     output_path_warnings,
+    outside_output_paths,
     save_session,
 )
 from .validation import ConfigIssue, coerce, copy_config, parse_devices, validate
@@ -58,6 +60,8 @@ __all__ = [
     "field_specs",
     "iter_fields",
     "load_session",
+    "outside_output_paths",
+    "output_path_warning",
     "output_path_warnings",
     "parse_devices",
     "resolve_config",

@@ -163,14 +163,13 @@ def session_layer(path: str | os.PathLike[str]) -> dict[str, Any]:
     return values
 
 
-def output_path_warnings(path: str | os.PathLike[str]) -> list[str]:
-    """Warnings for the output paths a session file sets outside its own folder.
+def outside_output_paths(path: str | os.PathLike[str]) -> dict[str, Path]:
+    """The output paths a session file sets outside its own folder: ``{key: target}``.
 
     A session file received from someone else must not silently choose where files are
-    written: ``training.output_dir = "../../../tmp/x"`` or an absolute path elsewhere is
-    reported (``config validate``/``config show`` print these; the GUI asks before writing
-    there). Output paths are the path fields of the schema's ``output`` group; only the
-    values written in the file count (defaults resolve against the working folder).
+    written: ``training.output_dir = "../../../tmp/x"`` or an absolute path elsewhere counts.
+    Output paths are the path fields of the schema's ``output`` group; only the values
+    written in the file count (defaults resolve against the working folder).
 
     Raises
     ------
@@ -180,7 +179,7 @@ def output_path_warnings(path: str | os.PathLike[str]) -> list[str]:
     p = Path(path).expanduser()
     folder = p.resolve().parent
     values = session_layer(p)  # paths already made absolute against the file's folder
-    warnings = []
+    outside: dict[str, Path] = {}
     for spec in field_specs().values():
         if not (spec.meta.path and spec.meta.group == "output") or spec.key not in values:
             continue
@@ -189,10 +188,30 @@ def output_path_warnings(path: str | os.PathLike[str]) -> list[str]:
             continue
         target = Path(value).expanduser().resolve()
         if not target.is_relative_to(folder):
-            warnings.append(
-                f"{p}: {spec.key} writes outside the session's folder {folder}, to {target}; "
-                "make sure files should go there (a session file chooses where it writes)")
-    return warnings
+            outside[spec.key] = target
+    return outside
+
+
+def output_path_warning(path: str | os.PathLike[str], key: str, target: Path) -> str:
+    """The one-line warning for an output path outside the session's folder."""
+    p = Path(path).expanduser()
+    return (f"{p}: {key} writes outside the session's folder {p.resolve().parent}, to "
+            f"{target}; make sure files should go there (a session file chooses where it "
+            "writes)")
+
+
+def output_path_warnings(path: str | os.PathLike[str]) -> list[str]:
+    """Warnings for the output paths a session file sets outside its own folder
+    (:func:`outside_output_paths`); ``config validate``/``config show`` print these and the
+    GUI asks before writing there.
+
+    Raises
+    ------
+    ConfigError
+        When the file cannot be read (as :func:`load_session`).
+    """
+    return [output_path_warning(path, key, target)
+            for key, target in outside_output_paths(path).items()]
 
 
 def load_session(path: str | os.PathLike[str]) -> SessionConfig:
