@@ -44,6 +44,16 @@ def window(qtbot, settings):
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for tests that run the real engine (two shared cores: polite)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def controller(window):
     return window.controller
 

@@ -19,13 +19,7 @@ def _bench():
     return module
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_quick_benchmark_reports_stalls_frames_and_streaming_cost(window, tmp_path):

@@ -13,13 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 RUN_TIMEOUT_MS = 180_000
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def no_error_box(window):

@@ -25,13 +25,7 @@ needs_train = pytest.mark.skipif(not _engine_has("engine", "train"),
                                  reason="engine.train is not available yet")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # two shared cores: keep the tests polite
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def simulate_tiny(window, qtbot, folder):

@@ -12,13 +12,7 @@ from engine.config import SessionConfig, save_session
 RUN_TIMEOUT_MS = 180_000
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _asker(window, answer: bool) -> list[str]:
