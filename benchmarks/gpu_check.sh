@@ -10,6 +10,8 @@
 # ../shared/data/ptychodus). Without them the check simulates its own two sets with
 # `ptycho-engine simulate` (numbers then not comparable with docs/performance.md's tables).
 # Exit status: 0 when every step ran, else the first failing step's.
+# ACCELERATOR=cpu PRECISION=32-true runs the same steps on a CPU (a dry run of the script);
+# CHECK_SET="--set training.max_epochs=1" passes settings to train, infer and bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-gpu-check}"
@@ -21,15 +23,19 @@ ENGINE=(ptycho-engine)
 
 step() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)" | tee -a "$OUT/log.txt"; }
 
+ACCELERATOR="${ACCELERATOR:-gpu}"
+read -r -a CHECK_SET <<< "${CHECK_SET:-}"
+smi() { if command -v nvidia-smi >/dev/null; then nvidia-smi "$@"; else echo "(no nvidia-smi)"; fi; }
+
 step "device"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.csv"
+smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.csv"
 "$PY" - <<'EOF' | tee "$OUT/torch.txt"
 import torch
 print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())
 if torch.cuda.is_available():
     print("device", torch.cuda.get_device_name(0), "bf16", torch.cuda.is_bf16_supported())
 EOF
-PRECISION=$("$PY" -c "import torch; print('bf16-mixed' if torch.cuda.is_bf16_supported() else '16-mixed')")
+PRECISION="${PRECISION:-$("$PY" -c "import torch; print('bf16-mixed' if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else '16-mixed')")}"
 echo "precision $PRECISION" | tee -a "$OUT/log.txt"
 
 if [[ ! -f "$DATA/images_a/product.h5" || ! -f "$DATA/images_b/product.h5" ]]; then
@@ -47,18 +53,18 @@ QT_QPA_PLATFORM=offscreen "$PY" -m pytest -q -m gpu tests/test_gpu.py 2>&1 | tai
 step "train on images_a: CUDA, $PRECISION, default settings (network + refinement)"
 rm -rf "$OUT/run"
 /usr/bin/time -f "train wall %e s, peak RSS %M KiB" \
-    "${ENGINE[@]}" train --data "$train_data" --out "$OUT/run" --accelerator gpu \
-    --precision "$PRECISION" --no-progress-bar 2>&1 | tail -25 | tee "$OUT/train.txt"
+    "${ENGINE[@]}" train --data "$train_data" --out "$OUT/run" --accelerator "$ACCELERATOR" \
+    --precision "$PRECISION" --no-progress-bar "${CHECK_SET[@]}" 2>&1 | tail -25 | tee "$OUT/train.txt"
 
 step "infer on images_b: CUDA (network + refinement)"
 /usr/bin/time -f "infer wall %e s, peak RSS %M KiB" \
     "${ENGINE[@]}" infer --checkpoint "$OUT/run/checkpoints/last.ckpt" --data "$DATA/images_b" \
-    --out "$OUT/infer_b.h5" --accelerator gpu --no-progress-bar 2>&1 | tail -25 \
+    --out "$OUT/infer_b.h5" --accelerator "$ACCELERATOR" --no-progress-bar "${CHECK_SET[@]}" 2>&1 | tail -25 \
     | tee "$OUT/infer.txt"
 
 step "quality benchmark per stage (prior, network, refinement, final) on CUDA"
 "${ENGINE[@]}" bench --quality --data "$DATA" --checkpoint "$OUT/run/checkpoints/last.ckpt" \
-    --accelerator gpu --json > "$OUT/quality.json" 2> "$OUT/quality.stderr" || {
+    --accelerator "$ACCELERATOR" --json "${CHECK_SET[@]}" > "$OUT/quality.json" 2> "$OUT/quality.stderr" || {
         tail -20 "$OUT/quality.stderr"; exit 1; }
 "$PY" - "$OUT/quality.json" <<'EOF' | tee "$OUT/quality.txt"
 import json, sys
@@ -70,11 +76,11 @@ for r in rows:
 EOF
 
 step "throughput benchmark on CUDA ($PRECISION, larger batches)"
-"${ENGINE[@]}" bench --quick --json --accelerator gpu --precision "$PRECISION" \
+"${ENGINE[@]}" bench --quick --json --accelerator "$ACCELERATOR" --precision "$PRECISION" \
     --set training.batch_size=64 --inference-batch-size 2048 > "$OUT/bench.json" \
     2> "$OUT/bench.stderr" || { tail -20 "$OUT/bench.stderr"; exit 1; }
 "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({k: d[k] for k in d if k != 'settings'}, indent=1)[:3000])" "$OUT/bench.json"
 
 step "GPU memory now (nvidia-smi)"
-nvidia-smi --query-gpu=memory.used,memory.total,utilization.gpu --format=csv | tee "$OUT/memory.csv"
+smi --query-gpu=memory.used,memory.total,utilization.gpu --format=csv | tee "$OUT/memory.csv"
 echo "done: figures in $OUT"

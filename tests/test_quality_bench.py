@@ -41,6 +41,7 @@ def test_quality_bench_scores_every_stage_on_every_set(tiny_sets: Path, tmp_path
             assert row["seconds"] > 0 and row["patterns_per_s"] > 0
             for part in ("amplitude", "phase"):
                 assert 0 < row[part]["ssim"] <= 1 and math.isfinite(row[part]["psnr"])
+                assert 0 < row[part]["nrmse"] < 2  # the complex NRMSE, as evaluate reports
         # The refinement (from the network's estimate) makes the final stage beat the network.
         net, final = stages["network"], stages["final"]
         assert final["amplitude"]["ssim"] + final["phase"]["ssim"] > \
