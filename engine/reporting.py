@@ -162,15 +162,18 @@ class TqdmReporter(Reporter):
         label = progress.stage
         if progress.epoch is not None and progress.max_epochs:
             label = f"{progress.stage} epoch {progress.epoch + 1}/{progress.max_epochs}"
-        if self._bar is None or self._stage != label or (
-            progress.total is not None and self._bar.total != progress.total
-        ):
+        # A new bar for a new stage, a new total, or a count that starts again (a training
+        # epoch); a count over all epochs (the refinement's) keeps its bar, so its rate
+        # and time left stay true, and only the label follows the epoch.
+        if self._bar is None or self._stage != progress.stage or progress.done < self._bar.n \
+                or (progress.total is not None and self._bar.total != progress.total):
             self.close()
             self._bar = tqdm(total=progress.total, desc=label, unit=progress.unit,
                              file=self.stream, leave=False, dynamic_ncols=True)
-            self._stage = label
-        self._bar.n = progress.done
-        self._bar.refresh()
+            self._stage = progress.stage
+        elif self._bar.desc != label:
+            self._bar.set_description_str(label, refresh=False)
+        self._bar.update(progress.done - self._bar.n)
 
     def metrics(self, epoch: int, values: Mapping[str, float]) -> None:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, float))
