@@ -50,19 +50,19 @@ train_data="$DATA/images_a/product.h5"
 step "pytest GPU tests (CUDA training in 32/16-mixed/bf16-mixed, GPU checkpoint on the CPU)"
 QT_QPA_PLATFORM=offscreen "$PY" -m pytest -q -m gpu tests/test_gpu.py 2>&1 | tail -5 | tee "$OUT/pytest.txt"
 
-step "train on images_a: CUDA, $PRECISION, default settings (network + refinement)"
+step "train on images_a: $ACCELERATOR, $PRECISION, default settings (network + refinement)"
 rm -rf "$OUT/run"
 /usr/bin/time -f "train wall %e s, peak RSS %M KiB" \
     "${ENGINE[@]}" train --data "$train_data" --out "$OUT/run" --accelerator "$ACCELERATOR" \
     --precision "$PRECISION" --no-progress-bar "${CHECK_SET[@]}" 2>&1 | tail -25 | tee "$OUT/train.txt"
 
-step "infer on images_b: CUDA (network + refinement)"
+step "infer on images_b: $ACCELERATOR (network + refinement)"
 /usr/bin/time -f "infer wall %e s, peak RSS %M KiB" \
     "${ENGINE[@]}" infer --checkpoint "$OUT/run/checkpoints/last.ckpt" --data "$DATA/images_b" \
     --out "$OUT/infer_b.h5" --accelerator "$ACCELERATOR" --no-progress-bar "${CHECK_SET[@]}" 2>&1 | tail -25 \
     | tee "$OUT/infer.txt"
 
-step "quality benchmark per stage (prior, network, refinement, final) on CUDA"
+step "quality benchmark per stage (prior, network, refinement, final) on $ACCELERATOR"
 "${ENGINE[@]}" bench --quality --data "$DATA" --checkpoint "$OUT/run/checkpoints/last.ckpt" \
     --accelerator "$ACCELERATOR" --json "${CHECK_SET[@]}" > "$OUT/quality.json" 2> "$OUT/quality.stderr" || {
         tail -20 "$OUT/quality.stderr"; exit 1; }
@@ -75,7 +75,7 @@ for r in rows:
           f" {r['seconds']:7.2f} {r['patterns_per_s']:8.0f}")
 EOF
 
-step "throughput benchmark on CUDA ($PRECISION, larger batches)"
+step "throughput benchmark on $ACCELERATOR ($PRECISION, larger batches)"
 "${ENGINE[@]}" bench --quick --json --accelerator "$ACCELERATOR" --precision "$PRECISION" \
     --set training.batch_size=64 --inference-batch-size 2048 > "$OUT/bench.json" \
     2> "$OUT/bench.stderr" || { tail -20 "$OUT/bench.stderr"; exit 1; }
