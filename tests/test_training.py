@@ -230,6 +230,30 @@ def test_stop_token_cancels_with_a_loadable_checkpoint(tiny_data, tmp_path):
     assert any("live training estimate" in message for _, message in rec.of("log"))
 
 
+def test_a_stop_during_the_stitching_ends_the_run_as_cancelled(tiny_data, tmp_path):
+    """Training finished, then Stop while the network stitches the scan: the stitching ends
+    within a batch, the run is cancelled (not refined), its files are written."""
+    from engine.runs import train
+
+    class StopInStitch(Recorder):
+        def progress(self, progress):
+            super().progress(progress)
+            if progress.stage == "stitch" and progress.done > 0:
+                stop.set()
+
+    stop = threading.Event()
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(tiny_data, run_dir, execution__inference_batch_size=8)
+    rec = StopInStitch()
+    result = train(cfg, reporter=rec, stop=stop)
+    assert result.status == "cancelled" and result.epochs == cfg.config.training.max_epochs
+    stitched = [p for p in rec.of("progress") if p.stage == "stitch"]
+    assert stitched and stitched[-1].done < stitched[-1].total  # ended early
+    assert "refine" not in {p.stage for p in rec.of("progress")}
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "cancelled"
+    assert (run_dir / "reconstruction.h5").is_file()
+
+
 def test_resume_continues_the_epoch_count(tiny_data, tmp_path):
     from engine.cli.main import main
 

@@ -320,7 +320,12 @@ class _Run:
                 weighting=cfg.inference.stitch_weighting,
                 refine_iterations=cfg.inference.refine_iterations,
                 alignment_passes=cfg.inference.alignment_passes, reporter=self.reporter,
-                stage="stitch")
+                # a Stop during the stitching of a completed training ends it; a cancelled
+                # training without a live estimate is stitched whole (nothing else to show)
+                stop=self.stop if status == "completed" else None, stage="stitch")
+            if not stitched.completed:
+                status = "cancelled"
+                stitched = self._live_stitch() or stitched
         module.net.to("cpu")
         # The whole stitched object, refined against every pattern (refinement.epochs).
         refined = refine_stage(data, stitched.obj, stitched.mask,
