@@ -200,3 +200,26 @@ def test_low_dose_data_get_a_stronger_prior_and_a_better_image():
     assert fixed.smoothness == pytest.approx(0.1)
     assert scaled.fluence < 1e3 and scaled.smoothness > 0.15
     assert _ssim(scaled.obj, obj)[0] > _ssim(fixed.obj, obj)[0] + 0.01
+
+
+def test_data_on_disk_are_read_in_runs_of_the_scan_and_refine_like_data_in_memory(tmp_path):
+    import h5py
+
+    from engine.io.lazy import H5Backend, LazyPatterns
+
+    truth, probe, positions, counts = _dataset()
+    with h5py.File(tmp_path / "d.h5", "w") as h5:
+        h5.create_dataset("patterns", data=counts, chunks=(8, N, N), compression="gzip")
+    lazy = LazyPatterns(H5Backend(str(tmp_path / "d.h5"), "patterns", counts.shape))
+    settings = _settings(epochs=6, batch_size=24, batch_growth=0)
+    refiner = Refiner(lazy, positions, probe, SHAPE, settings, seed=0)
+    batches = refiner._batches(24)
+    # Each batch is a run of consecutive patterns (every stored chunk read once per epoch),
+    # the runs in random order, every pattern exactly once.
+    assert all(np.array_equal(b, np.arange(b[0], b[0] + len(b))) for b in batches)
+    assert [b[0] for b in batches] != sorted(b[0] for b in batches)
+    assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(len(counts)))
+    on_disk = refine_object(lazy, positions, probe, SHAPE, settings, seed=0)
+    in_memory = refine_object(counts, positions, probe, SHAPE, settings, seed=0)
+    assert abs(_ssim(on_disk.obj, truth)[0] - _ssim(in_memory.obj, truth)[0]) < 0.03
+    assert abs(_ssim(on_disk.obj, truth)[1] - _ssim(in_memory.obj, truth)[1]) < 0.03

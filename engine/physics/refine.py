@@ -434,13 +434,14 @@ class Refiner:
             if on_batch is not None:
                 on_batch(self.m)
         else:
-            order = self.rng.permutation(self.m)
-            for first in range(0, self.m, batch):
+            done = 0
+            for index in self._batches(batch):
                 if stop_requested(stop):
                     return None
-                total += self._step(order[first:first + batch], probe_update)
+                total += self._step(index, probe_update)
+                done += len(index)
                 if on_batch is not None:
-                    on_batch(min(self.m, first + batch))
+                    on_batch(done)
         mu = float(s.momentum)
         if mu > 0:
             self.velocity = mu * self.velocity + (self.obj - before)
@@ -449,6 +450,20 @@ class Refiner:
             self.obj = self.obj + self.smoothness * _laplacian(self.obj)
         self.epochs_done += 1
         return self._deviance(total)
+
+    def _batches(self, batch: int) -> list[np.ndarray]:
+        """One epoch's mini-batches of pattern indexes, in random order.
+
+        Data in memory: random patterns per batch. Data on disk (lazy): runs of consecutive
+        patterns, the runs in random order, so that every stored chunk is read and
+        decompressed once per epoch instead of once per batch that touches it (a scan is
+        stored in scan order, so a run is also a compact patch of the object).
+        """
+        if not self.data.lazy:
+            order = self.rng.permutation(self.m)
+            return [order[first:first + batch] for first in range(0, self.m, batch)]
+        firsts = self.rng.permutation(np.arange(0, self.m, batch))
+        return [np.arange(first, min(self.m, first + batch)) for first in firsts]
 
     def batch_size(self) -> int:
         """Patterns per update in the coming epoch: ``batch_size``, doubled every
