@@ -79,7 +79,7 @@ def test_checkpoints_load_without_unpickling(tmp_path):
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_completes(tiny_dataset, tmp_path):
     run = tmp_path / "run"
-    epochs = 30
+    epochs = 12
     args = ["train", "--no-progress-bar",
             *cli_settings(tiny_dataset, run, training__max_epochs=epochs)]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
