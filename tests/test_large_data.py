@@ -68,8 +68,8 @@ def build_dataset(folder: Path, size_mib: float, n: int = 32, step_px: float = 3
 
 
 # -- what runs in the child process --------------------------------------------------------------
-def _settings(folder: Path, budget_mib: int, n: int, run: Path, gridsize: int
-              ) -> dict[str, Any]:
+def _settings(folder: Path, budget_mib: int, n: int, run: Path, gridsize: int,
+              stage: str) -> dict[str, Any]:
     return {"data.path": str(folder), "data.memory_budget_mb": budget_mib, "model.N": n,
             "model.gridsize": gridsize,
             "model.width": 8, "model.depth": 2, "training.batch_size": 16,
@@ -81,9 +81,10 @@ def _settings(folder: Path, budget_mib: int, n: int, run: Path, gridsize: int
             # One stitching sweep: alignment passes re-use predictions cached in memory
             # (engine.model.reconstruct.CACHE_LIMIT_BYTES), which is not streaming.
             "inference.alignment_passes": 0, "inference.refine_iterations": 0,
-            # One refinement epoch: it streams the patterns batch by batch too (the default
-            # 40 epochs over 16k patterns would only lengthen the test).
-            "refinement.epochs": 1}
+            # One refinement epoch in inference: it streams the patterns batch by batch too
+            # (the default 40 epochs over 16k patterns would only lengthen the test); the
+            # training stage runs the same refinement code, so it skips it.
+            "refinement.epochs": 1 if stage == "infer" else 0}
 
 
 def _run_stage(stage: str, folder: Path, budget_mib: int, n: int, run: Path, gridsize: int,
@@ -97,7 +98,8 @@ def _run_stage(stage: str, folder: Path, budget_mib: int, n: int, run: Path, gri
             if message.startswith("stitching"):
                 marks["peak_before_stitch_mib"] = peak_rss_mib()
 
-    cfg = engine.resolve_config(overrides=_settings(folder, budget_mib, n, run, gridsize))
+    cfg = engine.resolve_config(overrides=_settings(folder, budget_mib, n, run, gridsize,
+                                                    stage))
     data = engine.load_dataset(cfg.config.data)
     marks["after_load_mib"] = peak_rss_mib()
     if stage == "train":
