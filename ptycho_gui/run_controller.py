@@ -31,11 +31,11 @@ NEWEST_RUN_SOURCE = f"{GUI_SOURCE} newest run"
 """Source label of an inference checkpoint set from the newest training (not a pin)."""
 
 RUN_FOLDER_SOURCE = f"{GUI_SOURCE} new run folder"
+"""Source label of the run folder a GUI training writes."""
 
 OUTPUT_KEYS = {"train": "training.output_dir", "infer": "inference.output"}
 """The output path setting of each kind of run (asked about when a session file sets it
 outside the session's folder)."""
-"""Source label of the run folder a GUI training writes."""
 
 RUN_PREFIX = "run-"
 _RUN_NAME = re.compile(rf"{RUN_PREFIX}(\d+)$")
@@ -159,8 +159,7 @@ class RunController(QObject):
             if not self.dialogs.ask_confirm(
                     self.window, "Folder not empty",
                     f"{out_dir} already holds files. Simulate into it anyway? The "
-                    "simulation's own files there (dataset.npz, product.h5, diffraction.h5, "
-                    "truth.h5) are replaced; other files stay."):
+                    "simulation's own files there are replaced; other files stay."):
                 return False
             extra = {"simulation.overwrite": (True, f"{GUI_SOURCE} (asked)")}
         resolved = self._resolved("simulate", extra)
