@@ -110,6 +110,18 @@ class Reporter:
         """Once, at the end (status completed, cancelled or failed)."""
 
 
+def epoch_line(epoch: int, values: Mapping[str, Any]) -> str:
+    """The log line of one epoch's metrics (CLI and GUI): ``epoch 3: train_loss -7.5, ...``.
+
+    Values that were not measured (NaN: e.g. no validation in an epoch cut short by a Stop)
+    are left out rather than shown as "nan".
+    """
+    shown = ", ".join(f"{k} {float(v):.4g}" for k, v in values.items()
+                      if isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and np.isfinite(float(v)))
+    return f"epoch {int(epoch) + 1}: {shown}"
+
+
 @dataclass
 class Throttle:
     """True at most once per ``interval_s`` (the first call is always True)."""
@@ -176,8 +188,7 @@ class TqdmReporter(Reporter):
         self._bar.update(progress.done - self._bar.n)
 
     def metrics(self, epoch: int, values: Mapping[str, float]) -> None:
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, float))
-        self.log("info", f"epoch {epoch + 1}: {shown}")
+        self.log("info", epoch_line(epoch, values))
 
     def log(self, level: str, message: str) -> None:
         if level == "error":

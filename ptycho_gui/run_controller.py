@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from engine.config import GUI_SOURCE, ResolvedConfig, output_path_warning, outside_output_paths
 from engine.errors import EngineError
-from engine.reporting import Progress
+from engine.reporting import Progress, epoch_line
 
 from .dialogs import Dialogs
 from .document import SessionDocument
@@ -293,9 +293,7 @@ class RunController(QObject):
 
     def _on_reporter_metrics(self, epoch: int, values: dict) -> None:
         self.window.show_metrics(epoch, values)
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items()
-                          if isinstance(v, (int, float)) and not isinstance(v, bool))
-        self.window.log("info", f"epoch {epoch + 1}: {shown}")
+        self.window.log("info", epoch_line(epoch, values))
 
     @Slot(object)
     def _on_runner_finished(self, outcome: JobOutcome) -> None:

@@ -35,3 +35,14 @@ def test_a_count_per_epoch_gets_a_bar_per_epoch():
                for epoch in range(3) for step in range(1, 11)]
     bars, text = _bars(updates)
     assert len(bars) == 3 and text == "train epoch 3/3 10/10"
+
+
+def test_epoch_line_leaves_out_what_an_epoch_cut_by_stop_did_not_measure():
+    stream = io.StringIO()
+    reporter = TqdmReporter(stream=stream)
+    # A Stop mid-epoch: training loss of the batches done, no validation ran.
+    reporter.metrics(4, {"train_loss": -7.58312, "val_loss": float("nan"), "lr": 0.003})
+    reporter.close()
+    line = stream.getvalue().strip()
+    assert line == "epoch 5: train_loss -7.583, lr 0.003"
+    assert "nan" not in line
