@@ -230,6 +230,31 @@ def test_stop_token_cancels_with_a_loadable_checkpoint(tiny_data, tmp_path):
     assert any("live training estimate" in message for _, message in rec.of("log"))
 
 
+def test_a_stop_between_epochs_adds_no_epoch_and_keeps_the_live_estimate(tiny_data, tmp_path):
+    """Ctrl-C as an epoch ends (the CLI case): the stop is taken before the next epoch's
+    first batch. No phantom epoch repeating the last losses, and the cancelled run still
+    writes the live estimate instead of stitching the whole scan through the network."""
+    from engine.runs import train
+
+    class StopAfterFirstEpoch(Recorder):
+        def metrics(self, epoch, values):
+            super().metrics(epoch, values)
+            stop.set()
+
+    stop = threading.Event()
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(tiny_data, run_dir, training__max_epochs=5)
+    rec = StopAfterFirstEpoch()
+    result = train(cfg, reporter=rec, stop=stop)
+    assert result.status == "cancelled" and result.epochs == 1
+    assert [e for e, _ in rec.of("metrics")] == [0]
+    assert len(result.history) == 1
+    stages = {p.stage for p in rec.of("progress")}
+    assert "stitch" not in stages, stages
+    assert any("live training estimate" in message for _, message in rec.of("log"))
+    assert (run_dir / "reconstruction.h5").is_file()
+
+
 def test_a_stop_during_the_stitching_ends_the_run_as_cancelled(tiny_data, tmp_path):
     """Training finished, then Stop while the network stitches the scan: the stitching ends
     within a batch, the run is cancelled (not refined), its files are written."""

@@ -91,6 +91,10 @@ class EpochMetrics(L.Callback):
             "epoch_time_s": now - self._start,
             "patterns_per_s": self._groups * self.channels * trainer.world_size / train_s,
         }
+        if self._groups == 0:
+            # A stop taken at the start of an epoch: Lightning still ends that epoch, but
+            # nothing was trained in it; a row would repeat the last losses as a new epoch.
+            return
         if trainer.is_global_zero:
             self.rows.append(row)
             self.on_epoch(row)
@@ -119,6 +123,7 @@ class PreviewCanvas:
         self._num: torch.Tensor | None = None
         self._den: torch.Tensor | None = None
         self._prev: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._added = False
 
     def _ensure(self, device: torch.device) -> None:
         if self._num is None or self._num.device != device:
@@ -145,12 +150,16 @@ class PreviewCanvas:
         wgt = self.weight.expand(p.shape[0], n, n)
         self._num.index_add_(0, index, (p * wgt).reshape(-1))
         self._den.index_add_(0, index, wgt.reshape(-1))
+        self._added = True
 
     def end_epoch(self) -> None:
-        if self._num is not None and self._den is not None:
+        """The epoch's sums become the previous epoch's; an epoch that added nothing (ended
+        by a stop before its first batch) keeps the estimate of the one before."""
+        if self._num is not None and self._den is not None and self._added:
             self._prev = (self._num.clone(), self._den.clone())
             self._num.zero_()
             self._den.zero_()
+        self._added = False
 
     def image(self) -> np.ndarray | None:
         """The current estimate, complex64 ``(H, W)`` numpy with NaN where never covered."""
