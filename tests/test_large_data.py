@@ -126,7 +126,7 @@ def child(stage: str, folder: Path, budget_mib: int, n: int, run: Path,
     """
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(2)
     from engine.bench import current_rss_mib, peak_rss_mib
 
     t0 = time.perf_counter()
@@ -152,7 +152,7 @@ def run_child(stage: str, folder: Path, budget_mib: int, n: int, run: Path, grid
               timeout: float = 600, fixed_mmap: bool = False) -> dict[str, Any]:
     # The children import this checkout's engine (not another installed copy).
     path = os.pathsep.join(p for p in (str(HERE.parents[1]), os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", PYTHONPATH=path,
+    env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONWARNINGS="ignore", PYTHONPATH=path,
                **(FIXED_MMAP_THRESHOLD if fixed_mmap else {}))
     proc = subprocess.run(
         [sys.executable, str(HERE), "--child", stage, "--folder", str(folder), "--budget-mib",
