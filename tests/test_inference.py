@@ -139,6 +139,35 @@ def test_inference_stop_token_cancels(trained, tiny_data, tmp_path):
     assert not (tmp_path / "c.h5").exists()
 
 
+def test_a_cancelled_inference_leaves_the_earlier_output_as_it_was(trained, tiny_data, tmp_path,
+                                                                  capsys, monkeypatch):
+    """Ctrl-C during ``ptycho-engine infer`` into an existing file: the file is untouched and
+    the CLI says so, instead of claiming every pattern was reconstructed."""
+    import contextlib
+
+    from engine.cli import train_cmd
+    from engine.cli.main import main
+
+    out = tmp_path / "c.h5"
+    args = ["infer", "--checkpoint", str(trained.checkpoints["last"]), "--data", str(tiny_data),
+            "--out", str(out), "--no-progress-bar", "--accelerator", "cpu"]
+    assert main(args) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+
+    @contextlib.contextmanager
+    def ctrl_c_already_pressed(stop):  # the first Ctrl-C of _interrupt_sets, given at once
+        stop.set()
+        yield
+
+    monkeypatch.setattr(train_cmd, "_interrupt_sets", ctrl_c_already_pressed)
+    assert main(args) == 1
+    text = capsys.readouterr()
+    assert "inference cancelled after" in text.out and f"{out} is as it was" in text.out
+    assert "patterns in" not in text.out and "stopped after" in text.err
+    assert out.read_bytes() == before
+
+
 def test_demo_end_to_end_on_the_tiny_preset(tmp_path, capsys):
     from engine.cli.main import main
 

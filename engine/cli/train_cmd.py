@@ -188,8 +188,13 @@ def _infer(args: argparse.Namespace) -> int:
             result = infer_from_config(resolved, reporter=reporter, stop=stop)
     finally:
         reporter.close()
-    print(f"inference {result.status}: {result.n_patterns} patterns in {result.seconds:.2f} s "
-          f"({result.patterns_per_s:.0f} patterns/s on {result.device})")
+    if result.status == "completed":
+        print(f"inference completed: {result.n_patterns} patterns in {result.seconds:.2f} s "
+              f"({result.patterns_per_s:.0f} patterns/s on {result.device})")
+    else:
+        target = resolved.config.inference.output
+        print(f"inference cancelled after {result.seconds:.2f} s: nothing written"
+              + (f" ({target} is as it was)" if target else ""))
     if result.output:
         print(f"wrote {result.output}")
         for png in result.pngs or ():

@@ -195,9 +195,13 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
             refine_iterations=session.inference.refine_iterations,
             alignment_passes=session.inference.alignment_passes, reporter=report, stop=stop)
         module.net.to("cpu")
-        report.log("info", f"reconstructed {stitched.n_patterns} patterns in "
-                   f"{stitched.seconds:.2f} s ({stitched.patterns_per_s:.0f} patterns/s on "
-                   f"{device})")
+        if stitched.completed:
+            report.log("info", f"reconstructed {stitched.n_patterns} patterns in "
+                       f"{stitched.seconds:.2f} s ({stitched.patterns_per_s:.0f} patterns/s on "
+                       f"{device})")
+        else:
+            report.log("info", f"stopped after {stitched.seconds:.2f} s: the image holds the "
+                       "groups reconstructed so far; nothing is written")
         # The whole stitched object, refined against every pattern (refinement.epochs).
         refined = refine_stage(loaded, stitched.obj, stitched.mask,
                                module.net.effective_probe().detach().cpu().numpy(), session,
