@@ -7,9 +7,11 @@ thread when the first run starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from .qtenv import select_pyside6
@@ -88,7 +90,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setWindowIcon(icon("app"))
     window = create_main_window(args.session)
     window.show()
-    return int(app.exec())
+    with garbage_collected_between_events():
+        return int(app.exec())
+
+
+@contextlib.contextmanager
+def garbage_collected_between_events(interval_s: float = 1.0) -> Iterator[None]:
+    """Python's cycle collector runs from a GUI-thread timer while the app runs, not at
+    whatever allocation trips it.
+
+    Left automatic, a collection can start inside a paint event (pyqtgraph paints from
+    Python) and free a Qt paint device that is being painted: Qt then crashes in
+    ``QPainter::restore`` ("Cannot destroy paint device that is being painted"). Collecting
+    between events (pyqtgraph's :class:`GarbageCollector`, the documented remedy) keeps the
+    same memory bound, one second at a time; the worker thread's cycles are collected there
+    too. Automatic collection is restored afterwards.
+    """
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    was_enabled = gc.isenabled()
+    collector = GarbageCollector(interval=interval_s)
+    try:
+        yield
+    finally:
+        collector.timer.stop()
+        if was_enabled:
+            gc.enable()
 
 
 if __name__ == "__main__":

@@ -139,6 +139,7 @@ class CompareView(QWidget):
         self._show(self.panel_a, a, "A")
         self._show(self.panel_b, b, "B")
         self.update_difference()
+        self._fit_common_levels()
 
     def set_a(self, result: OpenedResult) -> None:
         self.set_pair(result, self.b)
@@ -214,6 +215,17 @@ class CompareView(QWidget):
         panel.set_pixel_size(self.pixel_size)
         panel.set_data(obj, fit_levels=False)
 
+    def _fit_common_levels(self) -> None:
+        """A and B on one colour scale, fitted to both (a phase of 0..1 rad would otherwise
+        fill a sliver of the full-turn colour wheel): equal colours mean equal values."""
+        fitted = [levels for levels in (self.panel_a.fitted_levels(),
+                                        self.panel_b.fitted_levels()) if levels is not None]
+        if not fitted:
+            return
+        common = (min(low for low, _ in fitted), max(high for _, high in fitted))
+        for panel in (self.panel_a, self.panel_b):
+            panel.fit_levels(common)
+
     def _show_difference(self) -> None:
         aligned = self._aligned
         if self.component_box.currentText() == "phase":
@@ -267,6 +279,7 @@ class CompareView(QWidget):
     def _on_component_box_changed(self, component: str) -> None:
         for panel in (self.panel_a, self.panel_b):
             panel.set_component(component)
+        self._fit_common_levels()
         self.panel_diff.set_labels({"real": DIFFERENCE_LABELS[component]})
         if self.difference is not None:
             self._show_difference()

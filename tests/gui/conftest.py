@@ -6,6 +6,8 @@ so window geometry and recent files of the developer are never read or written.
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 pytest.importorskip("PySide6", reason="the GUI needs the 'gui' extra (PySide6)")
@@ -23,6 +25,18 @@ def isolated_qsettings(tmp_path):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       str(tmp_path / "user-settings"))
     yield
+
+
+@pytest.fixture(autouse=True)
+def garbage_collected_between_tests():
+    """As in the app (``ptycho_gui.app.garbage_collected_between_events``): no automatic
+    cycle collection while Qt paints; the test's garbage is collected once it has ended."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    yield
+    gc.collect(0)  # with collection off, all of the test's objects are in generation 0
+    if was_enabled:
+        gc.enable()
 
 
 @pytest.fixture

@@ -283,3 +283,25 @@ def test_opening_a_session_shows_its_newest_run_after_a_restart(window, tmp_path
     assert window.action_export.isEnabled()
     window.controller.session.new_session()  # New: defaults, nothing of the old runs
     assert window.reconstruction_view.obj is None
+
+
+def test_compare_view_shows_a_and_b_on_one_fitted_colour_scale(qtbot, tmp_path):
+    """A weak phase (a few tenths of a radian, as in a real sample) fills the colour bar of
+    both panels, with the same levels in A and B: equal colours mean equal values."""
+    rng = np.random.default_rng(3)
+    phase_a = 0.3 * rng.random((48, 56))
+    a_obj = (0.9 * np.exp(1j * phase_a)).astype(np.complex64)
+    b_obj = (0.8 * np.exp(1j * (phase_a + 0.05))).astype(np.complex64)
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.set_pair(open_result(_product(tmp_path / "a.h5", a_obj)),
+                  open_result(_product(tmp_path / "b.h5", b_obj)))
+    levels_a, levels_b = view.panel_a.levels(), view.panel_b.levels()
+    assert levels_a == pytest.approx(levels_b)
+    low, high = levels_a
+    assert -0.05 < low < 0.05 and 0.3 < high < 0.4  # fitted to both phases, not -pi..pi
+    assert "phase range fitted" in view.panel_a.title.text()
+    view.component_box.setCurrentText("amplitude")
+    low, high = view.panel_b.levels()
+    assert view.panel_a.levels() == pytest.approx((low, high))
+    assert 0.75 < low <= 0.8 and 0.9 <= high < 0.95  # both amplitudes, one scale

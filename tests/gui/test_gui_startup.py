@@ -101,3 +101,28 @@ def test_help_menu_shows_guide_shortcuts_and_versions(window, qtbot):
     for version in (torch.__version__.split("+")[0], lightning.__version__, qVersion()):
         assert version in about
     assert "CPU" in about or "CUDA" in about
+
+
+def test_while_the_app_runs_cycles_are_collected_between_events_not_during_paint(qtbot):
+    """Automatic collection is off while the app's event loop runs (a collection inside a
+    paint event can free a paint device being painted: a crash); a GUI-thread timer still
+    frees reference cycles, and automatic collection comes back afterwards."""
+    import gc
+    import weakref
+
+    from ptycho_gui.app import garbage_collected_between_events
+
+    class Node:
+        pass
+
+    gc.enable()
+    with garbage_collected_between_events(interval_s=0.05):
+        assert not gc.isenabled()
+        refs = []
+        for _ in range(2000):  # enough young objects to pass the first threshold
+            a, b = Node(), Node()
+            a.other, b.other = b, a  # a cycle: only the collector frees it
+            refs.append(weakref.ref(a))
+        del a, b
+        qtbot.waitUntil(lambda: all(r() is None for r in refs), timeout=5000)
+    assert gc.isenabled()
