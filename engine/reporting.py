@@ -116,9 +116,11 @@ def epoch_line(epoch: int, values: Mapping[str, Any]) -> str:
     Values that were not measured (NaN: e.g. no validation in an epoch cut short by a Stop)
     are left out rather than shown as "nan".
     """
-    shown = ", ".join(f"{k} {float(v):.4g}" for k, v in values.items()
-                      if isinstance(v, (int, float)) and not isinstance(v, bool)
-                      and np.isfinite(float(v)))
+    first = ("train_loss", "val_loss", "lr")  # the same order wherever the dict came from
+    keys = [k for k in first if k in values] + [k for k in values if k not in first]
+    shown = ", ".join(f"{k} {float(values[k]):.4g}" for k in keys
+                      if isinstance(values[k], (int, float)) and not isinstance(values[k], bool)
+                      and np.isfinite(float(values[k])))
     return f"epoch {int(epoch) + 1}: {shown}"
 
 

@@ -41,7 +41,8 @@ def test_epoch_line_leaves_out_what_an_epoch_cut_by_stop_did_not_measure():
     stream = io.StringIO()
     reporter = TqdmReporter(stream=stream)
     # A Stop mid-epoch: training loss of the batches done, no validation ran.
-    reporter.metrics(4, {"train_loss": -7.58312, "val_loss": float("nan"), "lr": 0.003})
+    # (keys in another order, as a Qt signal delivers the dict: losses still come first)
+    reporter.metrics(4, {"lr": 0.003, "train_loss": -7.58312, "val_loss": float("nan")})
     reporter.close()
     line = stream.getvalue().strip()
     assert line == "epoch 5: train_loss -7.583, lr 0.003"
