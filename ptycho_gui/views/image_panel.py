@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.render import CYCLIC_MAP, LINEAR_MAP, Display, format_length
 
@@ -83,6 +91,10 @@ class ImagePanel(QWidget):
         self.frames = 0
         self._title = title
         self.title = QLabel(title)
+        # A long title (a run's path, "phase range fitted") is cut at the panel's edge
+        # instead of widening the panel (side-by-side panels would run off the window).
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setToolTip(title)
         self.component_box = QComboBox()
         self.component_box.addItems(list(components))
         self.component_box.setCurrentText(component)
@@ -139,9 +151,13 @@ class ImagePanel(QWidget):
         self.fit_group = leader.fit_group
         self.fit_group.add(self.plot)
 
+    def _show_title(self, text: str) -> None:
+        self.title.setText(text)
+        self.title.setToolTip(text)  # the whole title, where the panel cuts it
+
     def set_title(self, title: str) -> None:
         self._title = title
-        self.title.setText(title)
+        self._show_title(title)
 
     def value_label(self, component: str) -> str:
         """The colour bar's label of ``component`` (``labels`` first, then the defaults)."""
@@ -285,12 +301,12 @@ class ImagePanel(QWidget):
                 and self.colormap_name != LINEAR_MAP:
             self.colormap_name = LINEAR_MAP
             self.colorbar.setColorMap(pg.colormap.get(LINEAR_MAP))
-            self.title.setText(f"{self._title} (phase range fitted: linear colours)")
+            self._show_title(f"{self._title} (phase range fitted: linear colours)")
 
     def _reset_colormap(self) -> None:
         self.colormap_name = self._colormap_name(self.component)
         self.colorbar.setColorMap(pg.colormap.get(self.colormap_name))
-        self.title.setText(self._title)
+        self._show_title(self._title)
 
     def _on_fit_button_clicked(self) -> None:
         self.fit_levels()

@@ -286,6 +286,8 @@ def test_opening_a_session_shows_its_newest_run_after_a_restart(window, tmp_path
 
 
 def test_compare_view_shows_a_and_b_on_one_fitted_colour_scale(qtbot, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
     """A weak phase (a few tenths of a radian, as in a real sample) fills the colour bar of
     both panels, with the same levels in A and B: equal colours mean equal values."""
     rng = np.random.default_rng(3)
@@ -294,8 +296,19 @@ def test_compare_view_shows_a_and_b_on_one_fitted_colour_scale(qtbot, tmp_path):
     b_obj = (0.8 * np.exp(1j * (phase_a + 0.05))).astype(np.complex64)
     view = CompareView()
     qtbot.addWidget(view)
-    view.set_pair(open_result(_product(tmp_path / "a.h5", a_obj)),
+    view.resize(1000, 600)
+    view.show()
+    long_name = "a-reconstruction-with-a-long-descriptive-name.h5"
+    view.set_pair(open_result(_product(tmp_path / long_name, a_obj)),
                   open_result(_product(tmp_path / "b.h5", b_obj)))
+    qtbot.waitUntil(lambda: view.panel_diff.isVisible())
+    # Long titles are cut, not widening the panels: all three stay inside the view.
+    for _ in range(5):
+        QApplication.processEvents()
+    assert view.width() <= 1000  # not grown to fit the titles (it grew to 1419 px)
+    right_edge = view.panel_diff.mapTo(view, view.panel_diff.rect().topRight()).x()
+    assert right_edge <= view.width()
+    assert view.panel_a.title.toolTip() == view.panel_a.title.text()
     levels_a, levels_b = view.panel_a.levels(), view.panel_b.levels()
     assert levels_a == pytest.approx(levels_b)
     low, high = levels_a
