@@ -64,6 +64,9 @@ class PreviewController(QObject):
         self.loader.finished.connect(self._on_loader_finished)
         self.loader.signals.log.connect(window.log)
         runner.signals.preview_ready.connect(self._on_preview_ready)
+        # A run's last live frame is drawn when it ends, not a frame interval later (a run
+        # without a result, e.g. one that failed, would otherwise end on an older frame).
+        runner.finished.connect(self._on_runner_finished)
         window.action_export.triggered.connect(lambda: self.export())
         window.action_open_result.triggered.connect(lambda: self.open_reconstruction())
         self.opener.finished.connect(self._on_opener_finished)
@@ -147,6 +150,11 @@ class PreviewController(QObject):
         if self._frame_timer.isActive():
             return  # the frame waits in the slot; newer ones replace it
         self.show_newest_frame()
+
+    def _on_runner_finished(self, _outcome: object) -> None:
+        self._frame_timer.stop()
+        if not self.closing:
+            self.show_newest_frame()
 
     @Slot()
     def show_newest_frame(self) -> None:
