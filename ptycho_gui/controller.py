@@ -174,10 +174,12 @@ class MainController(QObject):
         return True
 
     def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
-        """Stop both worker threads and wait for them; True when both ended."""
+        """Stop every worker thread (runs, previews, comparisons) and wait for them; True
+        when all ended."""
         self._quit_when_idle = False
         self.runs.closing = True
         ok = self.previews.shutdown(timeout_s)
+        ok = self.window.compare_view.shutdown(timeout_s) and ok
         return self.runs.shutdown(timeout_s) and ok
 
     def _restore_window(self) -> None:

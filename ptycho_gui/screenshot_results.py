@@ -35,7 +35,7 @@ def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Pa
     """Open the newest run of ``runs`` with units, compare it with ``truth``; save the shots."""
     from PySide6.QtCore import Qt
 
-    from .screenshot import screenshot_window
+    from .screenshot import _wait, screenshot_window
     from .views.imaging import HSV
 
     window = screenshot_window(work_dir, size)
@@ -71,7 +71,8 @@ def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Pa
     view.left.set_component("amplitude")
     window.view_tabs.setCurrentWidget(window.frc_view)
     shot("frc")
-    c.results.compare(truth, newest.path)
+    if c.results.compare(truth, newest.path) and window.compare_view.busy:
+        _wait(window.compare_view.compared, 120)  # compared off the GUI thread
     shot("compare")
     window.close()
     return written

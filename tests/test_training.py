@@ -418,3 +418,28 @@ def test_physical_prior_is_bounded_and_closer_to_the_truth_when_refined(tiny_dat
     assert float(refined.abs().max()) <= 2.0 + 1e-5  # bounded by model.amplitude_max
     (a0, p0), (a2, p2) = stitched_ssim(start), stitched_ssim(refined)
     assert a2 > a0 + 0.05 and p2 > p0 + 0.05  # measured: 0.54 -> 0.66, 0.28 -> 0.41
+
+
+def test_the_live_estimate_keeps_what_an_epoch_cut_short_did_not_visit():
+    """A Stop early in an epoch: the cancelled run's image (the live estimate) still covers
+    the whole scan, with the newest patches where the cut epoch reached."""
+    from engine.training.callbacks import PreviewCanvas
+
+    n = 8
+    canvas = PreviewCanvas((32, 32), torch.ones(1, n, n, dtype=torch.complex64))
+    grid = [(x, y) for x in range(4, 29, 4) for y in range(4, 29, 4)]
+
+    def add(points, value):
+        pos = torch.tensor(points, dtype=torch.float64)[:, None, :]  # groups of one
+        patches = torch.full((len(points), 1, n, n), value, dtype=torch.complex64)
+        canvas.add({"positions": pos}, patches)
+
+    add(grid, 1.0)          # a whole epoch
+    canvas.end_epoch()
+    add([(4.0, 4.0)], 2.0)  # the next one, stopped after one batch
+    canvas.end_epoch()
+    image = canvas.image()
+    covered = np.isfinite(image)
+    assert covered[4:28, 4:28].all()  # the whole scan, not the one batch
+    assert image[16, 16] == pytest.approx(1.0)  # unvisited: the last full epoch
+    assert image[3, 3] == pytest.approx(2.0)    # visited: the newest patch

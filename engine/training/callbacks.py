@@ -153,10 +153,16 @@ class PreviewCanvas:
         self._added = True
 
     def end_epoch(self) -> None:
-        """The epoch's sums become the previous epoch's; an epoch that added nothing (ended
-        by a stop before its first batch) keeps the estimate of the one before."""
+        """The epoch's sums become the previous epoch's. Where the epoch added (almost)
+        nothing, the previous estimate stays: an epoch cut short by a stop covers part of
+        the object, and the cancelled run's image must not shrink to that part."""
         if self._num is not None and self._den is not None and self._added:
-            self._prev = (self._num.clone(), self._den.clone())
+            num, den = self._num.clone(), self._den.clone()
+            if self._prev is not None:
+                unseen = den < 1e-3 * float(den.max())
+                num = torch.where(unseen, self._prev[0], num)
+                den = torch.where(unseen, self._prev[1], den)
+            self._prev = (num, den)
             self._num.zero_()
             self._den.zero_()
         self._added = False

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,13 +31,30 @@ from PySide6.QtWidgets import (
 from engine.errors import EngineError
 
 from ..results import OpenedResult, open_result
+from ..worker import Job, JobOutcome, JobRunner
 from .frc_view import FrcView
 from .image_panel import ImagePanel
 from .units import PixelSize, valid_pixel_size
 
 COMPARED = ("phase", "amplitude")
+SHUTDOWN_TIMEOUT_S = 30.0
+"""How long closing waits for a running comparison (seconds for the largest objects)."""
 DIFFERENCE_LABELS = {"phase": "phase B - A (rad)", "amplitude": "amplitude B - A"}
 PRODUCT_FILTER = "Reconstructions (*.h5 *.hdf5);;All files (*)"
+
+
+def compare_job(a: np.ndarray, b: np.ndarray, register: bool, phase_ramp: bool,
+                request: int) -> Job:
+    """Align B onto A and score it (``engine.metrics``), off the GUI thread: for large
+    objects this takes seconds (about 5 s for two 2048 x 2048 objects on two cores)."""
+
+    def run(reporter: Any, stop: Any) -> tuple[Any, dict[str, Any]]:
+        from engine.metrics import align, evaluate  # scipy and scikit-image: on first use
+
+        aligned = align(b, a, register=register, phase_ramp=phase_ramp)
+        return aligned, evaluate(b, a, register=register, phase_ramp=phase_ramp)
+
+    return Job("compare", run, {"request": request})
 
 
 def centre_offsets(shape_a: tuple[int, ...], shape_b: tuple[int, ...]
@@ -67,6 +85,13 @@ class CompareView(QWidget):
         self.scores: dict[str, Any] | None = None
         self.difference: np.ndarray | None = None
         self._aligned: Any = None
+        # Comparisons run on a thread of their own, which lives only while one runs (a view
+        # destroyed while idle takes no running thread with it); only the newest request's
+        # result is shown.
+        self._comparer: JobRunner | None = None
+        self._closed = False
+        self._request = 0
+        self._waiting = False  # a newer request waits for the running comparison to end
         # Replaced in tests: returns a chosen file path or "".
         self.choose_file: Callable[[str], str] = self._choose_file
         self.open_a_button = QPushButton("Open A…")
@@ -153,25 +178,61 @@ class CompareView(QWidget):
         return valid_pixel_size(self.a.object_pixel_size_m) if self.a else None
 
     def update_difference(self) -> None:
-        """Align B onto A and show the difference, the scores and the FRC."""
-        from engine.metrics import align, evaluate  # scipy and scikit-image: on first use
-
+        """Align B onto A and show the difference, the scores and the FRC (computed off the
+        GUI thread; :attr:`compared` fires when they are shown)."""
+        self._request += 1
         self.scores, self.difference = None, None
         a, b = self._objects()
         if a is None or b is None or self.a is None or self.b is None:
             self.panel_diff.clear()
             self.frc_view.clear()
             return
+        self.summary.setText(f"Comparing {self.b.label} with {self.a.label}…")
+        self._start_newest()
+
+    @property
+    def busy(self) -> bool:
+        """A comparison is being computed."""
+        return self._comparer is not None and self._comparer.busy
+
+    def _start_newest(self) -> None:
+        if self.busy:
+            self._waiting = True
+            return
+        self._waiting = False
+        a, b = self._objects()
+        if a is None or b is None or self._closed:
+            return
+        if self._comparer is None:
+            self._comparer = JobRunner("compare", self)
+            self._comparer.finished.connect(self._on_comparer_finished)
+        self._comparer.start(compare_job(a, b, self.register_box.isChecked(),
+                                         self.ramp_box.isChecked(), self._request))
+
+    def _end_comparer(self, timeout_s: float) -> bool:
+        runner, self._comparer = self._comparer, None
+        if runner is None:
+            return True
+        ended = runner.shutdown(timeout_s)  # idle: the thread ends at once
+        runner.deleteLater()
+        return ended
+
+    def _on_comparer_finished(self, outcome: JobOutcome) -> None:
+        if self._waiting:
+            self._start_newest()
+            return
+        self._end_comparer(SHUTDOWN_TIMEOUT_S)
+        if outcome.job.context["request"] != self._request or self.a is None \
+                or self.b is None:
+            return  # superseded (a result was cleared meanwhile)
         label_a, label_b = self.a.label, self.b.label
-        register, ramp = self.register_box.isChecked(), self.ramp_box.isChecked()
-        try:
-            aligned = align(b, a, register=register, phase_ramp=ramp)
-            self.scores = evaluate(b, a, register=register, phase_ramp=ramp)
-        except EngineError as exc:
+        if outcome.status != "completed":
             self.panel_diff.clear()
             self.frc_view.clear()
-            self._report(f"Cannot compare {label_a} with {label_b}: {exc}")
+            self._report(f"Cannot compare {label_a} with {label_b}: {outcome.error}")
             return
+        aligned, self.scores = outcome.result
+        register = self.register_box.isChecked()
         rows, cols = aligned.box  # on A's pixel grid
         self.panel_diff.set_origin(cols.start, rows.start)
         self._aligned = aligned
@@ -191,6 +252,18 @@ class CompareView(QWidget):
             text += f"; {name} PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.3f}"
         text += self._pixel_warning()
         self._report(text)
+
+    def shutdown(self, timeout_s: float) -> bool:
+        """End the comparison thread (a running comparison is waited for); no new ones."""
+        self._closed = True
+        return self._end_comparer(timeout_s)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        """A compare view shown as its own window ends its thread when closed (inside the
+        main window, the window's controller does it)."""
+        if self.isWindow():
+            self.shutdown(SHUTDOWN_TIMEOUT_S)
+        super().closeEvent(event)
 
     def _objects(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         def obj(result: OpenedResult | None) -> np.ndarray | None:

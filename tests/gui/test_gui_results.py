@@ -147,8 +147,10 @@ def test_compare_view_links_zoom_and_shows_the_aligned_difference(qtbot, tmp_pat
     assert view.panel_diff.colorbar.axis.labelText == "amplitude B - A"
     assert np.nanmax(np.abs(view.difference)) < 0.02  # the scale is removed too
     assert view.frc_view.resolutions_px  # FRC of B against A
-    view.swap_button.click()
+    with qtbot.waitSignal(view.compared, timeout=10000):
+        view.swap_button.click()
     assert view.a is b and view.panel_a.title.text() == "A: rec.h5"
+    assert view._comparer is None  # no thread left running while idle
 
 
 def test_compare_view_lines_up_objects_of_different_sizes(qtbot, tmp_path):
@@ -160,7 +162,8 @@ def test_compare_view_lines_up_objects_of_different_sizes(qtbot, tmp_path):
     view.choose_file = {"A": str(_product(tmp_path / "a.h5", truth)),
                         "B": str(_product(tmp_path / "b.h5", small))}.get
     view.open_a_button.click()
-    view.open_b_button.click()
+    with qtbot.waitSignal(view.compared, timeout=10000):
+        view.open_b_button.click()
     assert view.panel_b.image.pos().x() == 6 and view.panel_b.image.pos().y() == 4
     assert np.nanmax(np.abs(view.difference)) < 1e-4
     view.choose_file = lambda which: str(tmp_path / "missing.h5")
@@ -253,8 +256,9 @@ def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path):
     c.runs.state_changed.emit()  # a run ended: the list is read again
     assert panel.table.topLevelItemCount() == 3
     panel.select(out / "run-001", out / "run-003")
-    panel.compare_button.click()
-    assert window.view_tabs.currentWidget() is window.compare_view
+    with qtbot.waitSignal(window.compare_view.compared, timeout=10000):
+        panel.compare_button.click()
+        assert window.view_tabs.currentWidget() is window.compare_view
     assert window.compare_view.difference is not None
 
 
@@ -318,3 +322,30 @@ def test_compare_view_shows_a_and_b_on_one_fitted_colour_scale(qtbot, tmp_path):
     low, high = view.panel_b.levels()
     assert view.panel_a.levels() == pytest.approx((low, high))
     assert 0.75 < low <= 0.8 and 0.9 <= high < 0.95  # both amplitudes, one scale
+
+
+def test_a_large_comparison_runs_off_the_gui_thread(qtbot, tmp_path):
+    """Two 1024 x 1024 results (about a second to align and score here, seconds for larger
+    ones): the window keeps answering while they are compared, a newer request replaces an
+    older one, and only the newest comparison is shown."""
+    from PySide6.QtCore import QTimer
+
+    rng = np.random.default_rng(4)
+    big = (0.9 * np.exp(0.3j * rng.random((1024, 1024)))).astype(np.complex64)
+    view = CompareView()
+    qtbot.addWidget(view)
+    a = open_result(_product(tmp_path / "a.h5", big))
+    b = open_result(_product(tmp_path / "b.h5", (big * np.exp(0.2j)).astype(np.complex64)))
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    with qtbot.waitSignal(view.compared, timeout=60000) as done:
+        view.set_pair(a, b)
+        assert view.busy and "Comparing b.h5 with a.h5" in view.summary.text()
+        view.register_box.setChecked(True)  # a newer request while the first one runs
+    timer.stop()
+    assert "shift (dy, dx)" in done.args[0]  # the newest request's result, not the first
+    assert "offset 0.200 rad" in done.args[0]
+    assert len(ticks) >= 5  # the event loop kept running during the comparison
+    assert view.shutdown(10)
