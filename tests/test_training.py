@@ -426,8 +426,10 @@ def test_the_live_estimate_keeps_what_an_epoch_cut_short_did_not_visit():
     from engine.training.callbacks import PreviewCanvas
 
     n = 8
-    canvas = PreviewCanvas((32, 32), torch.ones(1, n, n, dtype=torch.complex64))
-    grid = [(x, y) for x in range(4, 29, 4) for y in range(4, 29, 4)]
+    r2 = (torch.arange(n) - 3.5)[:, None] ** 2 + (torch.arange(n) - 3.5)[None, :] ** 2
+    probe = torch.exp(-r2 / 2.0).to(torch.complex64)[None]  # a beam fading to its edges
+    canvas = PreviewCanvas((32, 32), probe)
+    grid = [(x, y) for x in range(4, 29) for y in range(4, 29)]  # densely overlapping
 
     def add(points, value):
         pos = torch.tensor(points, dtype=torch.float64)[:, None, :]  # groups of one
@@ -442,4 +444,4 @@ def test_the_live_estimate_keeps_what_an_epoch_cut_short_did_not_visit():
     covered = np.isfinite(image)
     assert covered[4:28, 4:28].all()  # the whole scan, not the one batch
     assert image[16, 16] == pytest.approx(1.0)  # unvisited: the last full epoch
-    assert image[3, 3] == pytest.approx(2.0)    # visited: the newest patch
+    assert abs(image[3, 3] - 2.0) < 0.2  # visited: mostly the newest patch

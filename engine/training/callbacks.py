@@ -153,15 +153,15 @@ class PreviewCanvas:
         self._added = True
 
     def end_epoch(self) -> None:
-        """The epoch's sums become the previous epoch's. Where the epoch added (almost)
-        nothing, the previous estimate stays: an epoch cut short by a stop covers part of
-        the object, and the cancelled run's image must not shrink to that part."""
+        """The epoch's sums, plus a tenth of the previous ones, become the previous epoch's:
+        where an epoch cut short by a stop did not reach, the earlier estimate stays (the
+        cancelled run's image must not shrink to the part the cut epoch covered), without
+        seams where the two meet."""
         if self._num is not None and self._den is not None and self._added:
             num, den = self._num.clone(), self._den.clone()
             if self._prev is not None:
-                unseen = den < 1e-3 * float(den.max())
-                num = torch.where(unseen, self._prev[0], num)
-                den = torch.where(unseen, self._prev[1], den)
+                num += 0.1 * self._prev[0]
+                den += 0.1 * self._prev[1]
             self._prev = (num, den)
             self._num.zero_()
             self._den.zero_()
