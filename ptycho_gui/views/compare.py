@@ -164,7 +164,7 @@ class CompareView(QWidget):
         self._show(self.panel_a, a, "A")
         self._show(self.panel_b, b, "B")
         self.update_difference()
-        self._fit_common_levels()
+        self._fit_levels()
 
     def set_a(self, result: OpenedResult) -> None:
         self.set_pair(result, self.b)
@@ -288,16 +288,14 @@ class CompareView(QWidget):
         panel.set_pixel_size(self.pixel_size)
         panel.set_data(obj, fit_levels=False)
 
-    def _fit_common_levels(self) -> None:
-        """A and B on one colour scale, fitted to both (a phase of 0..1 rad would otherwise
-        fill a sliver of the full-turn colour wheel): equal colours mean equal values."""
-        fitted = [levels for levels in (self.panel_a.fitted_levels(),
-                                        self.panel_b.fitted_levels()) if levels is not None]
-        if not fitted:
-            return
-        common = (min(low for low, _ in fitted), max(high for _, high in fitted))
+    def _fit_levels(self) -> None:
+        """A and B each fitted to their own values (a phase of 0..1 rad would otherwise fill
+        a sliver of the full-turn colour wheel). Not one shared scale: a reconstruction's
+        global phase and amplitude scale are arbitrary (0.4 rad and x0.8 between a run and
+        its truth are common), so shared levels would wash one of the two out; the
+        difference panel compares values after removing both."""
         for panel in (self.panel_a, self.panel_b):
-            panel.fit_levels(common)
+            panel.fit_levels()
 
     def _show_difference(self) -> None:
         aligned = self._aligned
@@ -352,7 +350,7 @@ class CompareView(QWidget):
     def _on_component_box_changed(self, component: str) -> None:
         for panel in (self.panel_a, self.panel_b):
             panel.set_component(component)
-        self._fit_common_levels()
+        self._fit_levels()
         self.panel_diff.set_labels({"real": DIFFERENCE_LABELS[component]})
         if self.difference is not None:
             self._show_difference()

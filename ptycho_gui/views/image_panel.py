@@ -280,23 +280,15 @@ class ImagePanel(QWidget):
         if self._data is not None:
             self._render(fit_range=False)  # new levels, same zoom
 
-    def fitted_levels(self) -> tuple[float, float] | None:
-        """The levels :meth:`fit_levels` would choose for the image shown (None: none/HSV)."""
-        if self._shown is None or self._shown.ndim != 2:
-            return None
-        return self._levels(self._shown, self.component, fit=True)
-
-    def fit_levels(self, levels: tuple[float, float] | None = None) -> None:
-        """Fit the colour levels to the image shown (robust percentiles, phase included), or
-        set the given fitted ``levels`` (several panels sharing one scale).
+    def fit_levels(self) -> None:
+        """Fit the colour levels to the image shown (robust percentiles, phase included).
 
         A phase fitted to less than its full turn is drawn with a linear colour map: on a
         cyclic one both ends of the range would get the same colour.
         """
         if self._shown is None or self._shown.ndim != 2:
             return
-        self.colorbar.setLevels(levels if levels is not None
-                                else self._levels(self._shown, self.component, fit=True))
+        self.colorbar.setLevels(self._levels(self._shown, self.component, fit=True))
         if self.component == "phase" and not self.diverging \
                 and self.colormap_name != LINEAR_MAP:
             self.colormap_name = LINEAR_MAP
