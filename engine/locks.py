@@ -181,6 +181,15 @@ def _write_holder(fd: int, task: str) -> None:
         os.pwrite(fd, text, 0)
 
 
+def held_files(folder: str | os.PathLike[str]) -> list[str]:
+    """Sorted names of what ``folder`` holds, its writer lock left out ([] when it does not
+    exist or cannot be read): what writing into it with ``overwrite`` would replace."""
+    try:
+        return sorted(p.name for p in Path(folder).iterdir() if p.name != LOCK_NAME)
+    except OSError:
+        return []
+
+
 @contextlib.contextmanager
 def open_output_folder(folder: str | os.PathLike[str], task: str, *, overwrite: bool,
                        setting: str = "", flag: str = "") -> Iterator[FolderLock]:
@@ -204,7 +213,7 @@ def open_output_folder(folder: str | os.PathLike[str], task: str, *, overwrite: 
     lock = lock_folder(target, task)
     try:
         if not overwrite:
-            present = sorted(p.name for p in target.iterdir() if p.name != LOCK_NAME)
+            present = held_files(target)
             if present:
                 shown = ", ".join(present[:5]) + (", ..." if len(present) > 5 else "")
                 how = f" with {flag} ({setting} = true)" if flag else \

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from engine.config import GUI_SOURCE, ResolvedConfig, output_path_warning, outside_output_paths
 from engine.errors import EngineError
+from engine.locks import held_files
 from engine.reporting import Progress, epoch_line
 
 from .dialogs import Dialogs
@@ -155,7 +156,7 @@ class RunController(QObject):
             if not out_dir:
                 return False
         extra = None
-        if _holds_files(Path(out_dir)):
+        if held_files(out_dir):
             if not self.dialogs.ask_confirm(
                     self.window, "Folder not empty",
                     f"{out_dir} already holds files. Simulate into it anyway? The "
@@ -344,11 +345,3 @@ class RunController(QObject):
     def checkpoint_follows_runs(self) -> bool:
         """False when the user pinned ``inference.checkpoint`` (typed or chose it)."""
         return self.document.source_of("inference.checkpoint") != GUI_SOURCE
-
-
-def _holds_files(folder: Path) -> bool:
-    """True when ``folder`` exists and is not empty."""
-    try:
-        return folder.is_dir() and any(folder.iterdir())
-    except OSError:
-        return False

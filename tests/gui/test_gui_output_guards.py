@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import SessionConfig, save_session
+from engine.locks import LOCK_NAME
 
 RUN_TIMEOUT_MS = 180_000
 
@@ -47,6 +48,9 @@ def test_simulate_into_a_folder_with_files_asks_and_a_no_changes_nothing(window,
     qtbot.waitUntil(lambda: not c.previews.loader.busy, timeout=30_000)
     empty = tmp_path / "empty"
     empty.mkdir()
+    # A writer lock left by a crashed run holds nothing of the user's: as the engine does,
+    # the folder counts as empty.
+    (empty / LOCK_NAME).write_text("")
     with qtbot.waitSignal(c.runs.runner.finished, timeout=RUN_TIMEOUT_MS):
         assert c.runs.start_simulate(empty)  # an empty folder: nothing to ask
     assert asked == []
