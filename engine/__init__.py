@@ -53,8 +53,8 @@ _LAZY = {
 
 # Sub-packages and modules reachable as attributes (``engine.io.inspect``) without importing
 # them first; loaded on first access.
-_SUBMODULES = ("atomic", "bench", "cli", "config", "errors", "io", "metrics", "model", "physics",
-               "render", "reporting", "runs", "simulation", "training")
+_SUBMODULES = ("atomic", "bench", "cli", "config", "errors", "io", "locks", "metrics", "model",
+               "physics", "render", "reporting", "runs", "simulation", "training")
 
 
 def __getattr__(name: str) -> Any:
