@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -98,34 +99,45 @@ def test_generator_registry_is_the_schema_choice_list():
 
 # -- a whole run --------------------------------------------------------------------------------
 class Recorder(Reporter):
+    """Records every event; sets ``stop`` after ``stop_after_batches`` training batches, or
+    at the first event for which ``stop_when(kind, payload)`` is true."""
+
     def __init__(self, stop_after_batches: int | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 stop_when: Callable[[str, object], bool] | None = None) -> None:
         self.events: list[tuple[str, object]] = []
         self.stop_after = stop_after_batches
         self.stop = stop
+        self.stop_when = stop_when
         self.batches = 0
 
+    def _record(self, kind, payload):
+        self.events.append((kind, payload))
+        if self.stop is not None and self.stop_when is not None \
+                and self.stop_when(kind, payload):
+            self.stop.set()
+
     def run_started(self, info):
-        self.events.append(("run_started", dict(info)))
+        self._record("run_started", dict(info))
 
     def progress(self, progress):
-        self.events.append(("progress", progress))
+        self._record("progress", progress)
         if progress.stage == "train":
             self.batches += 1
             if self.stop is not None and self.stop_after and self.batches >= self.stop_after:
                 self.stop.set()
 
     def metrics(self, epoch, values):
-        self.events.append(("metrics", (epoch, dict(values))))
+        self._record("metrics", (epoch, dict(values)))
 
     def preview(self, frame):
-        self.events.append(("preview", frame))
+        self._record("preview", frame)
 
     def log(self, level, message):
-        self.events.append(("log", (level, message)))
+        self._record("log", (level, message))
 
     def run_finished(self, summary):
-        self.events.append(("run_finished", dict(summary)))
+        self._record("run_finished", dict(summary))
 
     def of(self, kind):
         return [payload for k, payload in self.events if k == kind]
@@ -236,15 +248,10 @@ def test_a_stop_between_epochs_adds_no_epoch_and_keeps_the_live_estimate(tiny_da
     writes the live estimate instead of stitching the whole scan through the network."""
     from engine.runs import train
 
-    class StopAfterFirstEpoch(Recorder):
-        def metrics(self, epoch, values):
-            super().metrics(epoch, values)
-            stop.set()
-
     stop = threading.Event()
     run_dir = tmp_path / "run"
     cfg = tiny_config(tiny_data, run_dir, training__max_epochs=5)
-    rec = StopAfterFirstEpoch()
+    rec = Recorder(stop=stop, stop_when=lambda kind, _: kind == "metrics")  # first epoch's end
     result = train(cfg, reporter=rec, stop=stop)
     assert result.status == "cancelled" and result.epochs == 1
     assert [e for e, _ in rec.of("metrics")] == [0]
@@ -260,16 +267,11 @@ def test_a_stop_during_the_stitching_ends_the_run_as_cancelled(tiny_data, tmp_pa
     within a batch, the run is cancelled (not refined), its files are written."""
     from engine.runs import train
 
-    class StopInStitch(Recorder):
-        def progress(self, progress):
-            super().progress(progress)
-            if progress.stage == "stitch" and progress.done > 0:
-                stop.set()
-
     stop = threading.Event()
     run_dir = tmp_path / "run"
     cfg = tiny_config(tiny_data, run_dir, execution__inference_batch_size=8)
-    rec = StopInStitch()
+    rec = Recorder(stop=stop, stop_when=lambda kind, p: kind == "progress"
+                   and p.stage == "stitch" and p.done > 0)
     result = train(cfg, reporter=rec, stop=stop)
     assert result.status == "cancelled" and result.epochs == cfg.config.training.max_epochs
     stitched = [p for p in rec.of("progress") if p.stage == "stitch"]

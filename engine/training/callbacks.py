@@ -79,6 +79,10 @@ class EpochMetrics(L.Callback):
         self._train_end = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if self._groups == 0:
+            # A stop taken at the start of an epoch: Lightning still ends that epoch, but
+            # nothing was trained in it; a row would repeat the last losses as a new epoch.
+            return
         now = time.perf_counter()
         train_s = max((self._train_end or now) - self._start, 1e-9)
         metrics = trainer.callback_metrics
@@ -91,10 +95,6 @@ class EpochMetrics(L.Callback):
             "epoch_time_s": now - self._start,
             "patterns_per_s": self._groups * self.channels * trainer.world_size / train_s,
         }
-        if self._groups == 0:
-            # A stop taken at the start of an epoch: Lightning still ends that epoch, but
-            # nothing was trained in it; a row would repeat the last losses as a new epoch.
-            return
         if trainer.is_global_zero:
             self.rows.append(row)
             self.on_epoch(row)

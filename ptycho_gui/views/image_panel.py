@@ -289,8 +289,7 @@ class ImagePanel(QWidget):
         if self._shown is None or self._shown.ndim != 2:
             return
         self.colorbar.setLevels(self._levels(self._shown, self.component, fit=True))
-        if self.component == "phase" and not self.diverging \
-                and self.colormap_name != LINEAR_MAP:
+        if self.component == "phase" and not self.diverging:
             self.colormap_name = LINEAR_MAP
             self.colorbar.setColorMap(pg.colormap.get(LINEAR_MAP))
             self._show_title(f"{self._title} (phase range fitted: linear colours)")
