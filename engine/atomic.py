@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import DiskFullError
+from .errors import DiskFullError, RunError
 
 TEMP_MARK = ".tmp-"
 """Temporary files are named ``.NAME.tmp-XXXXXXXX[SUFFIX]`` next to their target ``NAME``."""
@@ -82,6 +82,28 @@ def disk_full_error(path: str | os.PathLike[str], exc: BaseException,
                          f"was before this write; {advice}", str(path))
 
 
+def refuse_symlink(path: str | os.PathLike[str], setting: str | None = None) -> None:
+    """Refuse to write ``path`` when it is a symbolic link.
+
+    A link in an output folder could make a run overwrite a file nobody named (its target);
+    every writer refuses it instead of following or replacing it.
+
+    Raises
+    ------
+    RunError
+        Naming the link, its target and the setting (when given).
+    """
+    target = Path(path)
+    if target.is_symlink():
+        try:
+            points = os.readlink(target)
+        except OSError:
+            points = "?"
+        named = f"{setting} = '{target}'" if setting else f"'{target}'"
+        raise RunError(f"{named} is a symbolic link (to {points}); refusing to write through "
+                       "it: remove the link or choose another name")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it onto ``path``.
@@ -90,6 +112,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     it). On any exception the temporary file is removed and the destination is untouched.
     """
     target = Path(path)
+    refuse_symlink(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(

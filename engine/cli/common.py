@@ -1,6 +1,6 @@
 """Schema-generated command-line options shared by every sub-command that takes a config.
 
-``--session FILE``, ``--set section.field=value`` (repeatable) for every field, and one flag
+``--session FILE`` (its output paths outside its folder are warned about), ``--set section.field=value`` (repeatable) for every field, and one flag
 per execution field (``--accelerator``, ``--devices``, ``--deterministic/--no-deterministic``,
 ...). Nothing here lists fields by hand.
 """
@@ -8,10 +8,11 @@ per execution field (``--accelerator``, ``--devices``, ``--deterministic/--no-de
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import ResolvedConfig, iter_fields, resolve_config
+from ..config import ResolvedConfig, iter_fields, output_path_warnings, resolve_config
 from ..config.validation import ConfigIssue
 from ..errors import ConfigError
 
@@ -74,4 +75,14 @@ def resolve_from_args(
     for key, (value, label) in (extra or {}).items():
         if value is not None:
             layer[key] = (value, label)
-    return resolve_config(session=getattr(args, "session", None), cli=layer)
+    session = getattr(args, "session", None)
+    resolved = resolve_config(session=session, cli=layer)
+    warn_outputs(session)
+    return resolved
+
+
+def warn_outputs(session: str | None) -> None:
+    """Print the warnings for output paths a session file sets outside its own folder (every
+    command that reads a session file says them; the GUI asks)."""
+    for warning in output_path_warnings(session) if session else []:
+        print(f"warning: {warning}", file=sys.stderr)

@@ -11,13 +11,14 @@ from ..atomic import atomic_write_text
 from ..config import (
     SessionConfig,
     config_to_dict,
+    iter_fields,
     dumps_session,
     load_session,
-    output_path_warnings,
 )
 from ..config.docs import render_markdown
+from ..config.validation import ConfigIssue
 from ..errors import ConfigError
-from .common import add_config_arguments, resolve_from_args
+from .common import add_config_arguments, resolve_from_args, warn_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,14 +64,8 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_outputs(session: str | None) -> None:
-    for warning in output_path_warnings(session) if session else []:
-        print(f"warning: {warning}", file=sys.stderr)
-
-
 def _show(args: argparse.Namespace) -> int:
-    resolved = resolve_from_args(args)
-    _warn_outputs(args.session)
+    resolved = resolve_from_args(args)  # warns about outputs outside the session's folder
     if args.json:
         if args.explain:
             payload = {key: {"value": value, "source": source}
@@ -90,10 +85,25 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    load_session(args.session)
-    _warn_outputs(args.session)
+    config = load_session(args.session)
+    warn_outputs(args.session)
+    missing = missing_inputs(config)
+    if missing:  # valid settings, but a run would stop at its first read
+        raise ConfigError(missing, source=args.session)
     print(f"{args.session}: valid")
     return 0
+
+
+def missing_inputs(config: SessionConfig) -> list[ConfigIssue]:
+    """The input files a session names that do not exist (data, probe, checkpoint...)."""
+    issues = []
+    for spec in iter_fields():
+        value = getattr(getattr(config, spec.section), spec.name)
+        if spec.meta.path and spec.meta.group != "output" and value and \
+                not Path(value).exists():
+            issues.append(ConfigIssue(spec.key, f"not found: {value} does not exist "
+                                      "(the settings are valid; the file is missing)", value))
+    return issues
 
 
 def _docs(args: argparse.Namespace) -> int:

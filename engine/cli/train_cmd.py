@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "summary.json. Distributed: --strategy ddp --devices 2 (see docs/distributed.md).")
     train.add_argument("--data", metavar="PATH", help="dataset (sets data.path)")
     train.add_argument("--out", metavar="DIR", help="run directory (sets training.output_dir)")
+    train.add_argument("--beamtime", action="store_true",
+                       help="train a beamtime model: the network learns from objects simulated "
+                       "under the data's own probe, scan and dose, mixed with the data "
+                       "(settings: beamtime.*; docs/training.md)")
     train.add_argument("--resume", metavar="RUN_DIR",
                        help="continue RUN_DIR from checkpoints/last.ckpt with its session.toml; "
                        "the epoch count continues (raise it with --set training.max_epochs=N)")
@@ -49,6 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(sets inference.output)")
     infer.add_argument("--batch-size", metavar="N", help="patterns per batch "
                        "(sets execution.inference_batch_size)")
+    infer.add_argument("--overwrite", action="store_const", const="true", default=None,
+                       help="replace an existing output file and its PNGs "
+                       "(sets inference.overwrite)")
+    infer.add_argument("--network-only", action="store_true",
+                       help="write the network's own stitched estimate, without the "
+                       "full-object solver (sets refinement.epochs = 0)")
     add_config_arguments(infer)
     infer.set_defaults(func=_infer)
 
@@ -105,6 +115,8 @@ def quiet_lightning() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
             warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
+            # A beamtime stream is an IterableDataset of known length (one share per worker).
+            warnings.filterwarnings("ignore", message=r".*IterableDataset. has .__len__.")
             yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
@@ -143,14 +155,23 @@ def _train(args: argparse.Namespace) -> int:
                                            args.resume)])
         args.session = str(session)
         extra["training.output_dir"] = (str(run_dir), "cli --resume")
+    if args.beamtime:
+        if args.resume:
+            raise ConfigError([ConfigIssue("--beamtime", "a beamtime training starts a new "
+                                           "run; drop --resume", args.resume)])
+        extra["beamtime.enabled"] = ("true", "cli --beamtime")
     resolved = resolve_from_args(args, extra=extra)
     from ..runs import train
+    from ..runs.beamtime import train_beamtime
 
     reporter = _reporter(resolved)
     stop = threading.Event()
     try:
         with _interrupt_sets(stop), quiet_lightning():
-            result = train(resolved, reporter=reporter, stop=stop, resume=bool(args.resume))
+            if args.beamtime:
+                result = train_beamtime(resolved, reporter=reporter, stop=stop)
+            else:
+                result = train(resolved, reporter=reporter, stop=stop, resume=bool(args.resume))
     finally:
         reporter.close()
     if not _is_rank_zero():
@@ -178,6 +199,8 @@ def _infer(args: argparse.Namespace) -> int:
         "inference.data_path": (args.data, "cli --data"),
         "inference.output": (args.out, "cli --out"),
         "execution.inference_batch_size": (args.batch_size, "cli --batch-size"),
+        "refinement.epochs": ("0" if args.network_only else None, "cli --network-only"),
+        "inference.overwrite": (args.overwrite, "cli --overwrite"),
     })
     from ..runs import infer_from_config
 

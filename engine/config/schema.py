@@ -411,6 +411,13 @@ class InferenceConfig:
     export_png: bool = setting(
         True, "Also write amplitude and phase PNG pictures.", group="output"
     )
+    overwrite: bool = setting(
+        False,
+        "Replace an existing output file (and its PNG pictures); otherwise an existing file "
+        "is refused. A symbolic link is never written through.",
+        group="output",
+        advanced=True,
+    )
 
 
 @dataclass

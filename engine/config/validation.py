@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +133,69 @@ def _check_field(spec: FieldSpec, value: Any) -> list[ConfigIssue]:
     return issues
 
 
+NAME_MAX = 255
+"""Longest file or folder name, in bytes, that common file systems store (ext4, XFS, APFS)."""
+PATH_MAX = 4096
+"""Longest path, in bytes, that Linux system calls take."""
+
+SYSTEM_FOLDERS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32",
+                  "/proc", "/sbin", "/sys", "/usr", "/var/lib", "/var/log", "/var/spool",
+                  "/var/cache", "/var/mail", "/System", "/Library", "/private/etc",
+                  "C:/Windows", "C:/Program Files")
+"""Folders of the operating system: no output path may lead into them (a session file
+received from someone else must not be able to write there)."""
+
+
+def path_issues(key: str, value: str, *, output: bool) -> list[ConfigIssue]:
+    """Problems of one path value: not UTF-8, a name or the whole path too long, and (for an
+    output path) a system folder. Checked before anything is created, so a refused path
+    leaves nothing half-made."""
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "replace").decode("utf-8")
+        return [ConfigIssue(key, f"the path is not valid UTF-8 (bytes {_bad_bytes(value)} in "
+                            "a name); rename the file or folder, or choose another one",
+                            shown)]
+    if len(encoded) >= PATH_MAX:
+        return [ConfigIssue(key, f"the path is {len(encoded)} bytes long; at most "
+                            f"{PATH_MAX - 1} are possible", value[:60] + "...")]
+    long_names = [part for part in value.replace("\\", "/").split("/")
+                  if len(part.encode("utf-8")) > NAME_MAX]
+    if long_names:
+        return [ConfigIssue(key, f"a name in the path is {len(long_names[0].encode())} bytes "
+                            f"long ('{long_names[0][:20]}...'); file systems store at most "
+                            f"{NAME_MAX}", value[:60] + "...")]
+    folder = system_folder(value) if output else None
+    if folder is not None:
+        return [ConfigIssue(key, f"'{value}' is inside the system folder {folder}; outputs "
+                            "may not be written there: choose a folder of your own", value)]
+    return []
+
+
+def _bad_bytes(value: str) -> str:
+    """The undecodable bytes of a path read from the command line (``\\xff\\xfe``)."""
+    bad = [ch for ch in value if "\udc80" <= ch <= "\udcff"]
+    return "".join(f"\\x{ord(ch) - 0xDC00:02x}" for ch in bad[:4]) or "?"
+
+
+def system_folder(value: str) -> str | None:
+    """The system folder (:data:`SYSTEM_FOLDERS`) an absolute path leads into, or None."""
+    if not os.path.isabs(value):
+        return None
+    candidates = {os.path.normpath(value)}
+    try:
+        candidates.add(os.path.realpath(value))
+    except (OSError, ValueError):
+        pass
+    for path in candidates:
+        norm = path.replace("\\", "/")
+        for folder in SYSTEM_FOLDERS:
+            if norm.lower() == folder.lower() or norm.lower().startswith(folder.lower() + "/"):
+                return folder
+    return None
+
+
 def parse_devices(value: int | str) -> int | list[int] | str:
     """Normalise ``execution.devices`` as Lightning takes it, or raise ``ValueError``."""
     if isinstance(value, int):
@@ -170,6 +234,8 @@ def validate(config: SessionConfig) -> list[ConfigIssue]:
             issues.append(ConfigIssue(spec.key, str(exc), value))
             continue
         issues.extend(_check_field(spec, coerced))
+        if spec.meta.path and isinstance(coerced, str) and coerced:
+            issues.extend(path_issues(spec.key, coerced, output=spec.meta.group == "output"))
     if issues:
         return issues  # cross-field rules assume well-typed values
     return _cross_field(config)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
+from ..atomic import refuse_symlink
 from ..config import ResolvedConfig, SessionConfig, field_specs, resolve_config
+from ..errors import RunError
 
 API_SOURCE = "api SessionConfig"
 
@@ -51,3 +55,29 @@ def _relative_paths(config: SessionConfig) -> dict[str, str]:
         if spec.meta.path and isinstance(value, str) and value and not os.path.isabs(value):
             found[key] = value
     return found
+
+
+def output_file(path: str | os.PathLike[str], setting: str, *, overwrite: bool,
+                companions: Iterable[Path] = ()) -> Path:
+    """The absolute path of an output file a run will write, checked before any work.
+
+    The last component is not resolved: a symbolic link there is refused (never written
+    through), as are a folder in its place and, without ``overwrite``, an existing file. The
+    ``companions`` (the PNG pictures next to a product) obey the same rules.
+
+    Raises
+    ------
+    RunError
+        Naming the path, the setting and what to do.
+    """
+    target = Path(os.path.abspath(os.fspath(path)))
+    for one in (target, *(Path(os.path.abspath(c)) for c in companions)):
+        refuse_symlink(one, setting)
+        if one.is_dir():
+            raise RunError(f"{setting} = '{one}': expected a file name, found a folder")
+        if one.exists() and not overwrite:
+            flag = setting.replace("output", "overwrite").rsplit(".", 1)
+            raise RunError(f"{setting} = '{target}': '{one}' already exists; choose another "
+                           f"name, or replace it with --overwrite ({flag[0]}.overwrite = "
+                           "true)")
+    return target

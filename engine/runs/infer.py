@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from ..config import DataConfig, ResolvedConfig, SessionConfig
-from ..errors import ConfigError, RunError
+from ..errors import ConfigError
 from ..locks import open_output_folder
 from ..reporting import Reporter, StopToken
-from .common import as_resolved
+from .common import as_resolved, output_file
 
 
 @dataclass
@@ -147,18 +147,22 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
     from ..training.checkpoint import check_compatible, load_module, probe_difference
     from ..training.devices import resolve_device
     from ..training.faults import check_output_folder
+    from ..training.module import condition_warnings, scan_conditions
     from .refinement import refine_stage
 
     report = reporter or Reporter()
     session = as_resolved(config, "infer").config
+    output = None
+    if out is not None:  # refused before any work: a link, a folder, or a file in the way
+        output = output_file(out, "inference.output", overwrite=session.inference.overwrite,
+                             companions=png_paths(out) if session.inference.export_png else ())
     module, ckpt = load_module(checkpoint)
     hp = ckpt["hyper_parameters"]
 
     if isinstance(data, PtychoData):
         loaded, source = data, data.source
     else:
-        cfg_data = data if isinstance(data, DataConfig) else dataclasses.replace(
-            session.data, path=str(data), diffraction_path="")
+        cfg_data = data if isinstance(data, DataConfig) else _data_settings(session.data, data)
         loaded = load_dataset(cfg_data)
         source = str(cfg_data.path)
         for warning in loaded.warnings:
@@ -170,6 +174,10 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
     if diff > 0.1:
         report.log("warning", f"the probe of {source} differs from the checkpoint's by "
                    f"{diff:.0%} (relative norm); the network was trained with the latter")
+    # A beamtime model also records the scan it was made for (step, pixel size).
+    for warning in condition_warnings(hp, scan_conditions(
+            loaded.positions, loaded.probe, 0.0, loaded.object_pixel_size_m), source):
+        report.log("warning", warning)
 
     dose = follow_data_dose(module.net, loaded.patterns, session.inference.normalisation)
     report.log("info", f"normalisation from the {dose.mode}: {dose.mean_counts_per_pattern:.4g} "
@@ -179,10 +187,10 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
     device_info = resolve_device(session.execution)
     device = device_info.torch_device()
     with contextlib.ExitStack() as writing:
-        if out is not None:  # an unwritable folder or a full disk: say so before the work
-            check_output_folder(Path(out).resolve().parent, "inference.output")
+        if output is not None:  # an unwritable folder or a full disk: said before the work
+            check_output_folder(output.parent, "inference.output")
             # One writer per folder, from before the work until the files are written.
-            writing.enter_context(open_output_folder(Path(out).resolve().parent, "inference",
+            writing.enter_context(open_output_folder(output.parent, "inference",
                                                         overwrite=True))
         report.run_started({"checkpoint": str(checkpoint), "data": source, **device_info.to_dict(),
                             "devices": 1,
@@ -209,12 +217,10 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         status = "completed" if stitched.completed and refined.completed else "cancelled"
         seconds = stitched.seconds + refined.seconds
 
-        output, pngs = None, None
-        if out is not None and status == "completed":
-            output = Path(out).resolve()
-            if output.is_dir():
-                raise RunError(f"inference.output = '{output}': expected a file name (.h5), "
-                               "found a folder")
+        pngs = None
+        if output is not None and status != "completed":
+            output = None
+        if output is not None:
             write_product(output, obj=refined.obj, probe=refined.probe,
                           positions_px=loaded.positions,
                           object_pixel_size_m=loaded.object_pixel_size_m,
@@ -242,6 +248,14 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         quality=scores, ground_truth=truth_source, normalisation=dose.to_dict())
     report.run_finished(result.to_dict())
     return result
+
+
+def _data_settings(settings: DataConfig, path: str | os.PathLike[str]) -> DataConfig:
+    """``data`` settings for reading ``path``: ``data.diffraction_path`` (the pattern file
+    paired with a product) counts only when ``path`` is ``data.path`` itself."""
+    same = bool(settings.path) and os.path.abspath(settings.path) == os.path.abspath(path)
+    return dataclasses.replace(settings, path=str(path),
+                               diffraction_path=settings.diffraction_path if same else "")
 
 
 def infer_from_config(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = None,

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import ResolvedConfig, SessionConfig, apply_preset
+from ..config.validation import path_issues
+from ..errors import ConfigError
 from ..locks import open_output_folder
 from ..reporting import Reporter, StopToken
 from ..simulation.outputs import write_outputs
@@ -81,7 +84,10 @@ def simulate(
     if preset is not None:
         resolved = apply_preset(resolved.config, preset)
     config, sources = resolved.config, dict(resolved.sources)
-    out = Path(out_dir)
+    out = Path(os.path.abspath(os.fspath(out_dir)))
+    issues = path_issues("simulate --out", os.fspath(out), output=True)
+    if issues:  # refused before anything is made
+        raise ConfigError(issues)
     reporter = reporter or Reporter()
     sim = config.simulation
     reporter.run_started({"stage": "simulate", "out_dir": str(out), "n_positions":

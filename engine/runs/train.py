@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..config import ResolvedConfig, SessionConfig
-from ..errors import DiskFullError, EngineError
+from ..errors import DiskFullError, EngineError, RunError
 from ..reporting import Reporter, StopToken
 from ..training.rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
 from .common import as_resolved
@@ -141,18 +141,41 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     try:
         run = _Run(cfg, resolved, run_dir, reporter, stop, resume, is_zero, data)
         if resume:
-            run.resume_from = _resumable(run_dir)
+            run.resume_from = _resumable(run_dir, cfg.training.max_epochs)
         return run.execute()
     finally:
         if lock is not None:
             lock.release()
 
 
-def _resumable(run_dir: RunDirectory) -> dict[str, Any]:
-    """The checkpoint a resume starts from, read (and refused) before anything is written."""
+def _resumable(run_dir: RunDirectory, max_epochs: int) -> dict[str, Any]:
+    """The checkpoint a resume starts from, read (and refused) before anything is written.
+
+    Raises
+    ------
+    CheckpointError
+        ``last.ckpt`` cannot be read.
+    RunError
+        The run already trained ``training.max_epochs`` epochs or more: nothing to continue
+        (Lightning would otherwise start, fail, and the run's files would say "failed").
+    """
     from ..training.checkpoint import read_checkpoint
 
-    return read_checkpoint(run_dir.last_checkpoint)
+    ckpt = read_checkpoint(run_dir.last_checkpoint)
+    done = _epochs_done(ckpt)
+    if done >= max_epochs:
+        raise RunError(f"{run_dir.path} already trained {done} epoch{'s' if done != 1 else ''}"
+                       f"; ask for more than {done} (--set training.max_epochs={done + 1} or "
+                       "more); the run is left as it was")
+    return ckpt
+
+
+def _epochs_done(ckpt: dict[str, Any]) -> int:
+    """Whole epochs a checkpoint has finished (Lightning's fit-loop progress)."""
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        return int(ckpt.get("epoch", -1)) + 1
 
 
 class _Run:
