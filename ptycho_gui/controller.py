@@ -64,6 +64,7 @@ class MainController(QObject):
         self.runs.runner.signals.run_started.connect(lambda _: self._on_runs_state_changed())
         self.results.result_opened.connect(self._on_results_result_opened)
         self.results.resume_requested.connect(self._on_results_resume_requested)
+        self.results.infer_requested.connect(self.runs.infer_with)
         window.action_quit.triggered.connect(window.close)
         window.action_guide.triggered.connect(self.show_user_guide)
         window.action_shortcuts.triggered.connect(self.show_shortcuts)
@@ -113,6 +114,11 @@ class MainController(QObject):
         self.previews.forget_data()
         if self.document.path is not None:  # a session file: show its newest run's result
             self.results.open_newest_run()
+            # After a restart Infer works at once: with the newest completed run's checkpoint
+            # unless the session names one.
+            if (not self.document.config.inference.checkpoint
+                    and (checkpoint := self.results.newest_checkpoint()) is not None):
+                self.runs.follow_checkpoint(checkpoint)
         self.update_state()
 
     def _on_runs_result_ready(self, output: RunOutput) -> None:

@@ -312,6 +312,10 @@ class MainWindow(QMainWindow):
         if kind == "train":
             self.loss_view.clear()
         if kind in ("train", "infer"):
+            # The new run's first frame gets colour levels of its own (not the range of the
+            # image shown before, e.g. a truth file); the FRC of an earlier result goes.
+            self.reconstruction_view.refit_next()
+            self.frc_view.clear()
             self.view_tabs.setCurrentWidget(self.reconstruction_view)
 
     def show_progress(self, done: int | None, total: int | None, text: str,
@@ -369,6 +373,11 @@ class MainWindow(QMainWindow):
         if loss is not None and len(loss[1]) and not self.loss_view.history:
             self.loss_view.set_history(loss[0], {"train_loss": list(loss[1])})
 
+    def show_frc(self, frc: Mapping[str, Any] | None, pixel_size: Any = None,
+                 caption: str = "") -> None:
+        """The FRC curves of the result shown (None: it was not scored; the tab says why)."""
+        self.frc_view.set_frc(frc, pixel_size, caption=caption)
+
     def set_pixel_size(self, pixel_size: Any, probe_pixel_size: Any = None) -> None:
         """Object pixel size in metres (a side or ``(width, height)``; None: pixels) for the
         reconstruction, positions and probe views (the probe's own when given)."""
@@ -393,7 +402,7 @@ class MainWindow(QMainWindow):
                 f"{result.label}{status}: no reconstruction was written; its losses are in "
                 "the Loss tab")
         self.loss_view.set_history(result.loss_epochs, result.losses)
-        self.frc_view.set_frc(result.frc, result.object_pixel_size_m, caption=result.label)
+        self.show_frc(result.frc, result.object_pixel_size_m, caption=result.label)
         if result.run is not None:
             self.runs_panel.select(result.run.path)
         self.view_tabs.setCurrentWidget(self.reconstruction_view if recon is not None

@@ -183,6 +183,12 @@ class PreviewController(QObject):
                                 replace_loss=output.kind == "open",
                                 pixel_size=recon.object_pixel_size_m,
                                 probe_pixel_size=recon.probe_pixel_size_m)
+        # A run scored against a ground truth carries its FRC curves (summary.json's): shown
+        # at once, not only after Runs > Open; a result without them clears the old ones.
+        frc = (output.quality or {}).get("frc")
+        self.window.show_frc(frc if isinstance(frc, dict) else None,
+                             recon.object_pixel_size_m,
+                             caption=output.folder.name if output.folder else "")
         self.state_changed.emit()
 
     def use_reconstruction(self, recon: Reconstruction | None) -> None:

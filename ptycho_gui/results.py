@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DataError
-from engine.runs_index import RunInfo, is_run_folder, loss_history, read_run
+from engine.runs_index import CHECKPOINTS, RunInfo, is_run_folder, loss_history, read_run
 
 from .jobs import Reconstruction, read_reconstruction
 
@@ -69,6 +69,21 @@ class OpenedResult:
     @property
     def frc(self) -> dict[str, Any] | None:
         return self.run.frc if self.run is not None else None
+
+
+def run_checkpoint(run: RunInfo) -> Path | None:
+    """The checkpoint to infer with from ``run``: its best (``best-*.ckpt``, the last by name,
+    as the engine reports it), else ``last.ckpt``; None when it has neither."""
+    folder = run.path / CHECKPOINTS
+    best = sorted(folder.glob("best-*.ckpt")) if folder.is_dir() else []
+    return best[-1] if best else run.last_checkpoint
+
+
+def newest_completed(runs: list[RunInfo]) -> RunInfo | None:
+    """The newest completed run that left a checkpoint (``runs`` newest first, as
+    ``list_runs`` gives them): a cancelled or failed run is never picked over it."""
+    return next((run for run in runs
+                 if run.status == "completed" and run_checkpoint(run) is not None), None)
 
 
 def _label(target: Path, run: RunInfo | None) -> str:

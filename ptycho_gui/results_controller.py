@@ -23,7 +23,7 @@ from engine.runs_index import SESSION, list_runs
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .main_window import MainWindow
-from .results import OpenedResult, open_result
+from .results import OpenedResult, newest_completed, open_result, run_checkpoint
 
 
 class ResultsController(QObject):
@@ -36,10 +36,13 @@ class ResultsController(QObject):
         is what Export writes from now on.
     resume_requested(Path)
         Continue the run in this folder from its ``last.ckpt``.
+    infer_requested(Path)
+        Reconstruct the session's data with this checkpoint (a run's best or last).
     """
 
     result_opened = Signal(object)
     resume_requested = Signal(Path)
+    infer_requested = Signal(Path)
 
     def __init__(self, window: MainWindow, document: SessionDocument, dialogs: Dialogs,
                  parent: QObject | None = None) -> None:
@@ -53,6 +56,7 @@ class ResultsController(QObject):
         window.runs_panel.compare_requested.connect(self.compare)
         window.runs_panel.resume_requested.connect(self.resume_requested)
         window.runs_panel.settings_requested.connect(self.show_settings)
+        window.runs_panel.infer_requested.connect(self.infer_with_run)
         window.compare_view.compared.connect(self._on_compare_view_compared)
         document.changed.connect(self.follow_output_folder)
         self.follow_output_folder()
@@ -86,13 +90,32 @@ class ResultsController(QObject):
         return True
 
     def open_newest_run(self) -> OpenedResult | None:
-        """Show the newest run of the output folder that has a reconstruction (a session
-        opened again after a restart shows where it left off); None when there is none."""
+        """Show the newest completed run of the output folder that has a reconstruction,
+        else the newest with one (a session opened again after a restart shows where it left
+        off; a cancelled run is not picked over a completed one); None when there is none."""
         if self.runs_folder is None:
             return None
-        newest = next((run for run in list_runs(self.runs_folder)
-                       if run.reconstruction is not None), None)
+        shown = [run for run in list_runs(self.runs_folder) if run.reconstruction is not None]
+        newest = next((run for run in shown if run.status == "completed"),
+                      shown[0] if shown else None)
         return self.open_path(newest.path) if newest is not None else None
+
+    def newest_checkpoint(self) -> Path | None:
+        """The checkpoint of the newest completed run of the output folder (None: none)."""
+        if self.runs_folder is None:
+            return None
+        run = newest_completed(list_runs(self.runs_folder))
+        return run_checkpoint(run) if run is not None else None
+
+    def infer_with_run(self, run_folder: Path) -> None:
+        """Ask for an inference with the checkpoint of ``run_folder``."""
+        from engine.runs_index import read_run
+
+        checkpoint = run_checkpoint(read_run(run_folder))
+        if checkpoint is None:
+            self.window.log("error", f"{run_folder} holds no checkpoint to infer with")
+            return
+        self.infer_requested.emit(checkpoint)
 
     def show_settings(self, run_folder: Path) -> None:
         """Show the complete settings a run used (its ``session.toml``), read-only."""

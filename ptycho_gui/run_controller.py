@@ -334,13 +334,30 @@ class RunController(QObject):
             w.show_value("data.path", path)
             w.log("info", f"data.path set to the simulated {path}")
             self.dataset_ready.emit(path)
-        if output.checkpoint is not None and self.checkpoint_follows_runs():
-            self.document.set_value("inference.checkpoint", str(output.checkpoint),
-                                    NEWEST_RUN_SOURCE)
-            w.show_value("inference.checkpoint", str(output.checkpoint))
-            w.log("info", f"inference.checkpoint set to the newest run: {output.checkpoint}")
+        # Inference follows the newest completed run; a cancelled or failed one only while
+        # there is no checkpoint at all (it never replaces a completed run's).
+        if (output.checkpoint is not None and self.checkpoint_follows_runs()
+                and (output.status == "completed"
+                     or not self.document.config.inference.checkpoint)):
+            self.follow_checkpoint(output.checkpoint)
         if output.reconstruction is not None:
             self.result_ready.emit(output)
+
+    def follow_checkpoint(self, checkpoint: str | Path) -> None:
+        """``inference.checkpoint`` follows the newest run (not a pin: a later run moves it)."""
+        self.document.set_value("inference.checkpoint", str(checkpoint), NEWEST_RUN_SOURCE)
+        self.window.show_value("inference.checkpoint", str(checkpoint))
+        self.window.log("info", f"inference.checkpoint set to the newest run: {checkpoint}")
+
+    def infer_with(self, checkpoint: str | Path) -> bool:
+        """Infer with ``checkpoint`` (the user chose it: a pin, later runs leave it)."""
+        if self.busy:
+            self.window.log("warning", "Cannot infer while a job runs")
+            return False
+        self.document.set_value("inference.checkpoint", str(checkpoint), GUI_SOURCE)
+        self.window.show_value("inference.checkpoint", str(checkpoint))
+        self.window.log("info", f"Inference with {checkpoint}")
+        return self.start_infer()
 
     def checkpoint_follows_runs(self) -> bool:
         """False when the user pinned ``inference.checkpoint`` (typed or chose it)."""

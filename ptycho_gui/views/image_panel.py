@@ -88,6 +88,7 @@ class ImagePanel(QWidget):
         self._data: np.ndarray | None = None
         self._shown: np.ndarray | None = None
         self._fresh = True  # next frame sets levels and range
+        self._new_levels = False  # next frame sets levels (keeping the range)
         self.frames = 0
         self._title = title
         self.title = QLabel(title)
@@ -212,6 +213,16 @@ class ImagePanel(QWidget):
         self.scale_bar.setVisible(False)  # a length bar over nothing only confuses
         self.wheel.setVisible(False)
 
+    @property
+    def profile_on(self) -> bool:
+        """The line profile is switched on (whether or not the panel is on screen now)."""
+        return self.profile_button.isChecked()
+
+    def refit_next(self) -> None:
+        """The next image gets levels (and colour map) of its own: a new run's first live
+        frame must not keep the colour range of the image shown before it (the zoom stays)."""
+        self._new_levels = True
+
     def levels(self) -> tuple[float, float]:
         low, high = self.colorbar.levels()
         return (float(low), float(high))
@@ -246,7 +257,7 @@ class ImagePanel(QWidget):
         self.wheel.setVisible(component == HSV)
         if component == HSV:
             self.image.setImage(shown, autoLevels=False, levels=(0, 255))
-        elif self._fresh:
+        elif self._fresh or self._new_levels:
             self._reset_colormap()
             self.image.setImage(shown, autoLevels=False)
             self.colorbar.setLevels(self._levels(shown, component, fit=False))
@@ -254,9 +265,9 @@ class ImagePanel(QWidget):
             self.image.setImage(shown, autoLevels=False)
         if self._fresh and fit_range:
             self.fit_group.refit()
-        self._fresh = False
+        self._fresh = self._new_levels = False
         self.frames += 1
-        if self.profile.isVisible():
+        if self.profile_on:  # also while the panel's tab is hidden: no stale numbers later
             self.profile.update_profile()
 
     def _colormap_name(self, component: str) -> str:

@@ -57,6 +57,11 @@ class ReconstructionView(QWidget):
         if caption:
             self.caption.setText(caption)
 
+    def refit_next(self) -> None:
+        """The next frame (a new run's first) gets colour levels of its own."""
+        self.left.refit_next()
+        self.right.refit_next()
+
     def displays(self) -> dict[str, Display]:
         """Colour map and levels of the amplitude and phase as drawn now, for the panels that
         show either (an export then looks like the screen)."""

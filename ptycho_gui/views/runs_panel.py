@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 
 from engine.runs_index import INCOMPLETE, RunInfo, list_runs
 
+from ..results import run_checkpoint
+
 COLUMNS = ("Run", "Status", "Started", "Data file", "Epochs", "Wall time", "Quality")
 _STATUS_COLOURS = {"completed": "#2e7d32", "cancelled": "#b26a00", "failed": "#c62828",
                    INCOMPLETE: "#757575", "running": "#1565c0"}
@@ -73,12 +75,15 @@ class RunsPanel(QWidget):
         Continue this (cancelled, failed or killed) run from its ``last.ckpt``.
     settings_requested(Path)
         Show the settings this run used (its ``session.toml``).
+    infer_requested(Path)
+        Reconstruct the session's data with this run's checkpoint.
     """
 
     open_requested = Signal(Path)
     compare_requested = Signal(Path, Path)
     resume_requested = Signal(Path)
     settings_requested = Signal(Path)
+    infer_requested = Signal(Path)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +111,9 @@ class RunsPanel(QWidget):
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue a cancelled, failed or killed run from its "
                                       "last checkpoint")
+        self.infer_button = QPushButton("Infer with this run")
+        self.infer_button.setToolTip("Reconstruct the session's data with this run's "
+                                     "checkpoint (its best, else its last)")
         self.settings_button = QPushButton("Settings")
         self.settings_button.setToolTip("Show the settings the run used (its session.toml)")
         self.details = QLabel("")
@@ -115,8 +123,8 @@ class RunsPanel(QWidget):
         top.addWidget(self.folder_label, 1)
         top.addWidget(self.refresh_button)
         buttons = QHBoxLayout()
-        for button in (self.open_button, self.compare_button, self.resume_button,
-                       self.settings_button):
+        for button in (self.open_button, self.compare_button, self.infer_button,
+                       self.resume_button, self.settings_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -129,6 +137,7 @@ class RunsPanel(QWidget):
         self.compare_button.clicked.connect(self._on_compare_button_clicked)
         self.resume_button.clicked.connect(self._on_resume_button_clicked)
         self.settings_button.clicked.connect(self._on_settings_button_clicked)
+        self.infer_button.clicked.connect(self._on_infer_button_clicked)
         self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
         self.table.itemDoubleClicked.connect(self._on_table_item_double_clicked)
         self._on_table_selection_changed()
@@ -190,6 +199,8 @@ class RunsPanel(QWidget):
         self.resume_button.setEnabled(len(runs) == 1 and runs[0].resumable
                                       and runs[0].path != self.running)
         self.settings_button.setEnabled(len(runs) == 1 and runs[0].session_file.is_file())
+        self.infer_button.setEnabled(len(runs) == 1 and runs[0].path != self.running
+                                     and run_checkpoint(runs[0]) is not None)
         self.details.setText(self._details(runs[0]) if len(runs) == 1 else "")
 
     @staticmethod
@@ -225,6 +236,11 @@ class RunsPanel(QWidget):
         runs = self.selected_runs()
         if len(runs) == 1:
             self.settings_requested.emit(runs[0].path)
+
+    def _on_infer_button_clicked(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 1:
+            self.infer_requested.emit(runs[0].path)
 
     def _on_table_item_double_clicked(self, item: QTreeWidgetItem, _: int) -> None:
         path = item.data(0, _PATH_ROLE)

@@ -348,3 +348,40 @@ def test_a_large_comparison_runs_off_the_gui_thread(qtbot, tmp_path):
     assert "offset 0.200 rad" in done.args[0]
     assert len(ticks) >= 5  # the event loop kept running during the comparison
     assert view.shutdown(10)
+
+
+def test_after_a_restart_infer_uses_the_newest_completed_run_not_a_cancelled_one(
+        window, qtbot, tmp_path):
+    from engine.config import SessionConfig, save_session
+
+    out = tmp_path / "runs"
+    done = _run(out / "run-001", _object(), truth=_object(), last_ckpt=True)
+    (done / "checkpoints" / "best-0003.ckpt").write_bytes(b"w")
+    _run(out / "run-002", _object(seed=1), status="cancelled", last_ckpt=True)  # newer
+    config = SessionConfig()
+    config.training.output_dir = str(out)
+    c = window.controller
+    assert c.session.open_session(save_session(config, tmp_path / "beamtime.toml"))
+    # The completed run is shown and inferred with, although the cancelled one is newer.
+    assert window.reconstruction_view.caption.text().startswith("run-001 (completed)")
+    assert c.document.config.inference.checkpoint == str(done / "checkpoints/best-0003.ckpt")
+    assert window.form.editor("inference.checkpoint").value().endswith("best-0003.ckpt")
+    assert not [r for r in c.runs.run_blockers("infer") if "checkpoint" in r]
+    # The Runs panel infers with the run the user picks (a pin: later runs leave it).
+    started = []
+    c.runs.start_infer = lambda: started.append(c.document.config.inference.checkpoint) or True
+    panel = window.runs_panel
+    panel.select(out / "run-002")
+    assert panel.infer_button.isEnabled()
+    panel.infer_button.click()
+    assert started == [str(out / "run-002" / "checkpoints" / "last.ckpt")]
+    assert not c.runs.checkpoint_follows_runs()
+
+
+def test_runs_panel_cannot_infer_with_a_run_without_checkpoint(qtbot, tmp_path):
+    _run(tmp_path / "run-001", _object())
+    panel = RunsPanel()
+    qtbot.addWidget(panel)
+    panel.set_folder(tmp_path)
+    panel.select(tmp_path / "run-001")
+    assert panel.open_button.isEnabled() and not panel.infer_button.isEnabled()
