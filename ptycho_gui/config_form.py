@@ -30,6 +30,7 @@ from engine.config import (
 )
 
 from .field_editors import FieldEditor, allowed_range, field_label, make_editor
+from .views.widgets import SectionBar
 
 _GUI_SOURCE = re.compile(r" \(from gui[^)]*\)")
 
@@ -79,6 +80,9 @@ class ConfigForm(QWidget):
             self._add_row(spec)
         for page in self._section_pages.values():
             page.addStretch(1)
+        # Every section one click away, also in a narrow dock (buttons wrap into rows).
+        self.section_bar = SectionBar(self.tabs)
+        layout.insertWidget(0, self.section_bar)
         self._apply_visibility()
 
     # -- construction ---------------------------------------------------------------------

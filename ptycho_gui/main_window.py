@@ -40,6 +40,7 @@ from .views.positions import PositionsView
 from .views.probe_view import ProbeView
 from .views.reconstruction import ReconstructionView
 from .views.runs_panel import RunsPanel
+from .views.widgets import FluidLabel
 
 if TYPE_CHECKING:
     from .controller import MainController
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 APP_NAME = "Ptycho PINN"
 
 ERROR_STYLE = "color: #d32f2f;"
+
+SETTINGS_MIN_WIDTH = 360
 
 
 class MainWindow(QMainWindow):
@@ -109,7 +112,8 @@ class MainWindow(QMainWindow):
         self.settings_dock.setWidget(panel)
         self.settings_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                                        | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        panel.setMinimumWidth(480)
+        # Narrow enough for 1280-px screens and 150 % scaling (the form scrolls inside).
+        panel.setMinimumWidth(SETTINGS_MIN_WIDTH)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.settings_dock)
 
     def _build_log_dock(self) -> None:
@@ -213,7 +217,7 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
-        self.state_label = QLabel("Ready")
+        self.state_label = FluidLabel("Ready")  # a long message never widens the window
         self.state_label.setObjectName("state-label")
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("run-progress")
@@ -300,7 +304,6 @@ class MainWindow(QMainWindow):
     def show_state(self, text: str, error: bool = False) -> None:
         """The status bar's message (red for a problem)."""
         self.state_label.setText(text)
-        self.state_label.setToolTip(text)
         self.state_label.setStyleSheet(ERROR_STYLE if error else "")
 
     def show_job_started(self, kind: str) -> None:

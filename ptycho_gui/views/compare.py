@@ -142,7 +142,7 @@ class CompareView(QWidget):
         splitter.addWidget(self.frc_view)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        self.frc_view.setMinimumHeight(170)
+        self.frc_view.setMinimumHeight(110)
         self.summary = QLabel("Choose two results: Open A and Open B, or Compare in the Runs "
                               "panel.")
         self.summary.setWordWrap(True)

@@ -18,9 +18,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +36,7 @@ from .physical import (
 )
 from .profile import LineProfile
 from .units import COMPONENT_UNITS, PixelSize, valid_pixel_size
+from .widgets import FluidLabel
 
 pg = pyqtgraph_module()
 
@@ -91,18 +90,19 @@ class ImagePanel(QWidget):
         self._new_levels = False  # next frame sets levels (keeping the range)
         self.frames = 0
         self._title = title
-        self.title = QLabel(title)
         # A long title (a run's path, "phase range fitted") is cut at the panel's edge
         # instead of widening the panel (side-by-side panels would run off the window).
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.title.setToolTip(title)
+        self.title = FluidLabel(title)
         self.component_box = QComboBox()
         self.component_box.addItems(list(components))
         self.component_box.setCurrentText(component)
         self.component_box.setToolTip("Which part of the complex image to show")
-        self.fit_button = QPushButton("Fit levels")
+        # Tool buttons: compact, so that the title keeps room in three side-by-side panels.
+        self.fit_button = QToolButton()
+        self.fit_button.setText("Fit levels")
         self.fit_button.setToolTip("Reset the colour levels to the current image")
-        self.profile_button = QPushButton("Profile")
+        self.profile_button = QToolButton()
+        self.profile_button.setText("Profile")
         self.profile_button.setCheckable(True)
         self.profile_button.setToolTip("Draw a line on the image and plot the values along it")
         header = QHBoxLayout()
@@ -120,7 +120,8 @@ class ImagePanel(QWidget):
         set_physical_axes(self.plot, None)
         self.scale_bar = attach_scale_bar(self.plot)
         self.scale_bar.setVisible(False)  # shown with the first image
-        self.wheel = attach_colour_wheel(self.plot)
+        self.wheel = attach_colour_wheel(self.plot, self.colorbar)
+        self._show_axes(False)  # until the first image
         # The profile plot sits below the image; views of several linked panels move it
         # below their row of panels, so that the linked images keep equal sizes.
         self.profile = LineProfile(self.plot, self._profile_image)
@@ -153,8 +154,7 @@ class ImagePanel(QWidget):
         self.fit_group.add(self.plot)
 
     def _show_title(self, text: str) -> None:
-        self.title.setText(text)
-        self.title.setToolTip(text)  # the whole title, where the panel cuts it
+        self.title.setText(text)  # whole in its tooltip, where the panel cuts it
 
     def set_title(self, title: str) -> None:
         self._title = title
@@ -212,6 +212,17 @@ class ImagePanel(QWidget):
         self.image.clear()
         self.scale_bar.setVisible(False)  # a length bar over nothing only confuses
         self.wheel.setVisible(False)
+        self._show_axes(False)  # so do axes and a colour bar of no image
+
+    def _show_axes(self, shown: bool) -> None:
+        for side in ("left", "bottom"):
+            self.plot.showAxis(side, shown)
+        self.colorbar.setVisible(shown and self.component != HSV)
+
+    @property
+    def axes_shown(self) -> bool:
+        """The plot's axes are drawn (only when it shows an image)."""
+        return bool(self.plot.getAxis("bottom").isVisible())
 
     @property
     def profile_on(self) -> bool:
@@ -253,7 +264,7 @@ class ImagePanel(QWidget):
         shown = component_image(self._data, component)
         self._shown = shown
         self.scale_bar.setVisible(True)
-        self.colorbar.setVisible(component != HSV)
+        self._show_axes(True)
         self.wheel.setVisible(component == HSV)
         if component == HSV:
             self.image.setImage(shown, autoLevels=False, levels=(0, 255))

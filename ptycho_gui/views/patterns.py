@@ -21,6 +21,7 @@ from .image_panel import LINEAR_MAP, add_image_plot
 from .imaging import log_counts, robust_levels
 from .physical import FitGroup, label_colorbar
 from .units import COMPONENT_UNITS
+from .widgets import FluidLabel
 
 pg = pyqtgraph_module()
 
@@ -40,8 +41,8 @@ class PatternBrowser(QWidget):
         self.index_box = QSpinBox()
         self.log_box = QCheckBox("log scale")
         self.log_box.setChecked(True)
-        self.info = QLabel("No data: choose a data file in Data > path.")
-        self.readout = QLabel("")
+        self.info = FluidLabel("No data: choose a data file in Data > path.")
+        self.readout = FluidLabel("")
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Pattern"))
         controls.addWidget(self.slider, 1)
@@ -54,7 +55,7 @@ class PatternBrowser(QWidget):
         self.fit_group.add(self.plot)
         footer = QHBoxLayout()
         footer.addWidget(self.info, 1)
-        footer.addWidget(self.readout)
+        footer.addWidget(self.readout, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.graphics, 1)

@@ -38,6 +38,7 @@ def set_physical_axes(plot: Any, pixel_size: PixelSize, x_name: str = "x",
         for side, name in (("bottom", x_name), ("left", y_name)):
             axis = plot.getAxis(side)
             axis.setScale(1.0)
+            axis.enableAutoSIPrefix(False)  # pixels are counted: never "x (px) (x0.001)"
             axis.setLabel(f"{name} (px)", units="")
         plot.setAspectLocked(True, ratio=1.0)
         return
@@ -45,6 +46,7 @@ def set_physical_axes(plot: Any, pixel_size: PixelSize, x_name: str = "x",
     for side, name, scale in (("bottom", x_name, width), ("left", y_name, height)):
         axis = plot.getAxis(side)
         axis.setScale(scale)
+        axis.enableAutoSIPrefix(True)  # "x (µm)"
         axis.setLabel(name, units="m")
     # ratio = xScale / yScale (screen pixels per view unit): a pixel is width x height metres.
     plot.setAspectLocked(True, ratio=width / height)
@@ -182,10 +184,10 @@ def colour_wheel_pixmap(size: int, text_colour: str = "#dddddd") -> QPixmap:
 
 
 class ColourWheelItem(GraphicsWidgetAnchor, pg.GraphicsObject):  # type: ignore[name-defined,misc,valid-type]
-    """The legend of the complex (HSV) view, drawn over the plot's upper right corner (it
-    takes no room from the image, so linked panels keep equal sizes)."""
+    """The legend of the complex (HSV) view, drawn where the hidden colour bar keeps its room
+    (beside the image, never over it; linked panels keep equal sizes)."""
 
-    def __init__(self, size: int = 56) -> None:
+    def __init__(self, size: int = 40) -> None:
         pg.GraphicsObject.__init__(self)
         GraphicsWidgetAnchor.__init__(self)
         self.pixmap = colour_wheel_pixmap(size)
@@ -199,10 +201,14 @@ class ColourWheelItem(GraphicsWidgetAnchor, pg.GraphicsObject):  # type: ignore[
         painter.drawPixmap(0, 0, self.pixmap)
 
 
-def attach_colour_wheel(plot: Any) -> ColourWheelItem:
-    """A hidden :class:`ColourWheelItem` in ``plot``'s upper right corner."""
+def attach_colour_wheel(plot: Any, colorbar: Any) -> ColourWheelItem:
+    """A hidden :class:`ColourWheelItem` at ``plot``'s upper right, in the room of its
+    ``colorbar`` (hidden while the wheel shows, its room kept so the image does not move)."""
+    policy = colorbar.sizePolicy()
+    policy.setRetainSizeWhenHidden(True)
+    colorbar.setSizePolicy(policy)
     item = ColourWheelItem()
-    item.setParentItem(plot.getViewBox())
-    item.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 6))
+    item.setParentItem(plot)
+    item.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(0, 2))
     item.setVisible(False)
     return item

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.render import format_length
 
@@ -12,6 +12,7 @@ from ..qtenv import pyqtgraph_module
 from .image_panel import LINEAR_MAP
 from .physical import FitGroup, attach_scale_bar, set_physical_axes
 from .units import PixelSize, valid_pixel_size
+from .widgets import FluidLabel
 
 pg = pyqtgraph_module()
 
@@ -44,7 +45,7 @@ class PositionsView(QWidget):
         self.plot.addItem(self.outline)
         self.scatter = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(255, 80, 80, 200))
         self.plot.addItem(self.scatter)
-        self.info = QLabel("No positions yet.")
+        self.info = FluidLabel("No positions yet.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget, 1)

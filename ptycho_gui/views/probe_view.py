@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.render import format_length
 
@@ -18,6 +18,7 @@ from .image_panel import CYCLIC_MAP, LINEAR_MAP, add_image_plot, value_label
 from .imaging import PHASE_LEVELS
 from .physical import FitGroup, attach_scale_bar, set_physical_axes
 from .units import PixelSize, valid_pixel_size
+from .widgets import FluidLabel
 
 pg = pyqtgraph_module()
 
@@ -28,7 +29,9 @@ class ProbeView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.graphics = pg.GraphicsLayoutWidget()
-        self.info = QLabel("No probe yet.")
+        self.info = FluidLabel("No probe yet.")
+        # Room between the amplitude's colour bar label and the phase plot's axis label.
+        self.graphics.ci.layout.setHorizontalSpacing(28)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics, 1)

@@ -7,13 +7,14 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.render import format_length
 
 from ..qtenv import pyqtgraph_module
 from .physical import AXIS_WIDTH
 from .units import PixelSize, line_profile
+from .widgets import FluidLabel
 
 pg = pyqtgraph_module()
 
@@ -46,15 +47,17 @@ class LineProfile(QWidget):
         self.distance = np.zeros(0)
         self.values = np.zeros(0)
         self.plot_widget = pg.PlotWidget()
-        self.plot_widget.setMinimumHeight(120)
-        self.plot_widget.setMaximumHeight(200)
+        # Short: the images above keep most of the height (a 1280 x 800 screen included).
+        self.plot_widget.setMinimumHeight(90)
+        self.plot_widget.setMaximumHeight(160)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         values_axis = self.plot.getAxis("left")
         values_axis.enableAutoSIPrefix(False)  # "phase (rad)", never "(x0.001)"
         values_axis.setWidth(AXIS_WIDTH)
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#ffb000", width=2))
-        self.info = QLabel("")
+        # The read-out never widens the window (it did, past a 1280-px screen).
+        self.info = FluidLabel("")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget, 1)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from engine.render import Display
 
 from .image_panel import ImagePanel
+from .widgets import FluidLabel
 
 
 class ReconstructionView(QWidget):
@@ -19,8 +20,8 @@ class ReconstructionView(QWidget):
         self.right = ImagePanel("Object", component="phase")
         # One zoom for both: panning one pans the other.
         self.right.link_view(self.left)
-        self.caption = QLabel("No reconstruction yet: run Train or Infer.")
-        self.readout = QLabel("")
+        self.caption = FluidLabel("No reconstruction yet: run Train or Infer.")
+        self.readout = FluidLabel("")
         panels = QHBoxLayout()
         panels.addWidget(self.left)
         panels.addWidget(self.right)
@@ -29,7 +30,7 @@ class ReconstructionView(QWidget):
         profiles.addWidget(self.right.profile)
         footer = QHBoxLayout()
         footer.addWidget(self.caption, 1)
-        footer.addWidget(self.readout)
+        footer.addWidget(self.readout, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(panels, 1)
         layout.addLayout(profiles)

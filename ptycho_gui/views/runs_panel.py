@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 from engine.runs_index import INCOMPLETE, RunInfo, list_runs
 
 from ..results import run_checkpoint
+from .widgets import FluidLabel
 
 COLUMNS = ("Run", "Status", "Started", "Data file", "Epochs", "Wall time", "Quality")
 _STATUS_COLOURS = {"completed": "#2e7d32", "cancelled": "#b26a00", "failed": "#c62828",
@@ -91,8 +91,7 @@ class RunsPanel(QWidget):
         self.folder: Path | None = None
         self.runs: list[RunInfo] = []
         self.running: Path | None = None  # the run this app is training now
-        self.folder_label = QLabel("No output folder.")
-        self.folder_label.setWordWrap(True)
+        self.folder_label = FluidLabel("No output folder.")
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("List the runs of the output folder again")
         self.table = QTreeWidget()
@@ -116,21 +115,22 @@ class RunsPanel(QWidget):
                                      "checkpoint (its best, else its last)")
         self.settings_button = QPushButton("Settings")
         self.settings_button.setToolTip("Show the settings the run used (its session.toml)")
-        self.details = QLabel("")
-        self.details.setWordWrap(True)
+        # One line (path, data, truth), whole in its tooltip: the panel stays short and the
+        # views above keep their height on a 1280 x 800 screen.
+        self.details = FluidLabel("")
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        top = QHBoxLayout()
-        top.addWidget(self.folder_label, 1)
-        top.addWidget(self.refresh_button)
+        self.table.setMinimumHeight(60)
         buttons = QHBoxLayout()
         for button in (self.open_button, self.compare_button, self.infer_button,
                        self.resume_button, self.settings_button):
             buttons.addWidget(button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.folder_label, 1)
+        buttons.addWidget(self.refresh_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.table, 1)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
         layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
         layout.addWidget(self.details)
         self.refresh_button.clicked.connect(self.refresh)
         self.open_button.clicked.connect(self._on_open_button_clicked)
@@ -215,7 +215,7 @@ class RunsPanel(QWidget):
         if run.reconstruction is None:
             lines.append("no reconstruction was written")
         lines += run.problems
-        return "\n".join(lines)
+        return " · ".join(lines)
 
     def _on_open_button_clicked(self) -> None:
         runs = self.selected_runs()

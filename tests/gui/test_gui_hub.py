@@ -80,3 +80,88 @@ def test_a_new_runs_live_view_gets_its_own_colour_range(window, qtbot):
     assert frames and frames[0].startswith("live")
     low, high = view.left.levels()
     assert 0.5 < low and high < 1.5  # the live frame's range, not the truth file's
+
+
+def _settle(qtbot, window):
+    qtbot.wait(50)
+    window.repaint()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1600, 1000)])
+def test_profile_never_widens_the_window_and_images_keep_their_height(window, qtbot, size):
+    window.resize(*size)
+    view = window.reconstruction_view
+    obj = _object(1.0, shape=(300, 500))
+    obj[:, :3] = np.nan
+    view.set_object(obj, caption="run-007 (completed): /a/long/path/" + "x" * 120,
+                    fit_levels=True)
+    window.runs_dock.raise_()
+    for panel in (view.left, view.right):
+        panel.profile_button.setChecked(True)
+    _settle(qtbot, window)
+    assert len(view.left.profile.info.text()) > 60  # a long read-out...
+    assert (window.width(), window.height()) == size  # ...that leaves the window as it was
+    assert window.minimumSizeHint().width() <= size[0]
+    assert view.left.graphics.height() >= 0.3 * size[1]  # images stay the main thing
+
+
+def test_window_fits_a_1600_x_1000_screen_at_150_percent(window):
+    # Qt sizes are device-independent: at QT_SCALE_FACTOR=1.5 a 1600 x 1000 screen is
+    # 1066 x 666 of them, less the title bar and the panel of the desktop.
+    hint = window.minimumSizeHint()
+    assert hint.width() <= 1600 / 1.5 - 20 and hint.height() <= 1000 / 1.5 - 60
+
+
+def test_every_settings_section_is_one_click_away_at_1280(window, qtbot):
+    window.resize(1280, 800)
+    _settle(qtbot, window)
+    bar = window.form.section_bar
+    names = [b.text() for b in bar.buttons]
+    assert "Execution" in names and len(names) == window.form.tabs.count()
+    for button in bar.buttons:  # all on screen, none behind a scroll arrow
+        assert button.isVisible() and bar.rect().contains(button.geometry())
+        assert button.width() >= button.sizeHint().width() - 2  # the text is not cut
+    execution = bar.buttons[names.index("Execution")]
+    execution.click()
+    assert window.form.tabs.tabText(window.form.tabs.currentIndex()) == "Execution"
+    window.form.focus_field("data.path")
+    assert bar.buttons[names.index("Data")].isChecked()
+
+
+def test_compare_images_keep_their_height_at_1280_with_the_runs_panel(window, qtbot):
+    window.resize(1280, 800)
+    window.runs_dock.raise_()
+    window.view_tabs.setCurrentWidget(window.compare_view)
+    _settle(qtbot, window)
+    assert window.compare_view.panel_a.graphics.height() >= 220
+
+
+def test_colour_wheel_sits_beside_the_image_not_over_it(qtbot):
+    from ptycho_gui.views.image_panel import ImagePanel
+    from ptycho_gui.views.imaging import HSV
+
+    panel = ImagePanel(component="amplitude")
+    qtbot.addWidget(panel)
+    panel.resize(600, 500)
+    panel.show()
+    panel.set_data(_object(1.0))
+    qtbot.wait(20)
+    view_box = panel.plot.getViewBox()
+    before = view_box.sceneBoundingRect()
+    panel.set_component(HSV)
+    qtbot.wait(20)
+    assert panel.wheel.isVisible() and not panel.colorbar.isVisible()
+    after = view_box.sceneBoundingRect()
+    assert after.width() == pytest.approx(before.width(), abs=1)  # the image does not move
+    wheel = panel.wheel.sceneBoundingRect()
+    assert wheel.left() >= after.right() - 8  # beside the image (at most its margin over it)
+
+
+def test_empty_views_show_no_axes(window):
+    view = window.reconstruction_view
+    assert not view.left.axes_shown and not view.left.colorbar.isVisible()
+    view.set_object(_object(1.0))
+    assert view.left.axes_shown and view.left.colorbar.isVisible()
+    assert "x0.001" not in view.left.plot.getAxis("bottom").labelString()
+    window.clear_result()
+    assert not view.left.axes_shown and not view.right.axes_shown
