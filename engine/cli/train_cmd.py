@@ -159,7 +159,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.resume:
             raise ConfigError([ConfigIssue("--beamtime", "a beamtime training starts a new "
                                            "run; drop --resume", args.resume)])
-        extra["beamtime.enabled"] = ("true", "cli --beamtime")
+        extra["beamtime.simulated_training"] = ("true", "cli --beamtime")
     resolved = resolve_from_args(args, extra=extra)
     from ..runs import train
     from ..runs.beamtime import train_beamtime

@@ -355,6 +355,63 @@ class TrainingConfig:
 
 
 @dataclass
+class BeamtimeConfig:
+    """A beamtime model: the network trained on many objects simulated under the measured
+    scan's own conditions (probe, scan geometry, dose, detector mask), mixed with the scan."""
+
+    simulated_training: bool = setting(
+        False,
+        "Train on objects simulated on the fly under the data's probe, scan geometry, dose and "
+        "detector mask (never stored), supervised by their true patches and by the physics "
+        "loss, mixed with the measured scan under the physics loss (ptycho-engine train "
+        "--beamtime).",
+    )
+    steps_per_epoch: int = setting(
+        100,
+        "Optimisation steps per epoch of a beamtime training (each a batch of "
+        "training.batch_size groups).",
+        unit="steps", min=1, max=1_000_000, step=10,
+    )
+    groups_per_object: int = setting(
+        16,
+        "Groups cut from each simulated object before a new one is drawn (an object is "
+        "simulated only as large as these groups need).",
+        min=1, max=4096, step=1, advanced=True,
+    )
+    measured_fraction: float = setting(
+        0.25,
+        "Fraction of the batches taken from the measured scan (physics loss only); the rest "
+        "are simulated.",
+        min=0.0, max=1.0, step=0.05,
+    )
+    supervised_weight: float = setting(
+        1.0,
+        "Weight of the supervised loss on simulated batches (relative complex error of the "
+        "group's patches after its global phase is removed, probe-weighted); 0: physics loss "
+        "only.",
+        min=0.0, max=1000.0, step=0.1,
+    )
+    object_kinds: str = setting(
+        "dead_leaves,texture,siemens_star,cells",
+        "Comma-separated kinds of the simulated objects: dead_leaves, texture "
+        "(natural-image-like 1/f fields), siemens_star, cells (cell-like phase objects).",
+        advanced=True,
+    )
+    amplitude_min: float = setting(
+        0.3,
+        "Lowest object amplitude drawn: each object's minimum amplitude is uniform in "
+        "[this, 0.95].",
+        min=0.0, max=0.95, step=0.05, advanced=True,
+    )
+    phase_max: float = setting(
+        2.0,
+        "Largest peak-to-peak object phase drawn: each object's phase range is uniform in "
+        "[0.1, this].",
+        unit="rad", min=0.1, max=6.3, step=0.1, advanced=True,
+    )
+
+
+@dataclass
 class InferenceConfig:
     """Reconstruction of a dataset with a trained network."""
 
@@ -742,6 +799,7 @@ class SessionConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    beamtime: BeamtimeConfig = field(default_factory=BeamtimeConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     refinement: RefinementConfig = field(default_factory=RefinementConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)

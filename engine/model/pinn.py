@@ -325,10 +325,37 @@ class PINN(nn.Module):
             return per.mean() * (self.N / math.sqrt(self.loss_scale))
         return poisson_nll(pred, counts, mask).mean() / self.loss_scale
 
+    def supervised_loss(self, patches: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+        """Relative complex error of a group's patches against the true ones (simulated data).
+
+        Weighted by the probe intensity (only what the probe lit is known), after removing
+        each group's best global phase (invisible to the data): ``sum w |e^{i a} p - t|^2 /
+        sum w |t|^2`` per group, averaged over groups. ``patches`` and ``truth`` are
+        ``(B, C, N, N)``.
+        """
+        with torch.autocast(device_type=patches.device.type, enabled=False):
+            w = self.effective_probe().detach().abs().square().sum(dim=0)
+            w = (w / w.max().clamp(min=1e-30)).to(torch.float32)
+            p = patches.to(torch.complex64)
+            t = truth.to(torch.complex64)
+            c = (w * p.conj() * t).sum(dim=(-3, -2, -1))
+            rot = (c / c.abs().clamp(min=1e-12)).detach()[:, None, None, None]
+            err = (w * (p * rot - t).abs().square()).sum(dim=(-3, -2, -1))
+            ref = (w * t.abs().square()).sum(dim=(-3, -2, -1)).clamp(min=1e-12)
+            return (err / ref).mean()
+
     def step(self, counts: torch.Tensor, offsets: torch.Tensor | None,
              mask: torch.Tensor | None = None,
              canvas_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One training evaluation: ``(loss, raw predicted patches)``."""
+        loss, _, raw = self.step_with_patches(counts, offsets, mask, canvas_size)
+        return loss, raw
+
+    def step_with_patches(self, counts: torch.Tensor, offsets: torch.Tensor | None,
+                          mask: torch.Tensor | None = None, canvas_size: int | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`step` that also returns the consensus patches the loss checked:
+        ``(loss, patches, raw)``."""
         raw = self(counts, offsets, canvas_size)
-        _, pred = self.physics(raw, offsets, canvas_size)
-        return self.loss(pred, counts, mask), raw
+        patches, pred = self.physics(raw, offsets, canvas_size)
+        return self.loss(pred, counts, mask), patches, raw

@@ -18,6 +18,9 @@ from ..errors import DataError
 
 EDGE_SIGMA_PX = 0.6
 OBJECT_KINDS = ("lines", "dead_leaves", "siemens_star", "image")
+TRAINING_KINDS = ("dead_leaves", "texture", "siemens_star", "cells")
+"""Object kinds a beamtime model is trained on (:func:`random_object`); every one is drawn
+from a random generator alone (no image file)."""
 
 
 def transmission(amplitude_map: np.ndarray, phase_map: np.ndarray, amplitude_min: float,
@@ -110,6 +113,98 @@ def image_map(path: str | os.PathLike[str], shape: tuple[int, int]) -> np.ndarra
                         f"JPEG...), found something else ({exc})") from None
     lo, hi = float(values.min()), float(values.max())
     return (values - lo) / (hi - lo) if hi > lo else np.zeros(shape)
+
+
+def texture_map(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A natural-image-like texture: a Gaussian random field with a power-law spectrum
+    ``1 / f^beta`` (beta drawn in [1.6, 3.2]: from grainy to smooth), percentile-stretched to
+    [0, 1]; half of them pass a random soft threshold (patchy, edge-rich like photographs)."""
+    height, width = shape
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
+    f = np.hypot(fy, fx)
+    f[0, 0] = 1.0
+    beta = rng.uniform(1.6, 3.2)
+    spectrum = f ** (-beta / 2) * (rng.standard_normal(f.shape)
+                                   + 1j * rng.standard_normal(f.shape))
+    spectrum[0, 0] = 0.0
+    field_ = np.fft.irfft2(spectrum, s=shape)
+    lo, hi = np.percentile(field_, [1.0, 99.0])
+    out = np.clip((field_ - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+    if rng.uniform() < 0.5:
+        sharpness = rng.uniform(4.0, 20.0)
+        out = 1.0 / (1.0 + np.exp(-sharpness * (out - rng.uniform(0.3, 0.7))))
+    return out
+
+
+def cells_maps(shape: tuple[int, int], rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Cell-like phase objects: overlapping smooth ellipses (cytoplasm) with a denser nucleus
+    and a few small granules; the phase map is the optical thickness, the amplitude map a
+    weak absorption of it (biological specimens are mostly phase objects)."""
+    height, width = shape
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    thickness = np.zeros(shape)
+    count = int(rng.integers(3, 9) * height * width / 128**2) + 1
+    for _ in range(count):
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        a, b = rng.uniform(6, 30, size=2) * max(height, width) / 128
+        angle = rng.uniform(0, np.pi)
+        u = ((xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)) / a
+        v = (-(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)) / b
+        r2 = u * u + v * v
+        cell = np.sqrt(np.clip(1.0 - r2, 0.0, None))  # dome profile of a rounded cell
+        nucleus = np.sqrt(np.clip(1.0 - r2 / rng.uniform(0.08, 0.25), 0.0, None))
+        thickness = np.maximum(thickness, rng.uniform(0.3, 0.7) * cell
+                               + rng.uniform(0.2, 0.5) * nucleus)
+    for _ in range(int(rng.integers(5, 40))):
+        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(1.0, 3.0)
+        thickness += rng.uniform(0.05, 0.3) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2)
+                                                     / (2 * r * r))
+    thickness = gaussian_filter(thickness, 1.0)
+    peak = float(thickness.max()) or 1.0
+    phase = thickness / peak
+    return rng.uniform(0.1, 0.5) * phase, phase
+
+
+def material_maps(kind: str, shape: tuple[int, int], rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Amplitude and phase material maps in [0, 1] of one of :data:`TRAINING_KINDS`."""
+    if kind == "dead_leaves":
+        return dead_leaves_maps(shape, rng)
+    if kind == "cells":
+        return cells_maps(shape, rng)
+    if kind == "texture":
+        return texture_map(shape, rng), texture_map(shape, rng)
+    if kind == "siemens_star":
+        star = siemens_star_map(shape, rng, spokes=int(rng.integers(12, 48)))
+        return star, star
+    raise ValueError(f"object kind: expected one of {TRAINING_KINDS}, found {kind!r}")
+
+
+def random_object(shape: tuple[int, int], rng: np.random.Generator,
+                  kinds: tuple[str, ...], *, amplitude_min: float,
+                  phase_max: float) -> np.ndarray:
+    """A random complex64 ``(H, W)`` training object (what a beamtime model learns from).
+
+    The kind is drawn from ``kinds``; its amplitude spans ``1`` down to a minimum drawn in
+    ``[amplitude_min, 0.95]`` and its phase a peak-to-peak range drawn in ``[0.1,
+    phase_max]`` rad. Half of the objects take their phase from an independent map of a
+    random kind (amplitude and phase of a real specimen need not look alike: ptychodus's
+    test sets use two unrelated images), and half of the maps are inverted.
+    """
+    kind = kinds[int(rng.integers(len(kinds)))]
+    amp, phase = material_maps(kind, shape, rng)
+    if rng.uniform() < 0.5:
+        phase = material_maps(kinds[int(rng.integers(len(kinds)))], shape, rng)[1]
+    if rng.uniform() < 0.5:
+        amp = 1.0 - amp
+    if rng.uniform() < 0.5:
+        phase = 1.0 - phase
+    amp = gaussian_filter(amp, EDGE_SIGMA_PX, mode="nearest")
+    phase = gaussian_filter(phase, EDGE_SIGMA_PX, mode="nearest")
+    low = rng.uniform(min(amplitude_min, 0.95), 0.95)
+    return transmission(amp, phase, low, rng.uniform(0.1, max(phase_max, 0.1)))
 
 
 def make_object(kind: str, shape: tuple[int, int], rng: np.random.Generator, *,

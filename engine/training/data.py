@@ -10,6 +10,11 @@ same path, so large data are never read whole.
 The split into training and validation groups is random with the run's seed; the
 normalisers (:class:`engine.model.pinn.Normalisers`) come from the training groups'
 patterns only.
+
+A beamtime training (:class:`BeamtimeDataModule`) streams :class:`SimulatedGroups` instead:
+groups of the measured scan's own geometry cut from objects simulated on the fly under its
+probe, dose and detector mask (never stored), each batch carrying the true patches, mixed with
+batches of the measured training groups.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from ..model.pinn import Normalisers, mean_total_counts
-from ..physics import group_neighbours
+from ..physics import extract_patches, forward_intensity, group_neighbours
+from ..simulation.objects import TRAINING_KINDS, random_object
 
 
 def _passthrough(batch: Any) -> Any:
@@ -151,3 +157,172 @@ class GroupDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size, shuffle=False,
                           collate_fn=_passthrough, **self.loader_kw)
+
+
+def _group_boxes(positions: np.ndarray, groups: np.ndarray, N: int) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    """First pixel and one-past-last pixel (x, y) of each group's windows, ``(G, 2)`` each.
+
+    The window of a centre ``x`` starts at ``floor(x - (N - 1) / 2)`` and a sub-pixel shift
+    reads one pixel beyond its N (see :func:`engine.physics.extract_patches`).
+    """
+    starts = np.floor(positions[groups] - (N - 1) / 2)
+    return starts.min(axis=1).astype(np.int64), starts.max(axis=1).astype(np.int64) + N + 1
+
+
+class SimulatedGroups(IterableDataset):
+    """Batches of groups simulated on the fly under a measured scan's conditions.
+
+    Every simulated batch takes ``batch_size`` groups of the scan (their positions with
+    their sub-pixel parts, so their geometry is the scan's), moved by whole pixels onto
+    random places of a fresh random object (:func:`engine.simulation.objects.random_object`,
+    one per ``groups_per_object`` groups, only as large as the groups need), cuts the true
+    patches, predicts counts with the forward model and the scan's probe (which carries its
+    dose), draws Poisson noise and zeroes the detector's bad pixels. Nothing is stored.
+    With probability ``measured_fraction`` a batch is instead one of the measured training
+    groups (no ``truth``: the physics loss alone).
+
+    Parameters
+    ----------
+    probe
+        Complex ``(M, N, N)`` probe scaled to counts (the data's, or the solver's refined one).
+    positions
+        ``(P, 2)`` scan positions.
+    groups
+        ``(G, C)`` groups of the scan to imitate.
+    batch_size, steps
+        Groups per batch and batches per epoch (``len(self)``).
+    measured
+        :class:`GroupDataset` of the measured training groups, or None.
+    measured_fraction
+        Share of measured batches.
+    kinds, amplitude_min, phase_max, groups_per_object
+        The objects drawn (:func:`random_object`) and how many groups each one gives.
+    bad_pixels
+        ``(N, N)`` bool detector mask (True: bad, zeroed as in the measured data), or None.
+    seed
+        Seed of the stream; epoch ``e`` (and data-loader worker ``w``) draw their own objects.
+    """
+
+    def __init__(self, probe: Any, positions: np.ndarray, groups: np.ndarray, *,
+                 batch_size: int, steps: int, measured: GroupDataset | None,
+                 measured_fraction: float, kinds: tuple[str, ...], amplitude_min: float,
+                 phase_max: float, groups_per_object: int, bad_pixels: Any,
+                 seed: int) -> None:
+        super().__init__()
+        probe_t = torch.as_tensor(np.asarray(probe), dtype=torch.complex64)
+        self.probe = probe_t.reshape(-1, *probe_t.shape[-2:])
+        self.N = int(self.probe.shape[-1])
+        self.positions = np.asarray(positions, dtype=np.float64)
+        self.groups = np.asarray(groups, dtype=np.int64)
+        self.batch_size = int(batch_size)
+        self.steps = int(steps)
+        self.measured = measured if measured is not None and len(measured) else None
+        self.measured_fraction = float(measured_fraction) if self.measured is not None else 0.0
+        self.kinds = tuple(kinds)
+        self.amplitude_min = float(amplitude_min)
+        self.phase_max = float(phase_max)
+        self.groups_per_object = max(1, int(groups_per_object))
+        self.bad = None if bad_pixels is None else torch.as_tensor(
+            np.asarray(bad_pixels, dtype=bool))
+        self.seed = int(seed)
+        self.epoch = 0
+        lo, hi = _group_boxes(self.positions, self.groups, self.N)
+        self.lo, self.hi = lo, hi
+        span = int((hi - lo).max()) if len(self.groups) else self.N + 1
+        # Room for the groups of one object to land in different places.
+        self.tile = span + self.N
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Any:
+        info = get_worker_info()
+        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        rng = np.random.default_rng([self.seed, self.epoch, worker, 0xBEA7])
+        self.epoch += 1
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        for _ in range(worker, self.steps, workers):
+            if self.measured is not None and rng.uniform() < self.measured_fraction:
+                idx = rng.choice(len(self.measured), size=min(self.batch_size,
+                                                               len(self.measured)),
+                                 replace=False)
+                yield self.measured.__getitems__(idx.tolist())
+            else:
+                yield self.simulate_batch(rng, generator)
+
+    def simulate_batch(self, rng: np.random.Generator,
+                       generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """One batch of simulated groups: counts, offsets, positions, index and ``truth``."""
+        B, n, T = self.batch_size, self.N, self.tile
+        chosen = rng.integers(len(self.groups), size=B)
+        pos = np.empty((B, self.groups.shape[1], 2))
+        truth = torch.empty((B, self.groups.shape[1], n, n), dtype=torch.complex64)
+        obj_t = None
+        for b, g in enumerate(chosen):
+            if b % self.groups_per_object == 0:
+                obj = random_object((T, T), rng, self.kinds, amplitude_min=self.amplitude_min,
+                                    phase_max=self.phase_max)
+                obj_t = torch.from_numpy(obj)
+            shift = np.array([rng.integers(-self.lo[g][k], T - self.hi[g][k] + 1)
+                              for k in range(2)], dtype=np.float64)
+            pos[b] = self.positions[self.groups[g]] + shift
+            truth[b] = extract_patches(obj_t, torch.from_numpy(pos[b]), n)
+        with torch.no_grad():
+            expected = forward_intensity(truth, self.probe).clamp(min=0.0)
+            counts = torch.poisson(expected, generator=generator).to(torch.float32)
+        if self.bad is not None:
+            counts = counts.masked_fill(self.bad, 0.0)
+        offsets = pos - pos.mean(axis=1, keepdims=True)
+        return {
+            "counts": counts,
+            "offsets": torch.from_numpy(offsets.astype(np.float32)),
+            "positions": torch.from_numpy(pos),
+            "index": torch.from_numpy(self.groups[chosen]),
+            "truth": truth,
+        }
+
+
+class BeamtimeDataModule(GroupDataModule):
+    """:class:`GroupDataModule` whose training loader streams :class:`SimulatedGroups` mixed
+    with the measured training groups; validation stays on the measured groups (physics
+    loss), so ``val_loss`` says how the network does on the scan itself.
+
+    Parameters
+    ----------
+    patterns, positions, split, batch_size, num_workers, pin_memory, persistent_workers, seed
+        As :class:`GroupDataModule`.
+    probe, bad_pixels
+        The conditions simulated (probe scaled to counts; detector mask or None).
+    beamtime
+        The ``beamtime`` settings (:class:`engine.config.schema.BeamtimeConfig`).
+    """
+
+    def __init__(self, patterns: Any, positions: np.ndarray, split: Split, batch_size: int,
+                 num_workers: int, pin_memory: bool, persistent_workers: bool, seed: int, *,
+                 probe: Any, bad_pixels: Any, beamtime: Any) -> None:
+        super().__init__(patterns, positions, split, batch_size, num_workers, pin_memory,
+                         persistent_workers, seed)
+        self.stream = SimulatedGroups(
+            probe, positions, split.groups, batch_size=batch_size,
+            steps=beamtime.steps_per_epoch, measured=self.train_set,
+            measured_fraction=beamtime.measured_fraction,
+            kinds=object_kinds(beamtime.object_kinds),
+            amplitude_min=beamtime.amplitude_min, phase_max=beamtime.phase_max,
+            groups_per_object=beamtime.groups_per_object, bad_pixels=bad_pixels, seed=seed)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.stream, batch_size=None, collate_fn=_passthrough,
+                          **self.loader_kw)
+
+
+def object_kinds(text: str) -> tuple[str, ...]:
+    """``beamtime.object_kinds`` parsed; unknown or no kinds raise a ConfigError."""
+    from ..errors import ConfigError
+
+    kinds = tuple(k.strip() for k in str(text).split(",") if k.strip())
+    unknown = [k for k in kinds if k not in TRAINING_KINDS]
+    if unknown or not kinds:
+        raise ConfigError([f"beamtime.object_kinds: expected a comma-separated list of "
+                           f"{', '.join(TRAINING_KINDS)}, found {text!r}"])
+    return kinds

@@ -12,8 +12,8 @@ import torch
 from ..config import SessionConfig
 from ..errors import ConfigError, DataError
 from ..model.pinn import Normalisers
-from .data import GroupDataModule, Split, make_split, max_offset_px
-from .module import PINNModule, hyper_parameters
+from .data import BeamtimeDataModule, GroupDataModule, Split, make_split, max_offset_px
+from .module import PINNModule, hyper_parameters, scan_conditions
 
 
 @dataclass
@@ -42,6 +42,9 @@ def prepare_fit(config: SessionConfig, data: Any,
                 normalisers: Normalisers | None = None) -> Prepared:
     """Group and split the data, compute the normalisers (unless given), build the module.
 
+    With ``beamtime.simulated_training`` the training batches are simulated under the data's own
+    conditions and mixed with the data (:class:`engine.training.data.BeamtimeDataModule`).
+
     Parameters
     ----------
     config
@@ -55,16 +58,23 @@ def prepare_fit(config: SessionConfig, data: Any,
     ex = config.execution
     split = make_split(data.positions, config.model.gridsize, config.model.n_neighbours,
                        config.training.val_fraction, ex.seed)
-    dm = GroupDataModule(data.patterns, data.positions, split, config.training.batch_size,
-                         ex.num_workers, ex.pin_memory, ex.persistent_workers, ex.seed)
+    args = (data.patterns, data.positions, split, config.training.batch_size,
+            ex.num_workers, ex.pin_memory, ex.persistent_workers, ex.seed)
+    beamtime = config.beamtime if config.beamtime.simulated_training else None
+    dm = (GroupDataModule(*args) if beamtime is None else
+          BeamtimeDataModule(*args, probe=data.probe, bad_pixels=data.bad_pixels,
+                             beamtime=beamtime))
     if normalisers is None:
         normalisers = dm.normalisers(data.N)
     canvas = None
     if config.model.gridsize > 1:
         # One canvas size for every batch: no per-batch device sync to size it.
         canvas = data.N + 2 * math.ceil(max_offset_px(data.positions, split.groups)) + 2
+    conditions = scan_conditions(data.positions, data.probe, normalisers.loss_scale,
+                                 data.object_pixel_size_m)
     hparams = hyper_parameters(config.model, config.training, normalisers,
-                               tuple(np.shape(data.probe)), canvas)
+                               tuple(np.shape(data.probe)), canvas, beamtime=beamtime,
+                               conditions=conditions)
     module = PINNModule(hparams, probe=torch.from_numpy(np.asarray(data.probe)),
                         compile=ex.compile)
     return Prepared(split=split, datamodule=dm, module=module, normalisers=normalisers)
