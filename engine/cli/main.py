@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -63,8 +64,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script wrapper."""
-    sys.exit(main())
+    """Console-script wrapper.
+
+    A command that did not end normally (cancelled by Ctrl-C, interrupted, refused) has
+    written and closed everything it writes when :func:`main` returns; it then leaves without
+    the interpreter's teardown of torch and Lightning, which takes 1-3 s on a busy machine
+    (a Ctrl-C is answered within 2 s, issue 21).
+    """
+    code = main()
+    if code != 0:
+        exit_now(code)
+    sys.exit(code)
+
+
+def exit_now(code: int) -> None:
+    """Flush the standard streams and the logging handlers, then end the process at once."""
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

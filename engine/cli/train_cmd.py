@@ -123,6 +123,32 @@ def quiet_lightning() -> Iterator[None]:
             lg.setLevel(level)
 
 
+def load_heavy_modules() -> None:
+    """Import torch, Lightning and the run machinery before Ctrl-C becomes a clean stop.
+
+    These imports take seconds on a busy machine and cannot look at a stop request; while
+    they run a Ctrl-C ends the process at once (nothing has been made yet).
+    """
+    with _interrupt_ends_at_once():
+        from ..model import pinn  # noqa: F401  (torch)
+        from ..model import reconstruct  # noqa: F401
+        from ..training import callbacks, setup, trainer  # noqa: F401  (Lightning)
+
+
+@contextlib.contextmanager
+def _interrupt_ends_at_once() -> Iterator[None]:
+    """Ctrl-C ends the process at once (the system's default action), also inside the long C
+    calls of an import, which delay Python's own handler by seconds."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _reporter(resolved: ResolvedConfig) -> Any:
     from ..reporting import TqdmReporter
 
@@ -164,6 +190,7 @@ def _train(args: argparse.Namespace) -> int:
     from ..runs import train
     from ..runs.beamtime import train_beamtime
 
+    load_heavy_modules()
     reporter = _reporter(resolved)
     stop = threading.Event()
     try:
@@ -204,6 +231,7 @@ def _infer(args: argparse.Namespace) -> int:
     })
     from ..runs import infer_from_config
 
+    load_heavy_modules()
     reporter = _reporter(resolved)
     stop = threading.Event()
     try:

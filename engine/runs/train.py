@@ -26,7 +26,7 @@ import numpy as np
 
 from ..config import ResolvedConfig, SessionConfig
 from ..errors import DiskFullError, EngineError, RunError
-from ..reporting import Reporter, StopToken
+from ..reporting import Reporter, StopToken, stop_requested
 from ..training.rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
 from .common import as_resolved
 
@@ -134,6 +134,9 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     # Bad data (or data that do not fit the model) are refused before anything is written.
     data = load_dataset(cfg.data)
     check_data_matches(cfg, data)
+    if stop_requested(stop):  # a stop during start-up: nothing was made, nothing is
+        return _not_started(run_dir, reporter)
+    existed = run_dir.path.exists()
     # One writer per run folder (rank 0 holds the lock for the whole run); a refused start
     # (folder in use, a previous run, a checkpoint that cannot be resumed) changes nothing.
     lock = run_dir.prepare(resume=resume, overwrite=cfg.training.overwrite) if is_zero \
@@ -143,9 +146,28 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
         if resume:
             run.resume_from = _resumable(run_dir, cfg.training.max_epochs)
         return run.execute()
+    except _StoppedAtStart:
+        if lock is not None:
+            run_dir.abandon(lock, existed)
+        return _not_started(run_dir, reporter)
     finally:
         if lock is not None:
             lock.release()
+
+
+class _StoppedAtStart(Exception):
+    """The stop token was set before the run wrote anything (start-up)."""
+
+
+def _not_started(run_dir: RunDirectory, reporter: Reporter | None) -> RunResult:
+    """The result of a run stopped during its start-up: nothing written, the folder as it
+    was (one this run created is removed again)."""
+    summary = {"status": "cancelled", "epochs": 0, "run_dir": str(run_dir.path),
+               "note": "stopped during start-up; nothing was written"}
+    if reporter is not None:
+        reporter.log("info", f"stopped during start-up: nothing was written to {run_dir.path}")
+        reporter.run_finished(summary)
+    return RunResult(run_dir.path, "cancelled", 0, summary=summary)
 
 
 def _resumable(run_dir: RunDirectory, max_epochs: int) -> dict[str, Any]:
@@ -267,7 +289,9 @@ class _Run:
             resume_step = _resume_step(ckpt)
             normalisers = Normalisers(saved["input_scale"], saved["loss_scale"])
             self.history = self.run_dir.read_metrics()
+        self._check_start()
         prepared = prepare_fit(cfg, data, normalisers)
+        self._check_start()
         split, dm, module = prepared.split, prepared.datamodule, prepared.module
         normalisers = prepared.normalisers
 
@@ -288,6 +312,7 @@ class _Run:
             resume_step=resume_step, **no_validation)
         self.device_info = resolve_device(ex)
         self.device = {**self.device_info.to_dict(), **_runtime_info(trainer)}
+        self._check_start()
         if trainer.is_global_zero:
             self.writing = True
             self.run_dir.write_session(cfg)
@@ -314,6 +339,11 @@ class _Run:
                              int(trainer.current_epoch))
         return self._finish(module, "cancelled" if cancelled else "completed")
 
+    def _check_start(self) -> None:
+        """End a run stopped before it wrote anything (Ctrl-C during start-up)."""
+        if stop_requested(self.stop) and not self.writing:
+            raise _StoppedAtStart
+
     # -- callbacks -------------------------------------------------------------------------
     def _on_epoch(self, row: dict[str, float]) -> None:
         self.history = [r for r in self.history if int(r["epoch"]) < int(row["epoch"])]
@@ -334,6 +364,10 @@ class _Run:
         self.train_time_s = time.perf_counter() - self.t0
         device = self.device_info.torch_device()
         stitched = self._live_stitch() if status == "cancelled" else None
+        if stitched is None and status == "cancelled":
+            # Stopped before the network saw a batch (or with no live estimate): a Stop is
+            # answered at once, not after a pass of the network over the whole scan.
+            return self._write_cancelled_without_image()
         if stitched is None:
             self.reporter.log("info", "stitching the training data into reconstruction.h5")
             stitched = reconstruct(
@@ -343,9 +377,8 @@ class _Run:
                 weighting=cfg.inference.stitch_weighting,
                 refine_iterations=cfg.inference.refine_iterations,
                 alignment_passes=cfg.inference.alignment_passes, reporter=self.reporter,
-                # a Stop during the stitching of a completed training ends it; a cancelled
-                # training without a live estimate is stitched whole (nothing else to show)
-                stop=self.stop if status == "completed" else None, stage="stitch")
+                # a Stop during the stitching of a completed training ends it
+                stop=self.stop, stage="stitch")
             if not stitched.completed:
                 status = "cancelled"
                 stitched = self._live_stitch() or stitched
@@ -369,7 +402,7 @@ class _Run:
                           self.run_dir.file(PHASE_PNG), pixel_size_m=data.object_pixel_size_m)
         truth = find_ground_truth(str(cfg.data.path), data.metadata, data.object_guess)
         scores = None
-        if truth is not None:
+        if truth is not None and status == "completed":  # a Stop is not kept waiting
             scores = quality(refined.obj, truth[0], data.probe, data.positions)
             if scores is None:
                 self.reporter.log("warning", f"could not compare with {truth[1]}")
@@ -389,6 +422,17 @@ class _Run:
             checkpoints={"last": self.run_dir.last_checkpoint,
                          "best": _best_path(self.trainer) or (best[-1] if best else None)},
             reconstruction=recon_path)
+
+    def _write_cancelled_without_image(self) -> RunResult:
+        self.reporter.log("info", "cancelled before a live training estimate existed: no "
+                          "reconstruction.h5 (resume the run, or infer with its checkpoint)")
+        summary = self._summary("cancelled")
+        self.run_dir.write_summary(summary)
+        self.reporter.run_finished(summary)
+        return RunResult(run_dir=self.run_dir.path, status="cancelled",
+                         epochs=summary["epochs"], history=list(self.history),
+                         summary=summary, checkpoints={"last": self.run_dir.last_checkpoint,
+                                                       "best": None})
 
     def _provenance(self, data: Any, split: Any, normalisers: Any) -> dict[str, Any]:
         return {

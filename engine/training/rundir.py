@@ -148,6 +148,14 @@ class RunDirectory:
             with contextlib.suppress(OSError):
                 self.path.rmdir()
 
+    def abandon(self, lock: FolderLock, existed: bool) -> None:
+        """Give up a prepared run that wrote nothing (stopped during start-up): release the
+        lock and remove the empty folders :meth:`prepare` made (``existed``: the run folder
+        was there before)."""
+        with contextlib.suppress(OSError):
+            self.checkpoints.rmdir()  # only when empty
+        self._give_up(lock, existed)
+
     def _clear_previous(self) -> None:
         """Remove the files of a previous run (only the names this module writes)."""
         for name in (SESSION, PROVENANCE, METRICS, SUMMARY, RECONSTRUCTION, AMPLITUDE_PNG,
