@@ -157,12 +157,14 @@ class MainController(QObject):
         """Called by the window on close: ask about changes and a running job, stop it and
         close once it has written its files, save geometry, end the threads."""
         if not self._close_confirmed:
-            if not self.session.maybe_save():
-                return False
+            # The running job first: saving the session is only worth asking about once
+            # the user has agreed to stop it.
             if self.runs.busy:
                 job = self.runs.runner.current_job
                 if not self.dialogs.ask_stop_run(self.window, job.kind if job else "a job"):
                     return False
+            if not self.session.maybe_save():
+                return False
             self._close_confirmed = True
         if self.runs.busy or self.previews.loader.busy:
             # Close when the jobs have ended (a cancelled run is written); the window stays

@@ -347,8 +347,10 @@ class MainWindow(QMainWindow):
     def show_device(self, text: str) -> None:
         self.device_label.setText(text)
 
-    def show_metrics(self, epoch: int, values: Mapping[str, float]) -> None:
-        self.loss_view.add_metrics(epoch, values)
+    def show_metrics(self, epoch: int, values: Mapping[str, float],
+                     partial: bool = False) -> None:
+        """An epoch's losses (``partial``: the epoch a Stop cut short)."""
+        self.loss_view.add_metrics(epoch, values, partial)
 
     def show_frame(self, obj: np.ndarray, caption: str, probe: np.ndarray | None) -> None:
         """A live preview of the object (and probe) during a run."""

@@ -293,8 +293,14 @@ class RunController(QObject):
                                       describe_progress(progress), times)
 
     def _on_reporter_metrics(self, epoch: int, values: dict) -> None:
-        self.window.show_metrics(epoch, values)
-        self.window.log("info", epoch_line(epoch, values))
+        # Metrics that come after Stop are those of the epoch it cut short (a stop between
+        # two epochs sends none): not a full epoch.
+        partial = self.runner.stop_requested()
+        self.window.show_metrics(epoch, values, partial)
+        line = epoch_line(epoch, values)
+        if partial:
+            line = line.replace(":", " (cut short by Stop):", 1)
+        self.window.log("info", line)
 
     @Slot(object)
     def _on_runner_finished(self, outcome: JobOutcome) -> None:

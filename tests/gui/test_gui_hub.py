@@ -165,3 +165,57 @@ def test_empty_views_show_no_axes(window):
     assert "x0.001" not in view.left.plot.getAxis("bottom").labelString()
     window.clear_result()
     assert not view.left.axes_shown and not view.right.axes_shown
+
+
+def test_a_stopped_runs_partial_epoch_is_drawn_apart_and_not_the_minimum(window, qtbot):
+    import threading
+
+    c = window.controller
+    stopped = threading.Event()
+
+    def run(reporter, stop):
+        reporter.metrics(0, {"train_loss": -5.0, "val_loss": -4.0})
+        reporter.metrics(1, {"train_loss": -6.0, "val_loss": -5.0})
+        stopped.set()
+        while not stop.is_set():
+            stop.wait(0.01)
+        reporter.metrics(2, {"train_loss": -9.0})  # the epoch the Stop cut short
+        return RunOutput("train", "cancelled")
+
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=RUN_TIMEOUT_MS):
+        c.runs.runner.start(Job("train", run, {}))
+        qtbot.waitUntil(stopped.is_set, timeout=5000)
+        qtbot.wait(50)  # the two full epochs reach the view before the Stop
+        c.runs.stop()
+    loss = window.loss_view
+    assert loss.history["train_loss"] == ([1.0, 2.0], [-5.0, -6.0])  # full epochs only
+    assert loss.partial == {"train_loss": (3.0, -9.0)}
+    assert loss.offset == -6.0  # the minimum of full epochs
+    assert "cut short by Stop" in window.log_pane.toPlainText()
+
+
+def test_closing_during_a_run_asks_about_the_job_before_saving(window, qtbot):
+    import threading
+
+    c = window.controller
+    c.session.set_field("training.max_epochs", 7)  # unsaved changes
+    asked = []
+    c.dialogs.ask_stop_run = lambda parent, kind: asked.append("stop") or False
+    c.dialogs.ask_save_changes = lambda parent, name: asked.append("save") or "discard"
+    started = threading.Event()
+
+    def run(reporter, stop):
+        started.set()
+        while not stop.is_set():
+            stop.wait(0.01)
+        return RunOutput("train", "cancelled")
+
+    c.runs.runner.start(Job("train", run, {}))
+    qtbot.waitUntil(started.is_set, timeout=5000)
+    assert not window.close()
+    assert asked == ["stop"]  # refused: no question about saving at all
+    c.dialogs.ask_stop_run = lambda parent, kind: asked.append("stop") or True
+    with qtbot.waitSignal(c.runs.runner.finished, timeout=RUN_TIMEOUT_MS):
+        window.close()
+    assert asked == ["stop", "stop", "save"]
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
