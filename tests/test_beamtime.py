@@ -178,3 +178,16 @@ def test_cli_beamtime_train_then_network_only_infer(tiny_data, tmp_path, capsys)
     assert "refined the whole object" not in text
     with h5py.File(out, "r") as f:
         assert "object" in f
+
+
+def test_gpu_preset_enlarges_only_what_the_user_left_at_its_default(tiny_data, tmp_path):
+    from engine.runs.beamtime import GPU_PRESET, apply_gpu_preset
+
+    cfg = tiny_config(tiny_data, tmp_path / "run")  # sets model.width and batch_size itself
+    same, applied = apply_gpu_preset(cfg, "cpu")
+    assert same is cfg and applied == {}
+    gpu, applied = apply_gpu_preset(cfg, "gpu")
+    assert gpu.config.model.width == 8 and gpu.config.training.batch_size == 8  # the user's
+    assert gpu.config.beamtime.steps_per_epoch == GPU_PRESET["beamtime.steps_per_epoch"]
+    assert gpu.sources["beamtime.steps_per_epoch"] == "beamtime GPU preset"
+    assert "model.width" not in applied and "beamtime.steps_per_epoch" in applied
