@@ -41,7 +41,11 @@ def test_tiny_outputs_in_every_format(tiny_run):
     assert tiny_run.sources["model.N"] == "preset tiny"
     files = tiny_run.files
     assert {p.name for p in files.values()} == {"dataset.npz", "product.h5", "diffraction.h5",
-                                                "truth.h5"}
+                                                "truth.h5", "dataset.cxi"}
+    cxi = load_dataset(files["cxi"], probe_scale="file")
+    assert np.array_equal(cxi.patterns, scan.counts)
+    assert np.allclose(cxi.positions, scan.positions, atol=1e-9)
+    assert np.allclose(cxi.probe, scan.probe, rtol=1e-5, atol=1e-6)
     npz = load_dataset(files["dataset"], probe_scale="file")
     assert np.array_equal(npz.patterns, scan.counts)
     assert np.array_equal(npz.object_guess, scan.obj)

@@ -154,6 +154,164 @@ class DataConfig:
         group="geometry",
         advanced=True,
     )
+    object_pixel_size_m: float = setting(
+        0.0,
+        "Object pixel size, for positions given in metres when the file has no geometry "
+        "(0: from the file, else lambda * z / (N * detector pixel)).",
+        unit="m",
+        min=0.0,
+        max=1.0,
+        step=1e-9,
+        group="geometry",
+        advanced=True,
+    )
+    crop: int = setting(
+        0,
+        "Crop every pattern to its central crop x crop pixels (after binning; 0: keep the "
+        "pattern size). The object pixel grows by the same factor.",
+        unit="px",
+        min=0,
+        max=8192,
+        step=8,
+        group="geometry",
+        advanced=True,
+    )
+    bin: int = setting(
+        1,
+        "Sum bin x bin detector pixels into one (1: no binning); the pattern side must be a "
+        "multiple of it.",
+        min=1,
+        max=16,
+        step=1,
+        group="geometry",
+        advanced=True,
+    )
+    entry: str = setting(
+        "",
+        "CXI entry to read (e.g. entry_2) when a file holds several (empty: the only one).",
+        group="source",
+        advanced=True,
+    )
+    allow_external_links: bool = setting(
+        False,
+        "Follow HDF5 external links to files outside the data file's own folder (links to "
+        "files in that folder or below are always followed).",
+        group="source",
+        advanced=True,
+    )
+    layout_patterns: str = setting(
+        "",
+        "Declared layout: NPZ key or HDF5 dataset path of the (M, H, W) patterns in a file "
+        "of any other layout (empty: the file's own format decides).",
+        group="layout",
+    )
+    layout_positions: str = setting(
+        "",
+        "Declared layout: key or dataset of the (M, 2) scan positions (leading axes of size "
+        "1 are dropped); needed with layout_patterns.",
+        group="layout",
+    )
+    layout_probe: str = setting(
+        "",
+        "Declared layout: key or dataset of the probe, (N, N) or (..., modes, N, N) (empty: "
+        "none in the file; see probe.initial).",
+        group="layout",
+    )
+    layout_mask: str = setting(
+        "",
+        "Declared layout: key or dataset of an (H, W) detector mask, nonzero = bad pixel "
+        "(empty: none).",
+        group="layout",
+    )
+    layout_position_order: str = setting(
+        "xy",
+        "Declared layout: column order of the positions: (x, y) = (column, row), or "
+        "(row, column).",
+        choices=("xy", "rowcol"),
+        group="layout",
+    )
+    layout_position_origin: str = setting(
+        "centre",
+        "Declared layout: each position is the centre of its probe window, or its first "
+        "(corner) pixel.",
+        choices=("centre", "corner"),
+        group="layout",
+    )
+    layout_position_units: str = setting(
+        "px",
+        "Declared layout: unit of the positions: object pixels, or metres / millimetres / "
+        "micrometres / nanometres (then the object pixel size must be known: "
+        "data.object_pixel_size_m or the geometry).",
+        choices=("px", "m", "mm", "um", "nm"),
+        group="layout",
+    )
+    fftshifted: str = setting(
+        "auto",
+        "Are the patterns stored with the zero frequency at the centre (yes) or at pixel "
+        "[0, 0] (no)? 'auto' compares the power at the corners with the centre and shifts "
+        "with a warning.",
+        choices=("auto", "yes", "no"),
+        group="layout",
+    )
+    mask_values: str = setting(
+        "",
+        "Extra detector flag values to mask, comma-separated (e.g. '-2, 4095'); values >= "
+        "65535, negative values and gap rows/columns are masked anyway.",
+        group="layout",
+        advanced=True,
+    )
+
+
+@dataclass
+class ProbeConfig:
+    """The illumination: where the starting probe comes from."""
+
+    initial: str = setting(
+        "auto",
+        "Starting probe: the data file's (or data.probe_path), a flat disk, a Fresnel zone "
+        "plate from its physical parameters, or one estimated from the data (inverse FFT of "
+        "the square root of the mean pattern). 'auto': the file's, else from the data with "
+        "a warning.",
+        choices=("auto", "file", "disk", "zone_plate", "from_data"),
+        group="initial",
+    )
+    disk_diameter_px: float = setting(
+        0.0,
+        "Diameter of the 'disk' probe in object pixels (0: half the pattern side).",
+        unit="px",
+        min=0.0,
+        max=8192.0,
+        step=1.0,
+        group="model",
+    )
+    zone_plate_outer_zone_m: float = setting(
+        0.0,
+        "Outermost zone width dr of the zone plate for the 'zone_plate' probe: its numerical "
+        "aperture is lambda / (2 dr); needs the photon energy, distance and detector pixel.",
+        unit="m",
+        min=0.0,
+        max=1e-3,
+        step=1e-9,
+        group="model",
+    )
+    zone_plate_central_stop: float = setting(
+        0.0,
+        "Central stop diameter as a fraction of the zone plate (pupil) diameter (0: none).",
+        min=0.0,
+        max=0.95,
+        step=0.05,
+        group="model",
+        advanced=True,
+    )
+    defocus_m: float = setting(
+        0.0,
+        "Distance of the sample from the focus for the 'zone_plate' probe (0: in focus).",
+        unit="m",
+        min=-1.0,
+        max=1.0,
+        step=1e-6,
+        group="model",
+    )
 
 
 @dataclass
@@ -797,6 +955,7 @@ class SessionConfig:
     """A complete session: everything a run needs, saved as one TOML file."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     beamtime: BeamtimeConfig = field(default_factory=BeamtimeConfig)

@@ -63,6 +63,15 @@ def _refuse(source: str, key: str, shape: tuple[int, ...], dtype: Any, declared:
         "truncated, damaged or not what it claims)")
 
 
+def _h5_file_size(ds: Any, source: str) -> int | None:
+    """Bytes of the file holding ``ds`` (its own file: an external link's target, or one
+    unpacked in memory), as HDF5 sees it."""
+    try:
+        return int(ds.file.id.get_filesize())
+    except (AttributeError, OSError, RuntimeError, ValueError):
+        return os.path.getsize(source) if os.path.isfile(source) else None
+
+
 def check_h5_dataset(ds: Any, source: str, key: str | None = None) -> None:
     """Raise :class:`DeclaredSizeError` unless dataset ``ds`` stores what its shape declares."""
     key = key or ds.name
@@ -76,7 +85,7 @@ def check_h5_dataset(ds: Any, source: str, key: str | None = None) -> None:
             f"{'virtual dataset' if ds.is_virtual else 'external storage'}); expected the data "
             "inside this file")
     stored = int(ds.id.get_storage_size())
-    file_size = os.path.getsize(source) if os.path.isfile(source) else None
+    file_size = _h5_file_size(ds, source)
     where = f"the file stores {human_bytes(stored)} for it" + (
         f" ({human_bytes(file_size)} file)" if file_size is not None else "")
     if file_size is not None and stored > file_size:
@@ -136,6 +145,14 @@ def read_npy_header(zf: zipfile.ZipFile, key: str) -> NpyMember | None:
                      int(header), info)
 
 
+def archive_size(zf: zipfile.ZipFile, path: str) -> int:
+    """Bytes of the archive behind ``zf`` (an in-memory archive, or the file at ``path``)."""
+    fp = zf.fp
+    if fp is not None and hasattr(fp, "getbuffer"):
+        return len(fp.getbuffer())
+    return os.path.getsize(path)
+
+
 def check_npz_member(path: str, zf: zipfile.ZipFile, key: str) -> NpyMember | None:
     """Raise :class:`DeclaredSizeError` unless member ``key`` stores what its header declares.
 
@@ -147,7 +164,7 @@ def check_npz_member(path: str, zf: zipfile.ZipFile, key: str) -> NpyMember | No
         return member
     info = member.info
     elements, declared = _declared(member.shape, member.dtype.itemsize)
-    file_size = os.path.getsize(path)
+    file_size = archive_size(zf, path)
     if info.header_offset + info.compress_size > file_size:
         raise _refuse(path, key, member.shape, member.dtype, declared,
                       f"the archive directory gives it {human_bytes(info.compress_size)} "

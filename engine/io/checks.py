@@ -57,6 +57,17 @@ class PatternScan:
         ``(pattern, row, column)`` of the first offending value, or ``None``.
     integer_fraction
         Fraction of non-zero finite values within 1e-3 of an integer (counts are integers).
+    pixel_sum
+        ``(H, W)`` sum of the checked patterns (finite values; the mean pattern times
+        ``checked``).
+    pixel_flagged
+        ``(H, W)`` True where a checked pattern held a detector flag value
+        (:data:`FLAG_VALUES` or one of ``flag_values``).
+    pixel_negative
+        ``(H, W)`` number of checked patterns holding a negative value there (a pixel negative
+        in every pattern is a gap: -1 on Eiger).
+    pixel_nonzero
+        ``(H, W)`` True where a checked pattern held a non-zero value.
     """
 
     checked: int
@@ -69,6 +80,10 @@ class PatternScan:
     first_nonfinite: tuple[int, int, int] | None
     first_negative: tuple[int, int, int] | None
     integer_fraction: float
+    pixel_sum: np.ndarray | None = None
+    pixel_flagged: np.ndarray | None = None
+    pixel_negative: np.ndarray | None = None
+    pixel_nonzero: np.ndarray | None = None
 
     @property
     def complete(self) -> bool:
@@ -89,8 +104,12 @@ def _first(mask: np.ndarray, offset: int, rows: np.ndarray) -> tuple[int, int, i
     return (int(rows[offset + k]), r, c)
 
 
+FLAG_VALUES = (2.0**16 - 1, 2.0**31 - 1, 2.0**32 - 1)
+"""Values detectors write into pixels that did not measure (saturated, dead, gap)."""
+
+
 def scan_patterns(patterns: PatternArray, *, full: bool | None = None,
-                  chunk: int = 256) -> PatternScan:
+                  chunk: int = 256, flag_values: tuple[float, ...] = ()) -> PatternScan:
     """Statistics and defects of a pattern stack in one bounded pass.
 
     Parameters
@@ -102,6 +121,8 @@ def scan_patterns(patterns: PatternArray, *, full: bool | None = None,
         is at most ``FULL_SCAN_BYTES``.
     chunk
         Patterns read at a time (bounds memory).
+    flag_values
+        Detector flag values to look for besides :data:`FLAG_VALUES` (``data.mask_values``).
     """
     total = len(patterns)
     nbytes = total * int(np.prod(patterns.shape[1:])) * 4
@@ -112,8 +133,19 @@ def scan_patterns(patterns: PatternArray, *, full: bool | None = None,
     nonfinite = negative = 0
     first_nf = first_neg = None
     n_nonzero = n_integer = 0
+    frame = tuple(int(v) for v in patterns.shape[1:])
+    pix_sum = np.zeros(frame, np.float64)
+    pix_flag = np.zeros(frame, bool)
+    pix_neg = np.zeros(frame, np.int64)
+    pix_nonzero = np.zeros(frame, bool)
+    flags = np.array(FLAG_VALUES + tuple(flag_values), np.float64)
+    flags = np.union1d(flags, flags.astype(np.float32).astype(np.float64))  # as float32 holds them
     for start in range(0, len(rows), chunk):
         block = np.asarray(patterns[rows[start:start + chunk]], dtype=np.float64)
+        if block.ndim == 3 and block.shape[1:] == frame:
+            pix_flag |= np.isin(block, flags).any(axis=0)
+            pix_neg += (block < 0).sum(axis=0)
+            pix_nonzero |= (block != 0).any(axis=0)
         finite = np.isfinite(block)
         if not finite.all():
             nonfinite += int((~finite).sum())
@@ -129,6 +161,8 @@ def scan_patterns(patterns: PatternArray, *, full: bool | None = None,
             lo = min(lo, float(block[finite].min()) if finite.any() else lo)
             hi = max(hi, float(block[finite].max()) if finite.any() else hi)
         sums += float(block.sum())
+        if block.ndim == 3 and block.shape[1:] == frame:
+            pix_sum += block.sum(axis=0)
         nonzero = block[block != 0]
         n_nonzero += nonzero.size
         n_integer += int((np.abs(nonzero - np.round(nonzero)) < 1e-3).sum())
@@ -141,11 +175,15 @@ def scan_patterns(patterns: PatternArray, *, full: bool | None = None,
         nonfinite=nonfinite, negative=negative,
         first_nonfinite=first_nf, first_negative=first_neg,
         integer_fraction=n_integer / n_nonzero if n_nonzero else 1.0,
+        pixel_sum=pix_sum, pixel_flagged=pix_flag, pixel_negative=pix_neg,
+        pixel_nonzero=pix_nonzero,
     )
 
 
-def report_pattern_defects(issues: Issues, key: str, scan: PatternScan, domain: str) -> None:
-    """Record NaN/inf, negative and all-zero values found by :func:`scan_patterns`."""
+def report_pattern_defects(issues: Issues, key: str, scan: PatternScan, domain: str,
+                           negatives_masked: bool = False) -> None:
+    """Record NaN/inf, negative and all-zero values found by :func:`scan_patterns`
+    (negative values all in masked pixels are not a problem: ``negatives_masked``)."""
     where = "" if scan.complete else f" (in {scan.describe()})"
     if scan.checked and scan.maximum == 0 and scan.minimum == 0:
         issues.problem(key, f"diffraction patterns with {domain} (some value above 0)",
@@ -155,7 +193,7 @@ def report_pattern_defects(issues: Issues, key: str, scan: PatternScan, domain: 
         issues.problem(key, f"finite {domain}",
                        f"{scan.nonfinite} NaN or infinite value(s){where}, the first in "
                        f"pattern {p} at row {r}, column {c}")
-    if scan.negative:
+    if scan.negative and not negatives_masked:
         p, r, c = scan.first_negative or (0, 0, 0)
         issues.problem(key, f"non-negative {domain}",
                        f"{scan.negative} negative value(s){where}, minimum {scan.minimum:g}, "

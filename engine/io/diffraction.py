@@ -58,6 +58,7 @@ class DiffractionData:
 def read_diffraction(
     path: str | os.PathLike[str], *, lazy: bool | None = None,
     memory_budget_mb: float | None = None, issues: Issues | None = None,
+    content: bytes | None = None,
 ) -> DiffractionData:
     """Read a ptychodus diffraction file.
 
@@ -72,6 +73,8 @@ def read_diffraction(
         ``data.memory_budget_mb``; needed when ``lazy`` is None.
     issues
         Collect problems here instead of raising (``inspect`` does this).
+    content
+        The file's bytes already unpacked in memory (``path`` names it; never lazy).
 
     Raises
     ------
@@ -81,7 +84,9 @@ def read_diffraction(
     source = str(path)
     own = issues is None
     issues = issues if issues is not None else Issues(source)
-    with open_h5(path) as h5:
+    if content is not None:
+        lazy = False
+    with open_h5(path, content) as h5:
         if "patterns" not in h5 or not isinstance(h5["patterns"], h5py.Dataset):
             raise issues.fail("/patterns", "a (P, H, W) dataset of diffraction patterns",
                               f"no such dataset (keys: {', '.join(sorted(h5)) or 'none'})")

@@ -23,12 +23,19 @@ from .bounds import check_h5_dataset, human_bytes
 from .issues import UnreadableFileError, check_file, describe_head
 
 
-def open_h5(path: str | os.PathLike[str]) -> h5py.File:
-    """Open an HDF5 file for reading, or raise :class:`UnreadableFileError` saying why."""
+def open_h5(path: str | os.PathLike[str], content: bytes | None = None) -> h5py.File:
+    """Open an HDF5 file for reading, or raise :class:`UnreadableFileError` saying why.
+
+    ``content``: the file's bytes already unpacked in memory (a ``.h5.gz``); ``path`` then
+    only names it in messages.
+    """
     p = Path(path)
-    size, head = check_file(p, "an HDF5 file")
+    if content is not None:
+        size, head = len(content), content[:8]
+    else:
+        size, head = check_file(p, "an HDF5 file")
     try:
-        return h5py.File(p, "r")
+        return h5py.File(io.BytesIO(content) if content is not None else p, "r")
     except OSError as exc:
         if head != b"\x89HDF\r\n\x1a\n":
             raise UnreadableFileError(

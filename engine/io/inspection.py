@@ -17,13 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from ..config.schema import DataConfig
+from ..config.schema import DataConfig, ProbeConfig
 from ..errors import DataError
 from .checks import PatternScan, check_positions, report_pattern_defects, scan_patterns
 from .diffraction import read_diffraction
+from .formats import detect
+from .formats.ptychodus import DIFFRACTION_NAME, DiffractionFormat, ProductFormat, paired_product
 from .geometry import Geometry
 from .issues import Issues, UnreadableFileError
-from .loading import apply_probe_scale, data_config, read_source, resolve_files
+from .loading import apply_probe_scale, data_config, read_source
 from .product import read_product
 
 
@@ -59,6 +61,10 @@ class InspectReport:
     object_pixel_size_m: float | None = None
     patterns_size_mb: float | None = None
     loss_epochs: int | None = None
+    file_format: str | None = None
+    files: list[str] = field(default_factory=list)
+    probe_initial: str | None = None
+    corrections: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -125,9 +131,13 @@ class InspectReport:
             add("geometry", ", ".join(f"{k} {_g(v)}" for k, v in known.items()))
         add("size", self.patterns_size_mb, "{:.1f} MiB of patterns (float32)")
         add("loss history", self.loss_epochs, "{} epochs")
+        add("starting probe", self.probe_initial)
+        if len(self.files) > 1:
+            add("files read", ", ".join(self.files))
         width = max(len(r[0]) for r in rows)
         lines = [f"{label:<{width}}  {value}" for label, value in rows]
-        for title, items in (("warnings", self.warnings), ("problems", self.problems)):
+        for title, items in (("corrections", self.corrections), ("warnings", self.warnings),
+                             ("problems", self.problems)):
             if items:
                 lines.append(f"{title} ({len(items)}):")
                 lines += [f"  - {item}" for item in items]
@@ -169,7 +179,8 @@ def _geometry(report: InspectReport, geometry: Geometry, n: int | None) -> None:
         geometry.object_pixel_size_m
 
 
-def inspect(path: str | os.PathLike[str] | DataConfig, **overrides: Any) -> InspectReport:
+def inspect(path: str | os.PathLike[str] | DataConfig, *, probe: ProbeConfig | None = None,
+            **overrides: Any) -> InspectReport:
     """Summarise a data source and list every problem found in it.
 
     Parameters
@@ -177,14 +188,18 @@ def inspect(path: str | os.PathLike[str] | DataConfig, **overrides: Any) -> Insp
     path
         Anything :func:`~engine.io.load_dataset` reads, a product ``.h5`` alone (for example
         a reconstruction), or a diffraction ``.h5`` alone.
+    probe
+        The ``[probe]`` settings (``probe.initial``), as loading would use them.
     **overrides
-        ``DataConfig`` fields (``measurement``, ``diffraction_path``, ``probe_path``...).
+        ``DataConfig`` fields (``measurement``, ``diffraction_path``, ``layout_patterns``...).
 
     Returns
     -------
     InspectReport
         Sizes, count statistics (bounded sample on large files), scan extent in pixels and
-        metres, probe, object, measurement domain, warnings and problems.
+        metres, probe, object, measurement domain, the detector mask, the files read,
+        corrections made, warnings and problems. Derived numbers (pattern size, mask count,
+        probe scale) come from the same function as loading's.
 
     Raises
     ------
@@ -195,25 +210,25 @@ def inspect(path: str | os.PathLike[str] | DataConfig, **overrides: Any) -> Insp
     source = str(cfg.path)
     report = InspectReport(source=source, kind="unknown")
     issues = Issues(source)
-    try:
-        kind, main, diffraction = resolve_files(cfg)
-    except UnreadableFileError:
-        raise
-    except DataError:
+    if not cfg.path:
+        raise DataError("data.path: expected a data file or folder, found an empty setting")
+    fmt, src = detect(cfg.path, cfg)
+    report.file_format = fmt.name
+    if isinstance(fmt, DiffractionFormat) and paired_product(src.path) is None:
         # A diffraction file with no product next to it: report its patterns alone.
-        return _inspect_diffraction(Path(cfg.path), report, issues)
-    if kind in ("product", "layout") and diffraction is not None and not diffraction.exists() \
-            and not cfg.diffraction_path:
-        return _inspect_product(main, report, issues)
-    report.kind = {"npz": "PtychoPINN NPZ", "product": "ptychodus product + diffraction",
-                   "layout": "ptychodus standard-layout folder"}[kind]
+        return _inspect_diffraction(src.path, report, issues, src.content)
+    if isinstance(fmt, ProductFormat) and not cfg.diffraction_path and \
+            not (src.path.parent / DIFFRACTION_NAME).exists():
+        return _inspect_product(src.path, report, issues, src.content)
+    report.kind = src.describe(fmt.label)
     try:
-        data, scan = read_source(cfg, issues, lazy=True, full_check=None)
+        data, scan = read_source(cfg, issues, lazy=True, full_check=None, probe=probe)
     except UnreadableFileError:
         raise
     except DataError as exc:
         report.problems = issues.problems + [_strip_source(str(exc), source)]
         report.warnings = list(issues.warnings)
+        report.corrections = list(issues.corrections)
         return report
     n = data.N
     report.n_patterns = data.n_patterns
@@ -223,12 +238,19 @@ def inspect(path: str | os.PathLike[str] | DataConfig, **overrides: Any) -> Insp
     report.measurement_source = data.metadata.get("measurement_source")
     _stats(report, scan if data.measurement == "counts" else scan_patterns(data.patterns))
     _geometry(report, data.geometry, n)
+    if report.object_pixel_size_m is None:
+        issues.warn(f"{source}: geometry unknown (no photon energy, detector distance or "
+                    "detector pixel size): results are given in object pixels; set "
+                    "data.photon_energy_ev, data.detector_distance_m and "
+                    "data.detector_pixel_size_m (or data.object_pixel_size_m) for metres")
     _positions(report, data.positions, report.object_pixel_size_m)
     report.probe_shape = tuple(int(s) for s in data.probe.shape)
     report.probe_modes = int(data.probe.shape[0])
+    report.probe_initial = data.metadata.get("probe_initial")
     report.object_shape = data.object_shape
     report.object_guess = data.object_guess is not None
     report.bad_pixels = None if data.bad_pixels is None else int(data.bad_pixels.sum())
+    report.files = list(data.metadata.get("files", [source]))
     if not issues.problems:
         try:
             apply_probe_scale(data, "fit", Issues(source))
@@ -237,6 +259,7 @@ def inspect(path: str | os.PathLike[str] | DataConfig, **overrides: Any) -> Insp
             issues.problems.append(_strip_source(str(exc), source))
     report.problems = list(issues.problems)
     report.warnings = list(issues.warnings)
+    report.corrections = list(issues.corrections)
     return report
 
 
@@ -245,10 +268,11 @@ def _strip_source(message: str, source: str) -> str:
     return message[len(prefix):] if message.startswith(prefix) else message
 
 
-def _inspect_product(path: Path, report: InspectReport, issues: Issues) -> InspectReport:
+def _inspect_product(path: Path, report: InspectReport, issues: Issues,
+                     content: bytes | None = None) -> InspectReport:
     report.kind = "ptychodus product (no diffraction file next to it)"
     try:
-        product = read_product(path, issues=issues)
+        product = read_product(path, issues=issues, content=content)
     except UnreadableFileError:
         raise
     except DataError as exc:
@@ -270,10 +294,11 @@ def _inspect_product(path: Path, report: InspectReport, issues: Issues) -> Inspe
     return report
 
 
-def _inspect_diffraction(path: Path, report: InspectReport, issues: Issues) -> InspectReport:
+def _inspect_diffraction(path: Path, report: InspectReport, issues: Issues,
+                         content: bytes | None = None) -> InspectReport:
     report.kind = "ptychodus diffraction file (no product with positions next to it)"
     try:
-        diffraction = read_diffraction(path, lazy=True, issues=issues)
+        diffraction = read_diffraction(path, lazy=True, issues=issues, content=content)
     except UnreadableFileError:
         raise
     except DataError as exc:

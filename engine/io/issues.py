@@ -57,11 +57,15 @@ class Issues:
     warnings
         Things done on the user's behalf that they should know about (a transposed layout,
         a guessed measurement domain, dropped unpaired patterns).
+    corrections
+        Layout mistakes of the file corrected while reading (patterns not fft-shifted,
+        detector flag values and gaps masked); ``PtychoData.warnings`` lists them too.
     """
 
     source: str
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    corrections: list[str] = field(default_factory=list)
 
     def problem(self, key: str, expected: str, found: str, where: str | None = None) -> None:
         """Record ``key: expected X, found Y`` (``where`` names another file than the source)."""
@@ -71,6 +75,12 @@ class Issues:
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
+
+    def correct(self, message: str) -> None:
+        """Record a layout mistake of the file that was corrected on the user's behalf
+        (unshifted patterns, flagged pixels masked...): shown as a warning too."""
+        if message not in self.corrections:
+            self.corrections.append(message)
 
     def fail(self, key: str, expected: str, found: str) -> DataError:
         """A :class:`DataError` for a problem that stops reading at once (raise it)."""

@@ -104,6 +104,50 @@ class MemmapBackend:
         return state
 
 
+@dataclass(frozen=True)
+class FrameOps:
+    """What turns a stored frame into the engine's: fft-shift, binning, central crop.
+
+    Applied in this order to every read (after bad pixels are zeroed in the stored frame):
+    ``shift`` moves the zero frequency from pixel [0, 0] to the centre; ``bin`` sums
+    ``bin x bin`` blocks; ``crop`` keeps the central ``crop x crop`` pixels (0: all).
+    """
+
+    shift: bool = False
+    bin: int = 1
+    crop: int = 0
+
+    @property
+    def identity(self) -> bool:
+        return not self.shift and self.bin == 1 and not self.crop
+
+    def frame(self, stored: tuple[int, int]) -> tuple[int, int]:
+        h, w = stored[0] // self.bin, stored[1] // self.bin
+        return (self.crop, self.crop) if self.crop else (h, w)
+
+    def apply(self, block: np.ndarray) -> np.ndarray:
+        """``(k, H, W)`` stored values -> ``(k, h, w)``."""
+        if self.shift:
+            block = np.fft.fftshift(block, axes=(-2, -1))
+        if self.bin > 1:
+            k, h, w = block.shape
+            b = self.bin
+            block = block[:, : h - h % b, : w - w % b].reshape(
+                k, h // b, b, w // b, b).sum(axis=(2, 4))
+        if self.crop:
+            h, w = block.shape[-2:]
+            top, left = (h - self.crop) // 2, (w - self.crop) // 2
+            block = block[:, top:top + self.crop, left:left + self.crop]
+        return np.ascontiguousarray(block, dtype=np.float32)
+
+    def mask(self, bad: np.ndarray | None) -> np.ndarray | None:
+        """A stored-frame bad-pixel mask in the engine's frame (a binned pixel is bad when
+        any of its detector pixels is)."""
+        if bad is None:
+            return None
+        return self.apply(np.asarray(bad, np.float32)[None])[0] > 0
+
+
 def _as_slice(rows: np.ndarray) -> slice | None:
     """A slice equal to the sorted ``rows`` when they are contiguous (faster reads)."""
     if rows.size and rows[-1] - rows[0] + 1 == rows.size:
@@ -159,12 +203,14 @@ class LazyPatterns:
     legacy_layout
         The file holds ``(N, N, M)``: patterns are the last axis.
     bad_pixels
-        Boolean ``(N, N)`` mask of pixels to zero on read.
+        Boolean mask of the stored frame: pixels zeroed on read (before ``ops``).
+    ops
+        :class:`FrameOps` applied to every read (fft-shift, binning, crop).
     """
 
     def __init__(self, backend: H5Backend | MemmapBackend, rows: np.ndarray | None = None, *,
                  amplitude: bool = False, legacy_layout: bool = False,
-                 bad_pixels: np.ndarray | None = None) -> None:
+                 bad_pixels: np.ndarray | None = None, ops: FrameOps | None = None) -> None:
         self.backend = backend
         self.legacy_layout = legacy_layout
         stored = backend.shape
@@ -172,7 +218,9 @@ class LazyPatterns:
         self.rows = np.arange(n_stored, dtype=np.int64) if rows is None else \
             np.asarray(rows, dtype=np.int64)
         frame = (stored[0], stored[1]) if legacy_layout else (stored[1], stored[2])
-        self._frame = (int(frame[0]), int(frame[1]))
+        self._stored_frame = (int(frame[0]), int(frame[1]))
+        self.ops = ops or FrameOps()
+        self._frame = self.ops.frame(self._stored_frame)
         self.amplitude = amplitude
         self.bad_pixels = bad_pixels
 
@@ -230,6 +278,8 @@ class LazyPatterns:
             np.square(out, out=out)
         if self.bad_pixels is not None:
             out[:, self.bad_pixels] = 0.0
+        if not self.ops.identity:
+            out = self.ops.apply(out)
         return out
 
     # -- helpers ----------------------------------------------------------------------------
@@ -237,7 +287,7 @@ class LazyPatterns:
         """A lazy view of some patterns (indexes into this stack)."""
         return LazyPatterns(self.backend, self.rows[np.asarray(indices, dtype=np.int64)],
                             amplitude=self.amplitude, legacy_layout=self.legacy_layout,
-                            bad_pixels=self.bad_pixels)
+                            bad_pixels=self.bad_pixels, ops=self.ops)
 
     def iter_chunks(self, size: int = 256) -> Iterator[tuple[int, np.ndarray]]:
         """``(start, block)`` pairs covering the stack in order, ``size`` patterns at a time."""

@@ -1,10 +1,11 @@
 """``load_dataset``: any supported data source -> :class:`~engine.io.data.PtychoData`.
 
-Sources: a PtychoPINN NPZ; a ptychodus product ``.h5`` with its diffraction file
-(``data.diffraction_path``, default ``diffraction.h5`` next to it); a ptychodus standard-layout
-folder (``product.h5`` or ``product-in.h5`` next to ``diffraction.h5``). Every source goes
-through the same finishing steps: measurement domain, bad pixels, validation, selection of
-the first ``n_images``, probe replacement, geometry overrides and the probe scale.
+Sources: every format of the registry (:mod:`engine.io.formats`: PtychoPINN NPZ, CXI,
+ptychodus product / diffraction / folder, declared layouts, gzip/bzip2-compressed forms).
+Every source goes through the same finishing steps: measurement domain, detector mask (the
+file's, flag values, gaps), fft-shift, binning and crop, positions to window centres in object
+pixels, validation, selection of the first ``n_images``, the starting probe
+(``probe.initial``), geometry overrides and the probe scale.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config.schema import DataConfig, SessionConfig
+from ..config.schema import DataConfig, ProbeConfig, SessionConfig
 from ..config.validation import ConfigIssue, validate
 from ..errors import ConfigError, DataError
 from .checks import (
@@ -29,16 +30,16 @@ from .checks import (
     warn_if_real,
 )
 from .data import PtychoData
-from .diffraction import read_diffraction
-from .geometry import Geometry
-from .issues import Issues, UnreadableFileError
-from .lazy import LazyPatterns, PatternArray
-from .npz import open_npz, open_patterns, pattern_key, read_member, read_metadata
+from .formats import open_source, read_raw
+from .formats.base import RawSource
+from .issues import Issues
+from .lazy import FrameOps, LazyPatterns, PatternArray
+from .npz import open_npz, read_member
+from .probe_models import disk_probe, probe_from_data, resample_probe, zone_plate_probe
 from .probe_scale import fill_bad_pixels, fit_probe_scale
 from .product import fill_unilluminated, read_product
+from .sniff import check_position_units, detector_mask, is_unshifted
 
-PRODUCT_NAMES = ("product.h5", "product-in.h5")
-DIFFRACTION_NAME = "diffraction.h5"
 OBJECT_MARGIN_PX = 2
 """Border added around the scan when the object size is derived from the positions."""
 
@@ -60,216 +61,16 @@ def data_config(source: str | os.PathLike[str] | DataConfig, **overrides: Any) -
     return cfg
 
 
-# -- source kinds -------------------------------------------------------------------------------
-
-def _signature(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8)
-    except OSError:
-        return b""
-
-
-def source_kind(path: Path) -> str:
-    """``"folder"``, ``"npz"`` or ``"h5"`` (by content first, then by suffix)."""
-    if path.is_dir():
-        return "folder"
-    head = _signature(path)
-    if head.startswith(b"\x89HDF"):
-        return "h5"
-    if head.startswith(b"PK"):
-        return "npz"
-    return "h5" if path.suffix.lower() in (".h5", ".hdf5", ".hdf", ".cxi", ".nxs") else "npz"
-
-
-def standard_layout(folder: Path) -> tuple[Path, Path]:
-    """``(product, diffraction)`` of a standard-layout folder, or raise naming what is missing."""
-    product = next((folder / n for n in PRODUCT_NAMES if (folder / n).is_file()), None)
-    diffraction = folder / DIFFRACTION_NAME
-    missing = ([] if product else [" or ".join(PRODUCT_NAMES)]) + \
-        ([] if diffraction.is_file() else [DIFFRACTION_NAME])
-    if missing:
-        present = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing"
-        raise UnreadableFileError(
-            f"{folder}: expected a ptychodus standard-layout folder with "
-            f"{' and '.join(missing)}, found {present}")
-    assert product is not None
-    return product, diffraction
-
-
-def _is_diffraction_file(path: Path) -> bool:
-    from .h5files import open_h5
-
-    with open_h5(path) as h5:
-        return "patterns" in h5 and "probe" not in h5
-
-
-def resolve_files(cfg: DataConfig) -> tuple[str, Path, Path | None]:
-    """``(kind, main file, diffraction file)`` for a data config."""
-    if not cfg.path:
-        raise DataError("data.path: expected a data file or folder, found an empty setting")
-    path = Path(cfg.path).expanduser()
-    if not path.exists():
-        raise UnreadableFileError(f"{path}: file not found")
-    kind = source_kind(path)
-    if kind == "folder":
-        product, diffraction = standard_layout(path)
-        return "layout", product, diffraction
-    if kind == "npz":
-        return "npz", path, None
-    if cfg.diffraction_path:
-        return "product", path, Path(cfg.diffraction_path).expanduser()
-    if _is_diffraction_file(path):
-        found = next((path.parent / n for n in PRODUCT_NAMES if (path.parent / n).is_file()),
-                     None)
-        if found is None:
-            raise DataError(
-                f"{path}: data.path: expected a product file with scan positions (or an NPZ, or "
-                f"a folder), found a diffraction file without positions and no "
-                f"{' or '.join(PRODUCT_NAMES)} next to it; give the product as data.path and "
-                "this file as data.diffraction_path")
-        return "product", found, path
-    return "product", path, path.parent / DIFFRACTION_NAME
-
-
-# -- readers --------------------------------------------------------------------------------
-
-@dataclasses.dataclass
-class RawSource:
-    """What a format reader found, before the shared finishing steps."""
-
-    patterns: PatternArray          # stored values (domain ``stored``)
-    patterns_key: str
-    positions: np.ndarray
-    positions_key: str
-    probe: np.ndarray | None
-    probe_key: str
-    object_guess: np.ndarray | None
-    object_key: str
-    stored: str | None              # "counts" / "amplitude" when the format says so
-    metadata: dict[str, Any]
-    geometry: Geometry
-    bad_pixels: np.ndarray | None = None
-    indexes: np.ndarray | None = None
-    legacy_layout: bool = False
-
-
-def read_npz_source(path: Path, issues: Issues, lazy_over_bytes: float) -> RawSource:
-    """The raw content of a PtychoPINN NPZ (see :mod:`engine.io.npz`)."""
-    npz, zf = open_npz(path)
-    with zf, npz:
-        key = pattern_key(npz, issues)
-        patterns = open_patterns(str(path), npz, zf, key, issues, lazy_over_bytes)
-        for coord in ("xcoords", "ycoords"):
-            if coord not in npz.files:
-                raise issues.fail(coord, "scan positions in object pixels (M,)",
-                                  f"no such key (keys: {', '.join(sorted(npz.files))})")
-        xs = read_member(npz, "xcoords", issues).reshape(-1)
-        ys = read_member(npz, "ycoords", issues).reshape(-1)
-        for name, arr in (("xcoords", xs), ("ycoords", ys)):
-            if arr.dtype.kind not in "iuf":
-                raise issues.fail(name, "real numbers (object pixels)", f"dtype {arr.dtype}")
-        if len(xs) != len(ys):
-            issues.problem("xcoords, ycoords", "equal lengths",
-                           f"{len(xs)} and {len(ys)} entries")
-        m = min(len(xs), len(ys))
-        positions = np.stack([xs[:m], ys[:m]], axis=1).astype(np.float64)
-        probe = read_member(npz, "probeGuess", issues) if "probeGuess" in npz.files else None
-        obj = read_member(npz, "objectGuess", issues) if "objectGuess" in npz.files else None
-        metadata = read_metadata(npz, issues)
-    shape = patterns.shape
-    legacy = False
-    n_probe = probe.shape[-1] if probe is not None and probe.ndim >= 2 else None
-    if shape[0] != len(xs) and shape[0] == shape[1] and shape[2] == len(xs) and (
-            n_probe is None or n_probe == shape[0]):
-        legacy = True
-        issues.warn(f"{path}: {key} has the legacy layout (N, N, M) = {shape}; transposed to "
-                    f"(M, N, N) = ({shape[2]}, {shape[0]}, {shape[1]})")
-    stored = metadata.get("measurement")
-    geometry = Geometry.from_dict(metadata.get("geometry", metadata))
-    return RawSource(
-        patterns=patterns, patterns_key=key, positions=positions,
-        positions_key="xcoords, ycoords", probe=probe, probe_key="probeGuess",
-        object_guess=obj, object_key="objectGuess",
-        stored=stored if stored in ("counts", "amplitude") else None,
-        metadata=metadata, geometry=geometry, legacy_layout=legacy,
-    )
-
-
-def read_product_source(product_path: Path, diffraction_path: Path, issues: Issues,
-                        lazy: bool | None, memory_budget_mb: float) -> RawSource:
-    """Positions, probe and object from a product, patterns from its diffraction file."""
-    product = read_product(product_path, issues=issues)
-    if not diffraction_path.exists():
-        raise UnreadableFileError(
-            f"{diffraction_path}: diffraction file not found (paired with product "
-            f"{product_path}; set data.diffraction_path)")
-    # The diffraction file's own problems name that file, not the product.
-    local = Issues(str(diffraction_path))
-    try:
-        diffraction = read_diffraction(diffraction_path, lazy=lazy,
-                                       memory_budget_mb=memory_budget_mb, issues=local)
-    finally:
-        issues.warnings.extend(w for w in local.warnings if w not in issues.warnings)
-        issues.problems.extend(f"{diffraction_path}: {p}" for p in local.problems)
-    # Pair patterns with positions through the scan indexes, in the diffraction file's order
-    # (vectorised: files with millions of patterns).
-    rows, pos_rows = pair_indexes(diffraction.indexes, product.indexes)
-    n_pat, n_pos = len(diffraction.indexes), len(product.indexes)
-    if not len(rows):
-        issues.problem("/indexes", f"scan indexes shared with {product_path.name} "
-                       "/probe_position_indexes", f"no index in common ({n_pat} patterns, "
-                       f"{n_pos} positions)", where=str(diffraction_path))
-    elif len(rows) < max(n_pat, n_pos):
-        issues.warn(f"{diffraction_path}: {len(rows)} patterns paired with positions; "
-                    f"{n_pat - len(rows)} patterns without a position and "
-                    f"{n_pos - len(rows)} positions without a pattern were dropped")
-    patterns: PatternArray = diffraction.patterns
-    if len(rows) != len(diffraction.indexes) or not np.array_equal(rows, np.arange(len(rows))):
-        patterns = patterns.subset(rows) if isinstance(patterns, LazyPatterns) \
-            else patterns[rows]
-    detector = diffraction.detector_pixel_size_m
-    geometry = product.geometry
-    if detector is not None:
-        geometry = geometry.overridden(detector_pixel_size_m=detector[0])
-    metadata = dict(product.metadata, name=product.name, comments=product.comments,
-                    product=str(product_path), diffraction=str(diffraction_path),
-                    probe_factor=product.probe_factor)
-    return RawSource(
-        patterns=patterns, patterns_key=f"{diffraction_path.name} /patterns",
-        positions=product.positions[pos_rows] if len(pos_rows) else np.zeros((0, 2)),
-        positions_key=f"{product_path.name} /probe_position_x_m, /probe_position_y_m",
-        probe=product.probe, probe_key=f"{product_path.name} /probe",
-        object_guess=product.object, object_key=f"{product_path.name} /object",
-        stored="counts", metadata=metadata, geometry=geometry,
-        bad_pixels=diffraction.bad_pixels,
-        indexes=diffraction.indexes[rows] if len(rows) else np.zeros(0, np.int64),
-    )
-
-
-def pair_indexes(pattern_indexes: np.ndarray, position_indexes: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(pattern rows, position rows)`` sharing a scan index, in the patterns' order.
-
-    A repeated position index pairs with its first occurrence (duplicates are reported as
-    problems by the readers).
-    """
-    uniq, first = np.unique(np.asarray(position_indexes, np.int64), return_index=True)
-    pattern_indexes = np.asarray(pattern_indexes, np.int64)
-    if not len(uniq):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    slot = np.clip(np.searchsorted(uniq, pattern_indexes), 0, len(uniq) - 1)
-    rows = np.flatnonzero(uniq[slot] == pattern_indexes).astype(np.int64)
-    return rows, first[slot[rows]].astype(np.int64)
-
+# -- sources -----------------------------------------------------------------------------------
 
 def read_probe_file(path: Path, issues: Issues) -> np.ndarray:
     """A replacement probe from an NPZ (``probeGuess``) or a product ``.h5`` (``/probe``)."""
     local = Issues(str(path))
-    if source_kind(path) == "h5":
-        probe = read_product(path, issues=local).probe
+    source = open_source(path)
+    if source.is_hdf5:
+        probe = read_product(path, issues=local, content=source.content).probe
     else:
-        npz, zf = open_npz(path)
+        npz, zf = open_npz(path, source.content)
         with zf, npz:
             if "probeGuess" not in npz.files:
                 raise local.fail("probeGuess", "a probe array in the probe file",
@@ -289,7 +90,7 @@ def _decide_measurement(cfg: DataConfig, raw: RawSource, integer_fraction: float
         return cfg.measurement, "config (data.measurement)"
     if raw.stored is not None:
         return raw.stored, "file metadata" if raw.patterns_key in ("diffraction", "diff3d") \
-            else "file format (ptychodus diffraction files hold counts)"
+            else "file format (its patterns hold counts)"
     domain = "counts" if integer_fraction > 0.99 else "amplitude"
     issues.warn(
         f"{issues.source}: the file does not say whether {raw.patterns_key} holds counts or "
@@ -300,10 +101,13 @@ def _decide_measurement(cfg: DataConfig, raw: RawSource, integer_fraction: float
 
 
 def _as_counts(patterns: PatternArray, amplitude: bool, legacy: bool,
-               bad_pixels: np.ndarray | None) -> PatternArray:
+               bad_pixels: np.ndarray | None, ops: FrameOps) -> PatternArray:
+    """Stored values -> counts in the engine's frame (bad pixels zeroed in the stored frame,
+    then ``ops``)."""
     if isinstance(patterns, LazyPatterns):
         return LazyPatterns(patterns.backend, patterns.rows if not legacy else None,
-                            amplitude=amplitude, legacy_layout=legacy, bad_pixels=bad_pixels)
+                            amplitude=amplitude, legacy_layout=legacy, bad_pixels=bad_pixels,
+                            ops=ops)
     out = np.asarray(patterns)
     if legacy:
         out = np.moveaxis(out, 2, 0)
@@ -312,7 +116,7 @@ def _as_counts(patterns: PatternArray, amplitude: bool, legacy: bool,
         np.square(out, out=out)
     if bad_pixels is not None:
         out[:, bad_pixels] = 0.0
-    return out
+    return out if ops.identity else ops.apply(out)
 
 
 def _derived_object_shape(positions: np.ndarray, n: int, issues: Issues
@@ -358,23 +162,144 @@ def _object_guess(raw: RawSource, issues: Issues) -> np.ndarray | None:
     return obj
 
 
+def _frame_ops(cfg: DataConfig, raw: RawSource, scan: Any, stored_n: int,
+               issues: Issues) -> FrameOps:
+    """fft-shift (declared, or sniffed from the mean pattern), binning and crop."""
+    shift = False
+    if raw.fftshifted is False or cfg.fftshifted == "no":
+        shift = True
+        how = "data.fftshifted = 'no'" if cfg.fftshifted == "no" else "the file says so"
+        issues.correct(f"{issues.source}: {raw.patterns_key}: zero frequency at pixel [0, 0] "
+                       f"({how}); patterns fft-shifted to put it at the centre")
+    elif cfg.fftshifted == "auto" and scan.pixel_sum is not None and scan.checked:
+        unshifted, ratio = is_unshifted(scan.pixel_sum)
+        if unshifted:
+            shift = True
+            issues.correct(
+                f"{issues.source}: {raw.patterns_key}: the patterns are not fft-shifted (the "
+                f"mean pattern has {ratio:.3g} times more power at the corners than at the "
+                "centre): shifted to put the zero frequency at the centre; set "
+                "data.fftshifted = 'no' to say so, or 'yes' to keep them as stored")
+    binned = stored_n // cfg.bin
+    if cfg.bin > 1 and stored_n % cfg.bin:
+        issues.problem("data.bin", f"a factor dividing the {stored_n} px pattern side",
+                       f"{cfg.bin}")
+    if cfg.crop and cfg.crop > binned:
+        issues.problem("data.crop", f"at most the (binned) pattern side {binned} px",
+                       f"{cfg.crop} px")
+    crop = cfg.crop if cfg.crop and cfg.crop < binned else 0
+    return FrameOps(shift=shift, bin=cfg.bin, crop=crop)
+
+
+def _positions_px(raw: RawSource, cfg: DataConfig, geometry: Any, stored_n: int,
+                  ops: FrameOps, issues: Issues) -> np.ndarray | None:
+    """Positions as window centres in the engine's object pixels (None: not convertible)."""
+    positions = np.asarray(raw.positions, np.float64)
+    if raw.positions_unit == "m":
+        dx = cfg.object_pixel_size_m or geometry.object_pixel_size(stored_n)
+        if not dx:
+            issues.problem(raw.positions_key, "an object pixel size to convert positions in "
+                           "metres to pixels", "no photon energy, distance or detector pixel "
+                           "size in the file; set data.object_pixel_size_m (or "
+                           "data.photon_energy_ev, data.detector_distance_m and "
+                           "data.detector_pixel_size_m)")
+            return None
+        if raw.object_guess is not None or raw.object_shape_hint is not None:
+            h, w = raw.object_guess.shape[-2:] if raw.object_guess is not None \
+                else raw.object_shape_hint  # type: ignore[misc]
+            cx, cy = raw.object_center_m or (0.0, 0.0)
+            positions = np.stack([(positions[:, 0] - cx) / dx + (w - 1) / 2,
+                                  (positions[:, 1] - cy) / dx + (h - 1) / 2], axis=1)
+        else:
+            positions = positions / dx
+            finite = positions[np.isfinite(positions).all(axis=1)]
+            if len(finite):
+                positions = positions - finite.min(axis=0)
+    if raw.positions_corner:
+        positions = positions + (stored_n - 1) / 2.0
+    final = ops.frame((stored_n, stored_n))[0]
+    scale = final / (stored_n // ops.bin)
+    if scale != 1.0:
+        positions = positions * scale
+    return positions
+
+
+def _geometry_in_frame(geometry: Any, ops: FrameOps, stored_n: int) -> Any:
+    """The geometry of the engine's frame (binned detector pixels; a crop coarsens a stated
+    object pixel)."""
+    if ops.bin > 1 and geometry.detector_pixel_size_m:
+        geometry = geometry.overridden(
+            detector_pixel_size_m=geometry.detector_pixel_size_m * ops.bin)
+    final = ops.frame((stored_n, stored_n))[0]
+    if final != stored_n // ops.bin and geometry.object_pixel_size_m:
+        geometry = geometry.overridden(object_pixel_size_m=geometry.object_pixel_size_m
+                                       * (stored_n // ops.bin) / final)
+    return geometry
+
+
+def _initial_probe(raw: RawSource, cfg: DataConfig, probe_cfg: ProbeConfig, ops: FrameOps,
+                   stored_n: int, n: int, geometry: Any, scan: Any, metadata: dict[str, Any],
+                   issues: Issues) -> tuple[np.ndarray, str]:
+    """The starting probe ``(modes, n, n)`` and the key it came from (``probe.initial``)."""
+    probe = raw.probe
+    key = raw.probe_key
+    if cfg.probe_path:
+        probe = read_probe_file(Path(cfg.probe_path).expanduser(), issues)
+        key = f"{Path(cfg.probe_path).name} probe"
+        metadata["probe_source"] = str(cfg.probe_path)
+    mode = probe_cfg.initial
+    if mode == "auto":
+        mode = "file" if probe is not None else "from_data"
+        if probe is None:
+            issues.correct(f"{issues.source}: {key}: no probe in the file; starting from one "
+                           "estimated from the data (probe.initial = 'auto'); set "
+                           "probe.initial (disk, zone_plate, from_data) or data.probe_path "
+                           "to choose")
+    metadata["probe_initial"] = mode
+    if mode == "disk":
+        return disk_probe(n, probe_cfg.disk_diameter_px), "probe.initial = 'disk'"
+    if mode == "zone_plate":
+        return zone_plate_probe(n, probe_cfg, geometry, issues.source), \
+            "probe.initial = 'zone_plate'"
+    if mode == "from_data":
+        mean = scan.pixel_sum if scan.pixel_sum is not None else np.ones((stored_n, stored_n))
+        mean = np.where(raw.bad_pixels, 0.0, mean) if raw.bad_pixels is not None and \
+            raw.bad_pixels.shape == mean.shape else mean
+        return probe_from_data(ops.apply(mean[None])[0]), "probe.initial = 'from_data'"
+    if probe is None:
+        issues.problem(key, "a probe (N, N) or (modes, N, N)", "none in the file; set "
+                       "probe.initial = 'from_data', 'disk' or 'zone_plate', or "
+                       "data.probe_path")
+        return np.zeros((1, n, n), np.complex64), key
+    if probe.ndim not in (2, 3) or probe.size == 0:
+        issues.problem(key, "a probe (N, N) or (modes, N, N)", f"shape {probe.shape}")
+        return np.zeros((1, n, n), np.complex64), key
+    if probe.dtype.kind not in "iufc":  # text or bool: recorded, nothing to convert
+        check_complex_array(issues, key, probe, "probe", (stored_n, stored_n))
+        return np.zeros((1, n, n), np.complex64), key
+    check_complex_array(issues, key, probe, "probe", (stored_n, stored_n))
+    probe = np.asarray(probe.reshape(-1, *probe.shape[-2:]), np.complex64)
+    if probe.shape[-1] == stored_n and (ops.bin > 1 or ops.crop):
+        probe = resample_probe(probe, ops, stored_n)
+    return probe, key
+
+
 def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
-                full_check: bool | None | str = "default") -> tuple[PtychoData, Any]:
+                full_check: bool | None | str = "default",
+                probe: ProbeConfig | None = None) -> tuple[PtychoData, Any]:
     """Read and check a data source; problems go to ``issues`` (the probe is not rescaled).
 
     ``lazy`` forces file-backed (True) or in-memory (False) patterns (default: by
     ``data.memory_budget_mb``). ``full_check``: check every pattern (True), a sample (False),
     decide by size (None), or ``"default"`` = all when in memory, a sample when lazy.
+    ``probe``: the ``[probe]`` settings (``probe.initial``; default: the schema's).
 
     Returns the data and the :class:`~engine.io.checks.PatternScan` of the stored values.
     """
-    kind, main, diffraction = resolve_files(cfg)
+    probe_cfg = probe or ProbeConfig()
     budget = cfg.memory_budget_mb * 2**20
-    if kind == "npz":
-        raw = read_npz_source(main, issues, 0.0 if lazy else (np.inf if lazy is False else budget))
-    else:
-        assert diffraction is not None
-        raw = read_product_source(main, diffraction, issues, lazy, cfg.memory_budget_mb)
+    fmt, source, raw = read_raw(cfg, issues, 0.0 if lazy else
+                                (np.inf if lazy is False else budget))
 
     if raw.legacy_layout and not isinstance(raw.patterns, LazyPatterns):
         stored_view: PatternArray = np.moveaxis(np.asarray(raw.patterns), 2, 0)
@@ -383,7 +308,7 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
         stored_view = LazyPatterns(raw.patterns.backend, legacy_layout=True)
     else:
         stored_view = raw.patterns
-    n_patterns, n = len(stored_view), int(stored_view.shape[-1])
+    n_patterns, stored_n = len(stored_view), int(stored_view.shape[-1])
     if n_patterns == 0:
         issues.problem(raw.patterns_key, "at least one diffraction pattern", "none (0 patterns)")
     if stored_view.shape[-1] != stored_view.shape[-2]:
@@ -393,41 +318,46 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
     # a large file whole just to load it). None: by size (see checks.FULL_SCAN_BYTES).
     full = not isinstance(stored_view, LazyPatterns) if full_check == "default" \
         else bool(full_check) if full_check is not None else None
-    scan = scan_patterns(stored_view, full=full)
+    scan = scan_patterns(stored_view, full=full, flag_values=parse_mask_values(cfg))
     domain, how = _decide_measurement(cfg, raw, scan.integer_fraction, issues)
+    file_mask = raw.bad_pixels
+    if file_mask is not None and file_mask.shape != tuple(stored_view.shape[-2:]):
+        file_mask = None
+    stored_bad, negatives_masked = detector_mask(scan, file_mask, issues, raw.patterns_key,
+                                                 raw.mask_key or "mask")
     report_pattern_defects(issues, raw.patterns_key, scan,
-                           "counts" if domain == "counts" else "amplitudes")
+                           "counts" if domain == "counts" else "amplitudes",
+                           negatives_masked=negatives_masked)
     if not scan.complete:
         issues.warn(f"{issues.source}: values checked on {scan.describe()} (the data are "
                     "read from disk on access)")
-    patterns = _as_counts(raw.patterns, domain == "amplitude", raw.legacy_layout, raw.bad_pixels)
+    ops = _frame_ops(cfg, raw, scan, stored_n, issues)
+    patterns = _as_counts(raw.patterns, domain == "amplitude", raw.legacy_layout, stored_bad,
+                          ops)
+    n = int(patterns.shape[-1])
+    bad_pixels = ops.mask(stored_bad)
 
-    positions = np.asarray(raw.positions, np.float64)
-    positions_ok = check_positions(issues, raw.positions_key, positions, n_patterns,
-                                   raw.patterns_key)
-    metadata = dict(raw.metadata, measurement_source=how, format=kind)
+    geometry = raw.geometry.overridden(
+        photon_energy_ev=cfg.photon_energy_ev, detector_distance_m=cfg.detector_distance_m,
+        detector_pixel_size_m=cfg.detector_pixel_size_m)
+    positions = _positions_px(raw, cfg, geometry, stored_n, ops, issues)
+    positions_ok = positions is not None
+    if positions is None:
+        positions = np.full((len(raw.positions), 2), np.nan)
+    geometry = _geometry_in_frame(geometry, ops, stored_n)
+    if cfg.object_pixel_size_m:
+        geometry = geometry.overridden(object_pixel_size_m=cfg.object_pixel_size_m * (
+            (stored_n // ops.bin) / n))
+    positions_ok = positions_ok and check_positions(issues, raw.positions_key, positions,
+                                                    n_patterns, raw.patterns_key)
+    if positions_ok and raw.positions_unit == "px":
+        positions_ok = check_position_units(issues, raw.positions_key, positions, n)
+    metadata = dict(raw.metadata, measurement_source=how, format=fmt.name,
+                    format_label=source.describe(fmt.label), files=list(raw.files))
+    probe_arr, _probe_key = _initial_probe(raw, cfg, probe_cfg, ops, stored_n, n, geometry,
+                                           scan, metadata, issues)
 
-    probe = raw.probe
-    probe_key = raw.probe_key
-    if cfg.probe_path:
-        probe = read_probe_file(Path(cfg.probe_path).expanduser(), issues)
-        probe_key = f"{Path(cfg.probe_path).name} probe"
-        metadata["probe_source"] = str(cfg.probe_path)
-    if probe is None:
-        issues.problem(raw.probe_key, "a probe (N, N) or (modes, N, N) (or data.probe_path)",
-                       "no such key")
-        probe = np.zeros((1, n, n), np.complex64)
-    elif probe.ndim not in (2, 3) or probe.size == 0:
-        issues.problem(probe_key, "a probe (N, N) or (modes, N, N)", f"shape {probe.shape}")
-        probe = np.zeros((1, n, n), np.complex64)
-    elif probe.dtype.kind not in "iufc":  # text or bool: recorded, nothing to convert
-        check_complex_array(issues, probe_key, probe, "probe", (n, n))
-        probe = np.zeros((1, n, n), np.complex64)
-    else:
-        check_complex_array(issues, probe_key, probe, "probe", (n, n))
-        probe = np.asarray(probe.reshape(-1, *probe.shape[-2:]), np.complex64)
-
-    obj = _object_guess(raw, issues)
+    obj = _object_guess(raw, issues) if not (ops.bin > 1 or ops.crop) else None
     if obj is not None:
         object_shape = (int(obj.shape[0]), int(obj.shape[1]))
         if positions_ok:
@@ -436,28 +366,43 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
     else:
         positions, object_shape = _derived_object_shape(positions, n, issues)
 
-    geometry = raw.geometry.overridden(
-        photon_energy_ev=cfg.photon_energy_ev, detector_distance_m=cfg.detector_distance_m,
-        detector_pixel_size_m=cfg.detector_pixel_size_m)
     data = PtychoData(
-        patterns=patterns, positions=positions, probe=probe, object_shape=object_shape,
-        object_guess=obj, bad_pixels=raw.bad_pixels, geometry=geometry, measurement=domain,
+        patterns=patterns, positions=positions, probe=probe_arr, object_shape=object_shape,
+        object_guess=obj, bad_pixels=bad_pixels, geometry=geometry, measurement=domain,
         indexes=(raw.indexes if raw.indexes is not None
                  else np.arange(n_patterns, dtype=np.int64)),
-        metadata=metadata, source=str(cfg.path), warnings=issues.warnings,
+        metadata=metadata, source=str(cfg.path),
+        warnings=issues.warnings + issues.corrections,
     )
     if cfg.n_images and cfg.n_images < data.n_patterns and len(positions) == n_patterns:
         data = data.subset(np.arange(cfg.n_images))
-        data.warnings = issues.warnings
+        data.warnings = issues.warnings + issues.corrections
     return data, scan
 
 
+def parse_mask_values(cfg: DataConfig) -> tuple[float, ...]:
+    """``data.mask_values`` as numbers (validated by the schema checks)."""
+    out = []
+    for part in cfg.mask_values.replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            try:
+                out.append(float(part))
+            except ValueError:
+                raise ConfigError([ConfigIssue("data.mask_values", "expected numbers separated "
+                                               "by commas", cfg.mask_values)]) from None
+    return tuple(out)
+
+
+SCALE_SAMPLE = 256
+"""Patterns (evenly spaced) whose mean counts the probe scale is fitted to: the same rule
+in memory and from disk, so ``inspect``, ``train`` and ``infer`` agree on the scale."""
+
+
 def measured_mean_counts(data: PtychoData) -> float:
-    """Mean total counts per pattern (all patterns in memory, a bounded sample if lazy)."""
-    if isinstance(data.patterns, LazyPatterns):
-        block = np.asarray(data.patterns[sample_indices(data.n_patterns, 256)], np.float64)
-    else:
-        block = np.asarray(data.patterns, np.float64)
+    """Mean total counts per pattern over up to :data:`SCALE_SAMPLE` evenly spaced patterns."""
+    block = np.asarray(data.patterns[sample_indices(data.n_patterns, SCALE_SAMPLE)],
+                       np.float64)
     if not len(block):
         return float("nan")
     mean = fill_bad_pixels(block.mean(axis=0), data.bad_pixels)
@@ -489,7 +434,8 @@ def apply_probe_scale(data: PtychoData, mode: str, issues: Issues) -> None:
                     f"mean of {measured:.6g} counts per pattern (data.probe_scale = 'fit')")
 
 
-def load_dataset(source: str | os.PathLike[str] | DataConfig, **overrides: Any) -> PtychoData:
+def load_dataset(source: str | os.PathLike[str] | DataConfig, *,
+                 probe: ProbeConfig | None = None, **overrides: Any) -> PtychoData:
     """Load a dataset from a file, a folder or a :class:`DataConfig`, validated and in counts.
 
     Parameters
@@ -497,9 +443,13 @@ def load_dataset(source: str | os.PathLike[str] | DataConfig, **overrides: Any) 
     source
         A PtychoPINN NPZ, a ptychodus product ``.h5`` (its diffraction file from
         ``diffraction_path`` or next to it), a standard-layout folder, or a ``DataConfig``.
+    probe
+        The ``[probe]`` settings (where the starting probe comes from: ``probe.initial``);
+        default: the schema's (the file's probe, else one estimated from the data).
     **overrides
         ``DataConfig`` fields, e.g. ``measurement="amplitude"``, ``n_images=100``,
-        ``probe_scale="file"``, ``memory_budget_mb=64``, ``photon_energy_ev=8000``.
+        ``probe_scale="file"``, ``memory_budget_mb=64``, ``photon_energy_ev=8000``,
+        ``layout_patterns="data"``.
 
     Returns
     -------
@@ -522,8 +472,8 @@ def load_dataset(source: str | os.PathLike[str] | DataConfig, **overrides: Any) 
     """
     cfg = data_config(source, **overrides)
     issues = Issues(str(cfg.path))
-    data, _scan = read_source(cfg, issues)
+    data, _scan = read_source(cfg, issues, probe=probe)
     issues.raise_if_any()
     apply_probe_scale(data, cfg.probe_scale, issues)
-    data.warnings = list(issues.warnings)
+    data.warnings = list(issues.corrections) + list(issues.warnings)
     return data

@@ -12,6 +12,7 @@ it exceeds the memory budget. Other keys are read one by one, only when needed.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -29,20 +30,34 @@ from .issues import Issues, UnreadableFileError, check_file, describe_head
 from .lazy import LazyPatterns, MemmapBackend, PatternArray, npz_member_layout
 
 PATTERN_KEYS = ("diffraction", "diff3d")
+MASK_KEYS = ("mask", "bad_pixels")
+"""Optional detector mask member, (N, N), nonzero = bad pixel (first present wins)."""
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 """Timestamp of every member we write, so archives are byte-identical for identical content."""
 
 
-def open_npz(path: str | os.PathLike[str]) -> tuple[Any, zipfile.ZipFile]:
-    """Open an NPZ archive: ``(numpy NpzFile, ZipFile)``, or raise :class:`UnreadableFileError`."""
+def open_npz(path: str | os.PathLike[str], content: bytes | None = None
+             ) -> tuple[Any, zipfile.ZipFile]:
+    """Open an NPZ archive: ``(numpy NpzFile, ZipFile)``, or raise :class:`UnreadableFileError`.
+
+    ``content``: the archive's bytes already unpacked in memory (a ``.npz.bz2``); ``path``
+    then only names it in messages.
+    """
     p = Path(path)
-    size, head = check_file(p, "an NPZ archive")
+    if content is not None:
+        size, head = len(content), content[:8]
+    else:
+        size, head = check_file(p, "an NPZ archive")
     if not head.startswith(b"PK"):
         raise UnreadableFileError(f"{p}: expected an NPZ (zip) archive of named arrays, found "
                                   f"{describe_head(head)}")
     try:
-        zf = zipfile.ZipFile(p)
-        npz = np.load(p, allow_pickle=False)
+        if content is not None:
+            zf = zipfile.ZipFile(io.BytesIO(content))
+            npz = np.load(io.BytesIO(content), allow_pickle=False)
+        else:
+            zf = zipfile.ZipFile(p)
+            npz = np.load(p, allow_pickle=False)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise UnreadableFileError(
             f"{p}: NPZ archive cannot be opened, it is probably truncated or damaged "
@@ -53,7 +68,7 @@ def open_npz(path: str | os.PathLike[str]) -> tuple[Any, zipfile.ZipFile]:
 def read_member(npz: Any, key: str, issues: Issues) -> np.ndarray:
     """One member, refusing object arrays, declared sizes the archive cannot hold (before
     anything is allocated) and explaining damaged members."""
-    member = check_npz_member(npz.zip.filename, npz.zip, key)
+    member = check_npz_member(issues.source, npz.zip, key)
     try:
         return np.asarray(npz[key])
     except MemoryError:
@@ -101,32 +116,45 @@ def pattern_key(npz: Any, issues: Issues) -> str:
     if not present:
         raise issues.fail("diffraction", "a key 'diffraction' (or older 'diff3d') holding "
                           "the (M, N, N) patterns",
-                          f"keys {', '.join(sorted(npz.files)) or '(none)'}")
+                          f"keys {', '.join(sorted(npz.files)) or '(none)'}; for another "
+                          "layout, declare its keys (data.layout_patterns, "
+                          "data.layout_positions...; docs/formats.md)")
     if len(present) > 1:
         issues.warn(f"{issues.source}: both 'diffraction' and 'diff3d' present; "
                     "'diffraction' is used")
     return present[0]
 
 
+def _drop_leading(shape: tuple[int, ...], squeeze: bool) -> tuple[int, ...]:
+    while squeeze and len(shape) > 3 and shape[0] == 1:
+        shape = shape[1:]
+    return shape
+
+
 def open_patterns(path: str, npz: Any, zf: zipfile.ZipFile, key: str, issues: Issues,
-                  lazy_over_bytes: float) -> PatternArray:
-    """The stored pattern array (raw values), memory-mapped when large and uncompressed."""
+                  lazy_over_bytes: float, squeeze: bool = False) -> PatternArray:
+    """The stored pattern array (raw values), memory-mapped when large and uncompressed.
+
+    ``squeeze``: leading axes of size 1 are dropped (``(1, M, N, N)`` of a declared layout).
+    """
     check_npz_member(path, zf, key)
-    layout = npz_member_layout(path, zf, key)
+    # Only an archive on disk can be memory-mapped (not one unpacked in memory).
+    layout = npz_member_layout(path, zf, key) if zf.filename else None
     if layout is not None:
         if not check_real_dtype(issues, key, layout.dtype):
             raise issues.fail(key, "real-valued patterns", f"dtype {layout.dtype}")
-        if len(layout.shape) != 3:
+        shape = _drop_leading(layout.shape, squeeze and not layout.fortran)
+        if len(shape) != 3:
             raise issues.fail(key, "3 dimensions (M, N, N)", f"shape {layout.shape}")
-        nbytes = int(np.prod(layout.shape)) * 4
+        nbytes = int(np.prod(shape)) * 4
         if nbytes > lazy_over_bytes:
-            backend = MemmapBackend(path, layout.offset, layout.dtype, layout.shape,
-                                    layout.fortran)
+            backend = MemmapBackend(path, layout.offset, layout.dtype, shape, layout.fortran)
             # Raw stored values: the loader adds the domain, layout and bad-pixel conversions.
             return LazyPatterns(backend)
     array = read_member(npz, key, issues)
     if not check_real_dtype(issues, key, array.dtype):
         raise issues.fail(key, "real-valued patterns", f"dtype {array.dtype}")
+    array = array.reshape(_drop_leading(array.shape, squeeze))
     if array.ndim != 3:
         raise issues.fail(key, "3 dimensions (M, N, N)", f"shape {array.shape}")
     if array.size * 4 > lazy_over_bytes:
@@ -146,6 +174,7 @@ def write_ptychopinn_npz(
     metadata: dict[str, Any] | None = None,
     measurement: str,
     scan_index: np.ndarray | None = None,
+    bad_pixels: np.ndarray | None = None,
     compress: bool = False,
 ) -> Path:
     """Write a PtychoPINN NPZ atomically and reproducibly; return its path.
@@ -166,6 +195,8 @@ def write_ptychopinn_npz(
         Extra ``_metadata`` JSON entries; ``measurement`` is always recorded.
     measurement
         ``"counts"`` or ``"amplitude"`` (then ``sqrt(counts)`` is stored).
+    bad_pixels
+        ``(N, N)`` bool detector mask, True = bad (written as the ``mask`` member).
     compress
         Deflate members (smaller, but then the patterns cannot be memory-mapped).
     """
@@ -192,6 +223,8 @@ def write_ptychopinn_npz(
     }
     if object_guess is not None:
         arrays["objectGuess"] = np.asarray(object_guess, np.complex64)
+    if bad_pixels is not None:
+        arrays[MASK_KEYS[0]] = np.asarray(bad_pixels, bool)
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=method,
                                                    allowZip64=True) as zf:

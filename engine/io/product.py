@@ -117,8 +117,11 @@ def _pair(obj: Any, wname: str, hname: str) -> tuple[float, float] | None:
     return (w, h if h is not None and h > 0 else w)
 
 
-def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) -> Product:
+def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None,
+                 content: bytes | None = None) -> Product:
     """Read a ptychodus product file (current and older attribute names).
+
+    ``content``: the file's bytes already unpacked in memory (``path`` names it).
 
     Raises
     ------
@@ -129,7 +132,7 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None) 
     source = str(path)
     own = issues is None
     issues = issues if issues is not None else Issues(source)
-    with open_h5(path) as h5:
+    with open_h5(path, content) as h5:
         for key, what in (("probe", "a complex probe (n_opr, n_modes, H, W)"),
                           ("object", "a complex object (n_layers, H, W)"),
                           ("probe_position_x_m", "scan positions in metres"),

@@ -9,15 +9,16 @@ from typing import Any
 import numpy as np
 
 from ..config import SessionConfig
-from ..io.diffraction import write_diffraction
-from ..io.npz import write_ptychopinn_npz
-from ..io.product import write_product
+from ..io.formats import cxi
+from ..io.formats.ptychodus import DiffractionFormat, ProductFormat
+from ..io.formats.ptychopinn import write as write_ptychopinn_npz
 from .simulate import SimulatedScan
 
 DATASET_NAME = "dataset.npz"
 PRODUCT_NAME = "product.h5"
 DIFFRACTION_NAME = "diffraction.h5"
 TRUTH_NAME = "truth.h5"
+CXI_NAME = "dataset.cxi"
 
 
 def scan_metadata(scan: SimulatedScan, config: SessionConfig) -> dict[str, object]:
@@ -35,7 +36,9 @@ def scan_metadata(scan: SimulatedScan, config: SessionConfig) -> dict[str, objec
 
 
 def write_outputs(scan: SimulatedScan, out_dir: Path, config: SessionConfig) -> dict[str, Path]:
-    """Write ``dataset.npz``, ``product.h5``, ``diffraction.h5`` and ``truth.h5``."""
+    """Write ``dataset.npz``, ``product.h5``, ``diffraction.h5``, ``truth.h5`` and
+    ``dataset.cxi``, each with its format's writer from the registry
+    (:mod:`engine.io.formats`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     g = scan.geometry
     common: dict[str, Any] = dict(probe=scan.probe, positions_px=scan.positions,
@@ -46,12 +49,17 @@ def write_outputs(scan: SimulatedScan, out_dir: Path, config: SessionConfig) -> 
                                         patterns=scan.counts, positions=scan.positions,
                                         probe=scan.probe, object_guess=scan.obj,
                                         metadata=scan_metadata(scan, config)),
-        "diffraction": write_diffraction(
-            out_dir / DIFFRACTION_NAME, scan.counts, np.arange(scan.n_patterns),
-            detector_pixel_size_m=g.detector_pixel_size_m, compression="gzip"),  # reproducible
-        "product": write_product(
+        "diffraction": DiffractionFormat.write(
+            out_dir / DIFFRACTION_NAME, patterns=scan.counts,
+            indexes=np.arange(scan.n_patterns), detector_pixel_size_m=g.detector_pixel_size_m,
+            compression="gzip"),  # reproducible
+        "product": ProductFormat.write(
             out_dir / PRODUCT_NAME, obj=np.ones_like(scan.obj), name="initial guess", **common),
-        "truth": write_product(
+        "truth": ProductFormat.write(
             out_dir / TRUTH_NAME, obj=scan.obj, name="ground truth", **common),
+        "cxi": cxi.write(
+            out_dir / CXI_NAME, positions_px=scan.positions, patterns=scan.counts,
+            probe=scan.probe, object_pixel_size_m=scan.object_pixel_size_m, geometry=g,
+            object_shape=tuple(scan.obj.shape), name="simulated by ptycho-engine"),
     }
     return files
