@@ -209,3 +209,25 @@ def test_external_links_inside_the_folder_are_followed_and_listed(tmp_path):
     data = load_dataset(path, layout_patterns="frames", layout_positions="pos",
                         allow_external_links=True)
     assert data.n_patterns == 12
+
+
+def test_training_batches_carry_the_mask_and_the_loss_leaves_it_out():
+    import torch
+
+    from engine.physics.losses import amplitude_mae, poisson_nll
+    from engine.training.data import GroupDataModule, make_split
+
+    counts, pos, _probe = _data()
+    bad = np.zeros((N, N), bool)
+    bad[4, 4] = bad[10, 2] = True
+    split = make_split(pos, 2, 4, 0.25, seed=0)
+    dm = GroupDataModule(counts, pos, split, 4, 0, False, False, 0, bad_pixels=bad)
+    batch = next(iter(dm.train_dataloader()))
+    assert torch.equal(batch["mask"], torch.as_tensor(bad))
+    pred = torch.rand(batch["counts"].shape) * 50 + 1
+    changed = batch["counts"].clone()
+    changed[..., 4, 4] += 1e6  # whatever a masked pixel holds never enters the loss
+    for loss in (poisson_nll, amplitude_mae):
+        assert torch.allclose(loss(pred, batch["counts"], batch["mask"]),
+                              loss(pred, changed, batch["mask"]))
+        assert not torch.allclose(loss(pred, batch["counts"]), loss(pred, changed))

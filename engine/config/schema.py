@@ -262,6 +262,7 @@ class DataConfig:
     )
 
 
+
 @dataclass
 class ProbeConfig:
     """The illumination: where the starting probe comes from."""

@@ -49,19 +49,25 @@ class GroupDataset(Dataset):
         ``(M, 2)`` float64 window centres (x, y) in object pixels.
     groups
         ``(G, C)`` pattern indices.
+    bad_pixels
+        ``(N, N)`` bool detector mask (True: bad) or None; every batch then carries it as
+        ``"mask"`` and the losses leave those pixels out.
     """
 
-    def __init__(self, patterns: Any, positions: np.ndarray, groups: np.ndarray) -> None:
+    def __init__(self, patterns: Any, positions: np.ndarray, groups: np.ndarray,
+                 bad_pixels: Any = None) -> None:
         self.patterns = torch.from_numpy(patterns) if isinstance(patterns, np.ndarray) \
             else patterns
         self.positions = np.asarray(positions, dtype=np.float64)
         self.groups = np.asarray(groups, dtype=np.int64)
+        self.bad = None if bad_pixels is None or not np.any(bad_pixels) else \
+            torch.as_tensor(np.asarray(bad_pixels, dtype=bool))
 
     def __len__(self) -> int:
         return int(self.groups.shape[0])
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {k: v[0] for k, v in self.__getitems__([index]).items()}
+        return {k: v if k == "mask" else v[0] for k, v in self.__getitems__([index]).items()}
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         """A batch: counts ``(B, C, N, N)``, offsets/positions ``(B, C, 2)``, index ``(B, C)``."""
@@ -74,12 +80,15 @@ class GroupDataset(Dataset):
         counts = block[torch.from_numpy(inverse)].reshape(*idx.shape, *block.shape[-2:])
         pos = self.positions[idx]
         offsets = pos - pos.mean(axis=1, keepdims=True)
-        return {
+        batch = {
             "counts": counts,
             "offsets": torch.from_numpy(offsets.astype(np.float32)),
             "positions": torch.from_numpy(pos),
             "index": torch.from_numpy(idx),
         }
+        if self.bad is not None:
+            batch["mask"] = self.bad
+        return batch
 
 
 @dataclass(frozen=True)
@@ -129,11 +138,13 @@ class GroupDataModule(L.LightningDataModule):
         DataLoader settings from the execution config.
     seed
         Seed of the shuffling generator (reruns see batches in the same order).
+    bad_pixels
+        The detector mask (:class:`GroupDataset`), or None.
     """
 
     def __init__(self, patterns: Any, positions: np.ndarray, split: Split, batch_size: int,
                  num_workers: int, pin_memory: bool, persistent_workers: bool,
-                 seed: int) -> None:
+                 seed: int, bad_pixels: Any = None) -> None:
         super().__init__()
         self.split = split
         self.batch_size = int(batch_size)
@@ -141,8 +152,8 @@ class GroupDataModule(L.LightningDataModule):
             "num_workers": int(num_workers), "pin_memory": bool(pin_memory),
             "persistent_workers": bool(persistent_workers) and num_workers > 0}
         self.seed = int(seed)
-        self.train_set = GroupDataset(patterns, positions, split.groups[split.train])
-        self.val_set = GroupDataset(patterns, positions, split.groups[split.val])
+        self.train_set = GroupDataset(patterns, positions, split.groups[split.train], bad_pixels)
+        self.val_set = GroupDataset(patterns, positions, split.groups[split.val], bad_pixels)
 
     def normalisers(self, N: int) -> Normalisers:
         """Input and loss normalisers from the training groups' patterns."""

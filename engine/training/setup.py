@@ -61,7 +61,7 @@ def prepare_fit(config: SessionConfig, data: Any,
     args = (data.patterns, data.positions, split, config.training.batch_size,
             ex.num_workers, ex.pin_memory, ex.persistent_workers, ex.seed)
     beamtime = config.beamtime if config.beamtime.simulated_training else None
-    dm = (GroupDataModule(*args) if beamtime is None else
+    dm = (GroupDataModule(*args, bad_pixels=data.bad_pixels) if beamtime is None else
           BeamtimeDataModule(*args, probe=data.probe, bad_pixels=data.bad_pixels,
                              beamtime=beamtime))
     if normalisers is None:
