@@ -153,7 +153,7 @@ def test_precedence_and_sources(tmp_path):
     assert c.training.max_epochs == 5 and src["training.max_epochs"] == f"session {path}"
     assert c.training.batch_size == 4 and src["training.batch_size"].startswith("cli")
     assert c.training.learning_rate == 3e-4 and src["training.learning_rate"] == "api override"
-    assert c.model.N == 64 and src["model.N"] == "default"
+    assert c.model.N == 0 and src["model.N"] == "default"  # 0: the data's pattern size
 
 
 def test_auto_accelerator_stays_auto(tmp_path):

@@ -231,3 +231,22 @@ def test_training_batches_carry_the_mask_and_the_loss_leaves_it_out():
         assert torch.allclose(loss(pred, batch["counts"], batch["mask"]),
                               loss(pred, changed, batch["mask"]))
         assert not torch.allclose(loss(pred, batch["counts"]), loss(pred, changed))
+
+
+def test_model_n_zero_takes_the_data_size_and_a_mismatch_names_the_fix(tmp_path):
+    from engine.config import SessionConfig
+    from engine.errors import ConfigError
+    from engine.training.setup import check_data_matches
+
+    counts, pos, probe = _data()
+    np.savez(tmp_path / "s.npz", diffraction=counts, xcoords=pos[:, 0], ycoords=pos[:, 1],
+             probeGuess=probe)
+    data = load_dataset(tmp_path / "s.npz", measurement="counts")
+    config = SessionConfig()
+    config.model.depth = 2
+    assert config.model.N == 0  # the default follows the data
+    check_data_matches(config, data)
+    assert config.model.N == N
+    config.model.N = 32
+    with pytest.raises(ConfigError, match=r"set model.N = 16 \(or 0.*data.crop = 32"):
+        check_data_matches(config, data)

@@ -107,7 +107,7 @@ def test_default_preset_sizes_and_overlap():
     config = apply_preset(SessionConfig(), "default").config
     sim = config.simulation
     assert config == SessionConfig()  # "default" is exactly the schema defaults
-    assert 500 <= sim.n_positions <= 1000 and config.model.N == 64
+    assert 500 <= sim.n_positions <= 1000 and config.model.N == 0  # 0: simulated at 64 px
     overlap = 1.0 - sim.step_px / sim.probe_diameter_px
     assert 0.6 <= overlap <= 0.8
     scan = make_scan(sim.scan, sim.n_positions, sim.step_px, 0.0, np.random.default_rng(0))

@@ -291,7 +291,10 @@ def _cross_field(c: SessionConfig) -> list[ConfigIssue]:
             "model.n_neighbours",
             f"gridsize {model.gridsize} groups {groupsize} patterns, so at least {groupsize} "
             "neighbours are needed", model.n_neighbours))
-    if model.N % (2**model.depth) != 0:
+    if 0 < model.N < 8:
+        issues.append(ConfigIssue("model.N", "expected 0 (the data's pattern size) or at "
+                                  "least 8 px", model.N))
+    elif model.N and model.N % (2**model.depth) != 0:
         issues.append(ConfigIssue(
             "model.depth",
             f"N = {model.N} must be divisible by 2^depth = {2**model.depth}", model.depth))

@@ -251,9 +251,10 @@ class PINN(nn.Module):
         probe_t = probe_t.to(torch.complex64)
         if probe_t.ndim == 2:
             probe_t = probe_t[None]
-        if probe_t.shape[-2:] != (model.N, model.N):
-            raise ValueError(f"probe {tuple(probe_t.shape)} does not match model.N = {model.N}")
-        self.N = int(model.N)
+        n = int(model.N) or int(probe_t.shape[-1])  # model.N = 0: the data's (probe's) size
+        if probe_t.shape[-2:] != (n, n):
+            raise ValueError(f"probe {tuple(probe_t.shape)} does not match model.N = {n}")
+        self.N = n
         self.gridsize = int(model.gridsize)
         self.channels = self.gridsize**2
         self.use_overlap = bool(model.overlap_constraint) and self.channels > 1

@@ -29,6 +29,8 @@ OBJECT_MARGIN_PX = 4
 FORWARD_CHUNK = 256
 """Patterns per forward-model batch (bounds memory, sets the progress granularity)."""
 STREAMS = ("object", "probe", "scan", "noise")
+SIMULATED_N = 64
+"""Pattern size of a simulation when ``model.N`` is 0 ("the data's size": there are none)."""
 
 
 class SimulationCancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -188,7 +190,7 @@ def simulate_scan(
     ConfigError, DataError
         For an impossible setting or an unreadable object image / probe file.
     """
-    sim, n = config.simulation, config.model.N
+    sim, n = config.simulation, config.model.N or SIMULATED_N
     rng = random_streams(sim.seed, object_seed)
     scan = make_scan(sim.scan, sim.n_positions, sim.step_px, sim.jitter_px, rng["scan"])
     size = sim.object_size if obj is None else 0

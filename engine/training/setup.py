@@ -27,11 +27,24 @@ class Prepared:
 
 
 def check_data_matches(config: SessionConfig, data: Any) -> None:
-    """Refuse data whose pattern size differs from ``model.N`` or that are too few."""
+    """Refuse data whose pattern size differs from ``model.N`` or that are too few.
+
+    ``model.N = 0`` (the default) takes the data's pattern size: ``config.model.N`` is set to
+    it here, so everything built from the config afterwards sees the real size.
+    """
+    depth = 2**config.model.depth
+    if config.model.N == 0:
+        if data.N % depth:
+            raise ConfigError([
+                f"model.N = 0 takes the data's pattern size, {data.N} px in {data.source}, "
+                f"which is not divisible by 2^model.depth = {depth}; set data.crop (or "
+                f"data.bin) to a multiple of {depth}, or lower model.depth"])
+        config.model.N = data.N
     if data.N != config.model.N:
         raise ConfigError([
             f"model.N = {config.model.N}: the data in {data.source} have "
-            f"{data.N} x {data.N} px patterns; set model.N = {data.N}"])
+            f"{data.N} x {data.N} px patterns; set model.N = {data.N} (or 0: the data's size), "
+            f"or data.crop = {config.model.N} to crop them"])
     groupsize = config.model.gridsize**2
     if data.n_patterns < max(2, groupsize):
         raise DataError(f"{data.source}: training needs at least {max(2, groupsize)} patterns "
