@@ -17,6 +17,7 @@ TORCH_MODULES = {"torch", "lightning", "lightning_fabric", "pytorch_lightning", 
 # The engine's public API (docs/architecture.md): ``engine`` and these sub-packages' ``__all__``,
 # and the public names of these single modules.
 PUBLIC_PACKAGES = {"engine", "engine.config", "engine.io", "engine.physics", "engine.simulation",
+                   "engine.solvers",
                    "engine.metrics", "engine.model", "engine.training", "engine.runs",
                    "engine.bench"}
 PUBLIC_MODULES = {"engine.errors", "engine.reporting", "engine.atomic", "engine.render",

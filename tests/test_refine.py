@@ -1,4 +1,5 @@
-"""Full-object refinement (engine.physics.refine): misfit, quality, stop token, probe refinement."""
+"""The LSQML solver (engine.solvers.lsqml) under the solver driver: misfit, quality, stop token,
+probe refinement, modes, data on disk."""
 
 from __future__ import annotations
 
@@ -9,38 +10,19 @@ import time
 import numpy as np
 import pytest
 import torch
+from test_solvers_helpers import SHAPE, N, defocused_probe, smooth_object, ssim
 
 from engine.config import RefinementConfig
-from engine.metrics import evaluate
 from engine.physics import extract_patches, forward_intensity
-from engine.physics.refine import Refiner, refine_object
 from engine.reporting import Progress, Reporter
-from engine.simulation.probes import disk, propagate
-
-N = 32
-SHAPE = (88, 88)
-
-
-def _object(rng: np.random.Generator) -> np.ndarray:
-    """Smooth random amplitude 0.6..1 and phase 0..1 rad."""
-    def smooth() -> np.ndarray:
-        noise = np.fft.fft2(rng.standard_normal(SHAPE))
-        fy, fx = np.meshgrid(np.fft.fftfreq(SHAPE[0]), np.fft.fftfreq(SHAPE[1]), indexing="ij")
-        field = np.fft.ifft2(noise * np.exp(-(fx**2 + fy**2) / (2 * 0.08**2))).real
-        return (field - field.min()) / np.ptp(field)
-    return ((0.6 + 0.4 * smooth()) * np.exp(1j * smooth())).astype(np.complex64)
-
-
-def _probe(defocus: float, photons: float) -> np.ndarray:
-    field = propagate(disk(N, 12.0), defocus)
-    field = field / np.sqrt(np.sum(np.abs(field) ** 2)) * np.sqrt(photons)
-    return field.astype(np.complex64)[None]
+from engine.solvers import LsqmlSolver as Refiner
+from engine.solvers import solve as refine_object
 
 
 def _dataset(seed: int = 3, photons: float = 1e5, subpixel: bool = True):
     rng = np.random.default_rng(seed)
-    obj = _object(rng)
-    probe = _probe(12.0, photons)
+    obj = smooth_object(rng)
+    probe = defocused_probe(12.0, photons)
     grid = np.arange(N / 2 + 2, SHAPE[0] - N / 2 - 2, 5.0)
     xy = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)
     if subpixel:
@@ -51,13 +33,15 @@ def _dataset(seed: int = 3, photons: float = 1e5, subpixel: bool = True):
     return obj, probe, positions, counts
 
 
+# The solver alone, as in the round before this one: fixed probe and positions, no
+# background, every epoch run, large growing batches; each test turns on what it tests.
+FIXED = dict(refine_probe=False, position_correction=False, background=False, patience=0,
+             batch_size=192, batch_growth=4, smoothness_off_fluence=0.0, time_limit_s=0.0)
+
+
 def _settings(**kw) -> RefinementConfig:
-    return dataclasses.replace(RefinementConfig(), **kw)
+    return dataclasses.replace(RefinementConfig(), **{**FIXED, **kw})
 
-
-def _ssim(obj: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    scores = evaluate(obj, truth, border=N // 2)
-    return scores["amplitude"]["ssim"], scores["phase"]["ssim"]
 
 
 def test_refinement_lowers_misfit_and_raises_ssim():
@@ -71,7 +55,7 @@ def test_refinement_lowers_misfit_and_raises_ssim():
                   initial=np.nan_to_num(result.obj, nan=1.0)).misfit()
     assert result.completed and result.epochs == 15
     assert end < start - 0.01 * abs(start)
-    before, after = _ssim(flat, truth), _ssim(result.obj, truth)
+    before, after = ssim(flat, truth), ssim(result.obj, truth)
     assert after[0] > before[0] + 0.2 and after[1] > before[1] + 0.2, (before, after)
     assert min(after) > 0.8, after
     assert np.isnan(result.obj[0, 0]) and not result.mask[0, 0]  # never illuminated
@@ -82,7 +66,7 @@ def test_whole_pixel_positions_take_the_fast_path_and_converge():
     refiner = Refiner(counts, positions, probe, SHAPE, _settings(), seed=0)
     assert not refiner.subpixel
     result = refine_object(counts, positions, probe, SHAPE, _settings(epochs=15), seed=0)
-    assert min(_ssim(result.obj, truth)) > 0.8
+    assert min(ssim(result.obj, truth)) > 0.8
 
 
 class _Recorder(Reporter):
@@ -114,8 +98,8 @@ def test_stop_token_ends_within_two_seconds_keeping_the_best():
     assert time.perf_counter() - t0 < 2.0 + 4 * 2.0  # four epochs of a tiny set, then < 2 s
     assert not result.completed and result.epochs == 4
     # The object kept is the one with the lowest recorded misfit.
-    assert result.best_epoch == int(np.argmin(reporter.misfits))
-    assert min(_ssim(result.obj, truth)) > 0.5
+    assert result.chosen_epoch == int(np.argmin([result.misfit[0]] + reporter.misfits))
+    assert min(ssim(result.obj, truth)) > 0.5
     fractions = [p.job_fraction for p in reporter.events]
     assert all(0.5 <= f <= 1.0 for f in fractions) and fractions == sorted(fractions)
 
@@ -132,13 +116,13 @@ def test_stop_token_ends_within_two_seconds_keeping_the_best():
 def test_probe_refinement_from_a_wrong_defocus_ends_close_to_the_known_probe():
     truth, probe, positions, counts = _dataset(photons=1e6)
     known = refine_object(counts, positions, probe, SHAPE, _settings(epochs=40), seed=0)
-    wrong = _probe(30.0, float(np.sum(np.abs(probe) ** 2)))
+    wrong = defocused_probe(30.0, float(np.sum(np.abs(probe) ** 2)))
     fixed = refine_object(counts, positions, wrong, SHAPE, _settings(epochs=40), seed=0)
     # Many probe updates: small batches that do not grow.
     refined = refine_object(counts, positions, wrong, SHAPE,
                             _settings(epochs=150, refine_probe=True, probe_start_epoch=3,
                                       batch_size=16, batch_growth=0), seed=0)
-    s_known, s_fixed, s_refined = (_ssim(r.obj, truth) for r in (known, fixed, refined))
+    s_known, s_fixed, s_refined = (ssim(r.obj, truth) for r in (known, fixed, refined))
     assert min(s_fixed) < min(s_known) - 0.05, (s_known, s_fixed)  # the wrong probe matters
     assert s_refined[0] > s_known[0] - 0.03 and s_refined[1] > s_known[1] - 0.03, \
         (s_known, s_refined)
@@ -149,7 +133,7 @@ def test_probe_refinement_from_a_wrong_defocus_ends_close_to_the_known_probe():
 
 def test_probe_modes_are_added_orthogonal_with_the_power_kept():
     _, probe, positions, counts = _dataset()
-    refiner = Refiner(counts, positions, probe, SHAPE, _settings(probe_modes=3), seed=0)
+    refiner = Refiner(counts, positions, probe, SHAPE, _settings(), seed=0, modes=3)
     modes = refiner.probe.reshape(3, -1)
     gram = (modes.conj() @ modes.T).abs()
     off = gram - torch.diag(torch.diagonal(gram))
@@ -157,8 +141,8 @@ def test_probe_modes_are_added_orthogonal_with_the_power_kept():
     assert float(refiner.probe.abs().square().sum()) == pytest.approx(
         float(np.sum(np.abs(probe) ** 2)), rel=1e-4)
     result = refine_object(counts, positions, probe, SHAPE,
-                           _settings(epochs=6, probe_modes=3, refine_probe=True,
-                                     probe_start_epoch=2), seed=0)
+                           _settings(epochs=6, refine_probe=True, probe_start_epoch=2),
+                           modes=3, seed=0)
     assert result.probe.shape == (3, N, N) and np.isfinite(result.obj[result.mask]).all()
 
 
@@ -181,15 +165,22 @@ def test_refinement_on_cuda_matches_the_cpu():
     assert gpu.misfit == pytest.approx(cpu.misfit, rel=1e-3)
 
 
-def test_smoothness_follows_the_dose():
-    from engine.physics.refine import SMOOTHNESS_MAX, effective_smoothness
+def test_smoothness_follows_the_dose_and_is_off_where_the_data_fix_the_object():
+    from engine.solvers.base import SMOOTHNESS_MAX, effective_smoothness
 
-    assert effective_smoothness(0.1, 1e4, 1e4) == pytest.approx(0.1)
-    assert effective_smoothness(0.1, 1e4, 1e3) == pytest.approx(0.1 * 10**0.18)
-    assert effective_smoothness(0.1, 1e4, 1e5) < 0.1  # brighter data: a weaker prior
-    assert effective_smoothness(0.1, 1e4, 1.0) == SMOOTHNESS_MAX
-    assert effective_smoothness(0.1, 0.0, 1e3) == 0.1  # scaling off
-    assert effective_smoothness(0.0, 1e4, 1e3) == 0.0  # no prior stays none
+    def weight(smoothness, reference, fluence, off=0.0):
+        return effective_smoothness(_settings(smoothness=smoothness,
+                                              smoothness_fluence=reference,
+                                              smoothness_off_fluence=off), fluence)
+
+    assert weight(0.1, 1e4, 1e4) == pytest.approx(0.1)
+    assert weight(0.1, 1e4, 1e3) == pytest.approx(0.1 * 10**0.18)
+    assert weight(0.1, 1e4, 1e5) < 0.1  # brighter data: a weaker prior
+    assert weight(0.1, 1e4, 1.0) == SMOOTHNESS_MAX
+    assert weight(0.1, 0.0, 1e3) == 0.1  # scaling off
+    assert weight(0.0, 1e4, 1e3) == 0.0  # no prior stays none
+    assert weight(0.1, 1e4, 2e5, off=1e5) == 0.0  # the data fix the object: off
+    assert weight(0.1, 1e4, 5e4, off=1e5) > 0.0
 
 
 def test_low_dose_data_get_a_stronger_prior_and_a_better_image():
@@ -199,7 +190,7 @@ def test_low_dose_data_get_a_stronger_prior_and_a_better_image():
     scaled = refine_object(counts, positions, probe, SHAPE, _settings(epochs=30), seed=0)
     assert fixed.smoothness == pytest.approx(0.1)
     assert scaled.fluence < 1e3 and scaled.smoothness > 0.15
-    assert _ssim(scaled.obj, obj)[0] > _ssim(fixed.obj, obj)[0] + 0.01
+    assert ssim(scaled.obj, obj)[0] > ssim(fixed.obj, obj)[0] + 0.01
 
 
 def test_data_on_disk_are_read_in_runs_of_the_scan_and_refine_like_data_in_memory(tmp_path):
@@ -221,5 +212,5 @@ def test_data_on_disk_are_read_in_runs_of_the_scan_and_refine_like_data_in_memor
     assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(len(counts)))
     on_disk = refine_object(lazy, positions, probe, SHAPE, settings, seed=0)
     in_memory = refine_object(counts, positions, probe, SHAPE, settings, seed=0)
-    assert abs(_ssim(on_disk.obj, truth)[0] - _ssim(in_memory.obj, truth)[0]) < 0.03
-    assert abs(_ssim(on_disk.obj, truth)[1] - _ssim(in_memory.obj, truth)[1]) < 0.03
+    assert abs(ssim(on_disk.obj, truth)[0] - ssim(in_memory.obj, truth)[0]) < 0.03
+    assert abs(ssim(on_disk.obj, truth)[1] - ssim(in_memory.obj, truth)[1]) < 0.03

@@ -185,7 +185,7 @@ def _bench_set(ctx: _Context, folder: Path, role: str) -> list[StageResult]:
 
     from ..io import load_dataset
     from ..metrics import load_object
-    from ..physics.refine import refine_object
+    from ..solvers import solve
 
     data = load_dataset(str(folder / "product.h5"))
     truth = load_object(folder / "truth.h5")
@@ -204,10 +204,12 @@ def _bench_set(ctx: _Context, folder: Path, role: str) -> list[StageResult]:
         network_obj, network_s = _network_stage(ctx, ctx.net, data, "network")
     add("network", network_obj, network_s)
     for stage, start in (("refinement", None), ("final", network_obj)):
-        refined = refine_object(data.patterns, data.positions, data.probe, data.object_shape,
-                                ctx.session.refinement, seed=ctx.session.execution.seed,
-                                initial=start, bad_pixels=data.bad_pixels, device=ctx.device,
-                                reporter=ctx.report, stop=ctx.stop, stage=stage)
+        refined = solve(data.patterns, data.positions, data.probe, data.object_shape,
+                        ctx.session.refinement,
+                        options=getattr(ctx.session, ctx.session.refinement.algorithm),
+                        modes=ctx.session.probe.modes, seed=ctx.session.execution.seed,
+                        initial=start, bad_pixels=data.bad_pixels, device=ctx.device,
+                        reporter=ctx.report, stop=ctx.stop, stage=stage)
         add(stage, refined.obj, refined.seconds + (network_s if stage == "final" else 0.0))
     return results
 

@@ -262,6 +262,7 @@ class DataConfig:
     )
 
 
+
 @dataclass
 class ProbeConfig:
     """The illumination: where the starting probe comes from."""
@@ -313,17 +314,24 @@ class ProbeConfig:
         group="model",
     )
 
+    modes: int = setting(
+        3,
+        "Mutually incoherent probe modes the solver refines (partial coherence); extra modes "
+        "start as weak perturbed copies of the first and are kept orthogonal, their power "
+        "fractions reported and saved. 0: the data's probe modes as they are.",
+        min=0, max=16, step=1, group="modes",
+    )
+
 
 @dataclass
 class ModelConfig:
     """The physics-informed network."""
 
     N: int = setting(
-        0,
-        "Side of the diffraction patterns and object patches; 0: the data's pattern size "
-        "(after data.bin / data.crop; a simulation without data uses 64).",
+        64,
+        "Side of the diffraction patterns and object patches; must match the data.",
         unit="px",
-        min=0,
+        min=8,
         max=1024,
         step=8,
         group="geometry",
@@ -638,26 +646,51 @@ class InferenceConfig:
 
 @dataclass
 class RefinementConfig:
-    """Full-object iterative refinement after the network (engine.physics.refine).
+    """Full-object iterative reconstruction (engine.solvers): after the network's estimate, or
+    alone (``ptycho-engine reconstruct``).
 
-    A mini-batched LSQML-class solver refines the whole stitched object (and optionally the
-    probe) against every measured pattern; the network's estimate is its starting point.
+    The solver chosen by ``algorithm`` refines the whole object, the probe and its modes, the
+    scan positions and a detector background against every measured pattern; its own options
+    are in the section of the same name (``lsqml``, ``rpie``, ``gradient``).
     """
 
+    algorithm: str = setting(
+        "lsqml",
+        "Solver: LSQML (mini-batched, closed-form steps), rPIE/ePIE, or gradient (automatic "
+        "differentiation with Adam); each has its own options section.",
+        choices=("lsqml", "rpie", "gradient"),
+    )
     epochs: int = setting(
-        40,
-        "Passes over all patterns of the full-object refinement after the network's estimate "
-        "(training's stitched scan and inference); 0: no refinement.",
+        100,
+        "Most passes over all patterns (the run stops earlier when the misfit stops "
+        "falling: refinement.patience); 0: no refinement.",
         unit="epochs", min=0, max=5000, step=10,
     )
+    time_limit_s: float = setting(
+        600.0,
+        "Most wall time of the solver; the state of lowest misfit so far is kept. 0: none.",
+        unit="s", min=0.0, max=1e6, step=60.0, group="stopping",
+    )
+    patience: int = setting(
+        10,
+        "Stopping window: stop when the whole-scan misfit fell by less than "
+        "refinement.tolerance (relative) over this many epochs; 0: run to the epoch cap.",
+        unit="epochs", min=0, max=1000, step=1, group="stopping", advanced=True,
+    )
+    tolerance: float = setting(
+        2e-3,
+        "Relative fall of the whole-scan misfit over refinement.patience epochs below which "
+        "the run stops.",
+        min=0.0, max=0.5, step=1e-3, group="stopping", advanced=True,
+    )
     batch_size: int = setting(
-        192,
+        32,
         "Scan positions per object update at the start (smaller: more updates per epoch, "
         "noisier).",
         unit="patterns", min=1, max=65536, step=8, advanced=True,
     )
     batch_growth: int = setting(
-        4,
+        10,
         "The batch size doubles every this many epochs, up to all patterns (fast start, "
         "low noise at the end); 0: fixed.",
         unit="epochs", min=0, max=1000, step=1, advanced=True,
@@ -670,57 +703,117 @@ class RefinementConfig:
     )
     regularisation: float = setting(
         0.2,
-        "Update denominator floor as a fraction of the batch's peak illumination (rPIE alpha): "
-        "larger is more cautious where the probe is weak.",
+        "Update denominator floor as a fraction of the batch's peak illumination (LSQML and "
+        "gradient): larger is more cautious where the probe is weak.",
         min=0.0, max=1.0, step=0.05, advanced=True,
     )
     momentum: float = setting(
         0.7,
-        "Momentum of the object between epochs (accelerates low spatial frequencies); 0: none.",
+        "Momentum of the object between epochs (accelerates low spatial frequencies; not "
+        "the gradient solver, which has Adam's); 0: none.",
         min=0.0, max=0.95, step=0.05, advanced=True,
     )
     smoothness: float = setting(
         0.1,
-        "Weight of a Laplacian smoothing step after each epoch at refinement."
-        "smoothness_fluence: a mild prior that keeps the solver from fitting photon noise, "
-        "raised for data of lower dose (at most 0.25); 0: none (unregularised).",
-        min=0.0, max=0.25, step=0.01, advanced=True,
+        "Weight of a Laplacian smoothing step after each epoch at "
+        "refinement.smoothness_fluence: a mild prior that keeps the solver from fitting "
+        "photon noise, raised for data of lower dose (at most 0.25); 0: none.",
+        min=0.0, max=0.25, step=0.01, group="prior", advanced=True,
     )
     smoothness_fluence: float = setting(
         1e4,
         "Dose (photons per illuminated object pixel) at which refinement.smoothness applies "
         "as given; data of another dose get (this / their dose)^0.18 times it. 0: the same "
         "weight at every dose.",
-        unit="photons/pixel", min=0.0, max=1e12, step=1000.0, advanced=True,
+        unit="photons/pixel", min=0.0, max=1e12, step=1000.0, group="prior", advanced=True,
     )
-    patience: int = setting(
-        0,
-        "Stop when the data misfit has not improved by refinement.tolerance for this many "
-        "epochs; 0: always run every epoch.",
-        unit="epochs", min=0, max=1000, step=1, advanced=True,
-    )
-    tolerance: float = setting(
-        1e-4,
-        "Relative misfit improvement that counts as progress (best-epoch choice and patience).",
-        min=0.0, max=0.1, step=1e-4, advanced=True,
+    smoothness_off_fluence: float = setting(
+        1e5,
+        "Dose at and above which the smoothness prior is off: the data fix the object "
+        "by themselves. 0: never off.",
+        unit="photons/pixel", min=0.0, max=1e12, step=1e4, group="prior", advanced=True,
     )
     refine_probe: bool = setting(
-        False,
-        "Also refine the probe (for data that come with an approximate probe); the refined "
-        "probe is saved in the product. The probe needs many updates: start with small "
-        "batches (refinement.batch_size 32, batch_growth 10).",
+        True,
+        "Also refine the probe (data come with an approximate probe); the refined probe is "
+        "saved in the product.",
         group="probe",
     )
     probe_start_epoch: int = setting(
-        5,
-        "Object-only epochs before the probe is refined too.",
+        3,
+        "Object-only epochs before the probe (and the background) is refined too.",
         unit="epochs", min=0, max=1000, step=1, group="probe", advanced=True,
     )
-    probe_modes: int = setting(
-        0,
-        "Incoherent probe modes to refine (extra modes start as weak perturbed copies of the "
-        "first); 0: the data's probe modes as they are.",
-        min=0, max=16, step=1, group="probe", advanced=True,
+    background: bool = setting(
+        True,
+        "Refine a background per detector pixel, shared by all patterns (air scatter, "
+        "detector offset); saved in the run summary.",
+        group="probe",
+    )
+    position_correction: bool = setting(
+        True,
+        "Correct the scan positions (least-squares shift of each window, damped, mean "
+        "offset held at zero); the refined positions are written in the product.",
+        group="positions",
+    )
+    position_start_epoch: int = setting(
+        5,
+        "Epochs before the positions are corrected.",
+        unit="epochs", min=0, max=1000, step=1, group="positions", advanced=True,
+    )
+    position_max_shift: float = setting(
+        8.0,
+        "Largest correction of a position from its nominal value.",
+        unit="px", min=0.0, max=1000.0, step=1.0, group="positions", advanced=True,
+    )
+
+
+@dataclass
+class LsqmlConfig:
+    """Options of the LSQML solver (refinement.algorithm = lsqml)."""
+
+    max_step: float = setting(
+        2.0,
+        "Upper bound of the closed-form step length of the object and probe updates.",
+        min=0.1, max=10.0, step=0.1, advanced=True,
+    )
+
+
+@dataclass
+class RpieConfig:
+    """Options of the rPIE / ePIE solver (refinement.algorithm = rpie)."""
+
+    alpha: float = setting(
+        0.2,
+        "Object update's regularisation (rPIE alpha): 1 is ePIE, small values trust the "
+        "probe's weak parts more.",
+        min=0.0, max=1.0, step=0.05,
+    )
+    probe_alpha: float = setting(
+        0.5,
+        "Probe update's regularisation (rPIE beta); 1 is ePIE.",
+        min=0.0, max=1.0, step=0.05,
+    )
+    batch_size: int = setting(
+        8,
+        "Patterns per update (1: the classic sequential PIE).",
+        unit="patterns", min=1, max=65536, step=1, advanced=True,
+    )
+
+
+@dataclass
+class GradientConfig:
+    """Options of the automatic-differentiation solver (refinement.algorithm = gradient)."""
+
+    learning_rate: float = setting(
+        0.05,
+        "Adam's step of the object (amplitude ~1).",
+        min=1e-6, max=1.0, step=0.005,
+    )
+    probe_learning_rate: float = setting(
+        0.005,
+        "Adam's step of the probe, relative to its peak amplitude.",
+        min=1e-6, max=1.0, step=0.001,
     )
 
 
@@ -962,6 +1055,9 @@ class SessionConfig:
     beamtime: BeamtimeConfig = field(default_factory=BeamtimeConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     refinement: RefinementConfig = field(default_factory=RefinementConfig)
+    lsqml: LsqmlConfig = field(default_factory=LsqmlConfig)
+    rpie: RpieConfig = field(default_factory=RpieConfig)
+    gradient: GradientConfig = field(default_factory=GradientConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
