@@ -262,7 +262,6 @@ class DataConfig:
     )
 
 
-
 @dataclass
 class ProbeConfig:
     """The illumination: where the starting probe comes from."""
@@ -328,10 +327,11 @@ class ModelConfig:
     """The physics-informed network."""
 
     N: int = setting(
-        64,
-        "Side of the diffraction patterns and object patches; must match the data.",
+        0,
+        "Side of the diffraction patterns and object patches; 0: the data's pattern size "
+        "(after data.bin / data.crop; a simulation without data uses 64).",
         unit="px",
-        min=8,
+        min=0,
         max=1024,
         step=8,
         group="geometry",

@@ -137,7 +137,7 @@ def train_beamtime(config: SessionConfig | ResolvedConfig, reporter: Reporter | 
     cfg = resolved.config
     object_kinds(cfg.beamtime.object_kinds)  # refused before anything is written
     report = reporter or Reporter()
-    data = load_dataset(cfg.data)
+    data = load_dataset(cfg.data, probe=cfg.probe)
     check_data_matches(cfg, data)
     run_dir = RunDirectory(cfg.training.output_dir)
     is_zero = launch_rank() == 0

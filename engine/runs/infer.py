@@ -163,7 +163,7 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         loaded, source = data, data.source
     else:
         cfg_data = data if isinstance(data, DataConfig) else _data_settings(session.data, data)
-        loaded = load_dataset(cfg_data)
+        loaded = load_dataset(cfg_data, probe=session.probe)
         source = str(cfg_data.path)
         for warning in loaded.warnings:
             report.log("warning", warning)

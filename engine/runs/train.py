@@ -132,7 +132,7 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     run_dir = RunDirectory(cfg.training.output_dir)
     is_zero = launch_rank() == 0
     # Bad data (or data that do not fit the model) are refused before anything is written.
-    data = load_dataset(cfg.data)
+    data = load_dataset(cfg.data, probe=cfg.probe)
     check_data_matches(cfg, data)
     if stop_requested(stop):  # a stop during start-up: nothing was made, nothing is
         return _not_started(run_dir, reporter)
