@@ -168,3 +168,15 @@ def test_our_cxi_opens_in_ptychodus_with_the_same_content(tmp_path):
     x_px = np.array(out["x"]) / dx + (40 - 1) / 2
     y_px = np.array(out["y"]) / dx + (36 - 1) / 2
     assert np.allclose(np.stack([x_px, y_px], 1), parts["positions_px"], atol=1e-6)
+
+
+def test_a_cxi_reconstruction_is_scored_like_a_product(tmp_path):
+    from engine.metrics.loading import load_object
+
+    parts = _recon(tmp_path)
+    path = cxi.write(tmp_path / "r.cxi", **parts)
+    obj = load_object(path)
+    assert obj.shape == (36, 40) and np.isnan(obj[0, 0])  # never illuminated stays NaN
+    assert np.allclose(obj[1:, 1:], parts["obj"][1:, 1:])
+    with pytest.raises(DataError, match="image_2/data"):
+        load_object(p25_like(tmp_path / "raw.cxi", m=4))

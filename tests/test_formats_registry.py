@@ -250,3 +250,18 @@ def test_model_n_zero_takes_the_data_size_and_a_mismatch_names_the_fix(tmp_path)
     config.model.N = 32
     with pytest.raises(ConfigError, match=r"set model.N = 16 \(or 0.*data.crop = 32"):
         check_data_matches(config, data)
+
+
+def test_layout_settings_are_validated_before_reading(tmp_path):
+    from engine.errors import ConfigError
+
+    counts, pos, probe = _data()
+    np.savez(tmp_path / "v.npz", frames=counts, pos=pos)
+    with pytest.raises(ConfigError, match="data.layout_positions"):
+        load_dataset(tmp_path / "v.npz", layout_patterns="frames")
+    with pytest.raises(ConfigError, match="data.mask_values"):
+        load_dataset(tmp_path / "v.npz", layout_patterns="frames", layout_positions="pos",
+                     mask_values="65535, lots")
+    data = load_dataset(tmp_path / "v.npz", layout_patterns="frames", layout_positions="pos",
+                        mask_values="7", measurement="counts", probe_scale="file")
+    assert data.n_patterns == 12

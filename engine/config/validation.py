@@ -309,6 +309,23 @@ def _cross_field(c: SessionConfig) -> list[ConfigIssue]:
     if c.data.diffraction_path and not c.data.path:
         issues.append(ConfigIssue("data.path", "data.diffraction_path needs the product file "
                                   "in data.path", ""))
+    issues += _data_layout_issues(c.data)
+    return issues
+
+
+def _data_layout_issues(data: Any) -> list[ConfigIssue]:
+    """A declared layout needs its positions; flag values must be numbers."""
+    issues = []
+    if data.layout_patterns and not data.layout_positions:
+        issues.append(ConfigIssue("data.layout_positions", "the key or dataset of the scan "
+                                  "positions, needed with data.layout_patterns", ""))
+    for part in data.mask_values.replace(";", ",").split(","):
+        try:
+            float(part) if part.strip() else None
+        except ValueError:
+            issues.append(ConfigIssue("data.mask_values", "numbers separated by commas, e.g. "
+                                      "'-2, 4095'", data.mask_values))
+            break
     return issues
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import read_product
+from ..io.formats import cxi, detect
 from ..io.issues import Issues
 from ..io.npz import open_npz, read_member
 from ..io.product import MASK_KEY
@@ -39,6 +40,13 @@ def load_object(path: str | os.PathLike[str]) -> np.ndarray:
         raise DataError(f"{p}: expected an object file (.h5, .npz or .npy), found "
                         f"{'a folder' if p.is_dir() else 'no such file'}")
     suffix = p.suffix.lower()
+    try:  # a CXI reconstruction (image_2, compressed too), read through the format registry
+        fmt, source = detect(p)
+    except DataError:  # not a data file (an object-only NPZ, a .npy): read below
+        fmt = source = None
+    if fmt is cxi and source is not None:
+        obj, mask = cxi.read_object(source)
+        return _check(p, "image_2/data", obj, mask)
     if suffix in H5_SUFFIXES:
         return np.asarray(read_product(p).object_masked, dtype=np.complex128)
     if suffix == ".npz":

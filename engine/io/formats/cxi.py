@@ -229,6 +229,31 @@ def _read_entry(h5: h5py.File, source: Source, cfg: DataConfig, issues: Issues,
     )
 
 
+def read_object(source: Source, cfg: DataConfig | None = None) -> tuple[np.ndarray,
+                                                                         np.ndarray | None]:
+    """``(object (H, W) complex, illumination mask or None)`` of a CXI reconstruction
+    (``image_2/data``, first layer), for scoring."""
+    cfg = cfg or DataConfig(path=str(source.path))
+    text = str(source.path)
+    issues = Issues(text)
+    policy = LinkPolicy(text, source.path.parent, cfg.allow_external_links)
+    try:
+        with open_h5(source.path, source.content) as h5:
+            entry = choose_entry(h5, cfg, issues)
+            key = f"/{entry}/{OBJECT_PATH}"
+            obj = resolve(h5, key, policy)
+            if not isinstance(obj, h5py.Dataset):
+                raise issues.fail(key, "a reconstructed object (image_2/data)",
+                                  "no such dataset (a CXI file of measured data only?)")
+            raw = _read(obj, key, text)
+            mask_obj = resolve(h5, f"/{entry}/image_2/{MASK_KEY}", policy)
+            mask = None if mask_obj is None else _read(mask_obj, MASK_KEY, text).astype(bool)
+    finally:
+        policy.close()
+    layer = raw.reshape(-1, *raw.shape[-2:])[0] if raw.ndim >= 2 else raw
+    return layer, mask
+
+
 def _attr_float(obj: Any, key: str) -> float | None:
     value = obj.attrs.get(key)
     try:
