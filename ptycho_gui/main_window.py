@@ -52,6 +52,12 @@ ERROR_STYLE = "color: #d32f2f;"
 
 SETTINGS_MIN_WIDTH = 360
 
+PROGRESS_TEXT_SAMPLE = "refine · epoch 10/10 · 12345/12345 pattern"
+TIME_TEXT_SAMPLE = "elapsed 1:02:03 · ETA ≥ 1:02:03"
+DEVICE_TEXT_SAMPLE = "device: cuda:0 (2)"
+"""The longest usual texts of the status bar's fixed-size fields (longer ones are cut, whole
+in their tooltips)."""
+
 
 class MainWindow(QMainWindow):
     """Settings dock (left), views (centre), log dock (bottom), run status (status bar)."""
@@ -219,16 +225,23 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         self.state_label = FluidLabel("Ready")  # a long message never widens the window
         self.state_label.setObjectName("state-label")
+        metrics = self.fontMetrics()
         self.progress_bar = QProgressBar()
         self.progress_bar.setObjectName("run-progress")
-        self.progress_bar.setMinimumWidth(260)
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat("idle")
         self.progress_bar.setValue(0)
-        self.time_label = QLabel("")
+        self.time_label = FluidLabel("")
         self.time_label.setObjectName("time-label")
-        self.device_label = QLabel("")
+        self.device_label = FluidLabel("")
         self.device_label.setObjectName("device-label")
+        # Fixed sizes, wide enough for their longest texts: a progress report (ten a
+        # second) then never relayouts the whole window (25-50 ms of the GUI thread each).
+        for widget, longest in ((self.progress_bar, PROGRESS_TEXT_SAMPLE),
+                                (self.time_label, TIME_TEXT_SAMPLE),
+                                (self.device_label, DEVICE_TEXT_SAMPLE)):
+            widget.setFixedSize(metrics.horizontalAdvance(longest) + 24,
+                                max(metrics.height() + 6, widget.sizeHint().height()))
         self.inspect_label = QLabel("")
         self.inspect_label.setObjectName("inspect-label")
         self.inspect_label.setVisible(False)
@@ -331,6 +344,7 @@ class MainWindow(QMainWindow):
         else:
             bar.setRange(0, 0)
         bar.setFormat(text)
+        bar.setToolTip(text)
         self.time_label.setText(times)
 
     def show_job_finished(self, kind: str, status: str, took: str = "") -> None:

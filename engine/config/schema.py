@@ -1039,7 +1039,7 @@ class ExecutionConfig:
     )
     progress_bar: bool = _exec(True, "Show progress bars on the terminal.", group="logging")
     preview_interval_s: float = _exec(
-        0.5, "Minimum time between live preview images sent to the GUI or a reporter.",
+        0.1, "Minimum time between live preview images sent to the GUI or a reporter.",
         unit="s", min=0.0, max=3600.0, step=0.1, group="logging", advanced=True,
     )
 

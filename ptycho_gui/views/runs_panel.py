@@ -15,7 +15,9 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -117,7 +119,8 @@ class RunsPanel(QWidget):
         self.settings_button.setToolTip("Show the settings the run used (its session.toml)")
         # One line (path, data, truth), whole in its tooltip: the panel stays short and the
         # views above keep their height on a 1280 x 800 screen.
-        self.details = FluidLabel("")
+        self.details = QLabel("")
+        self.details.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table.setMinimumHeight(60)
         buttons = QHBoxLayout()
@@ -201,7 +204,9 @@ class RunsPanel(QWidget):
         self.settings_button.setEnabled(len(runs) == 1 and runs[0].session_file.is_file())
         self.infer_button.setEnabled(len(runs) == 1 and runs[0].path != self.running
                                      and run_checkpoint(runs[0]) is not None)
-        self.details.setText(self._details(runs[0]) if len(runs) == 1 else "")
+        details = self._details(runs[0]) if len(runs) == 1 else ""
+        self.details.setText(details)
+        self.details.setToolTip(details)
 
     @staticmethod
     def _details(run: RunInfo) -> str:
