@@ -145,7 +145,7 @@ def test_a_cancelled_inference_leaves_the_earlier_output_as_it_was(trained, tiny
     the CLI says so, instead of claiming every pattern was reconstructed."""
     import contextlib
 
-    from engine.cli import train_cmd
+    from engine.cli import running
     from engine.cli.main import main
 
     out = tmp_path / "c.h5"
@@ -156,12 +156,12 @@ def test_a_cancelled_inference_leaves_the_earlier_output_as_it_was(trained, tiny
     capsys.readouterr()
 
     @contextlib.contextmanager
-    def ctrl_c_already_pressed(stop):  # the first Ctrl-C of _interrupt_sets, given at once
+    def ctrl_c_already_pressed(stop):  # the first Ctrl-C of interrupt_sets, given at once
         stop.set()
         yield
 
-    monkeypatch.setattr(train_cmd, "_interrupt_sets", ctrl_c_already_pressed)
-    assert main(args) == 1
+    monkeypatch.setattr(running, "interrupt_sets", ctrl_c_already_pressed)
+    assert main([*args, "--overwrite"]) == 1  # replacing it was asked for, then Ctrl-C
     text = capsys.readouterr()
     assert "inference cancelled after" in text.out and f"{out} is as it was" in text.out
     assert "patterns in" not in text.out and "stopped after" in text.err

@@ -4,7 +4,6 @@ from the API once through the resolver."""
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import pytest
 
@@ -43,10 +42,21 @@ def test_a_resolved_config_is_taken_as_it_is(tmp_path):
     assert as_resolved(odd, "train") is odd
 
 
-def test_defaults_left_relative_by_the_resolver_become_absolute(tmp_path, monkeypatch):
+def test_the_resolver_makes_default_paths_absolute_against_the_session_folder(tmp_path,
+                                                                              monkeypatch):
+    """Issue 21: a session in one folder run from another writes next to the session."""
     monkeypatch.chdir(tmp_path)
     resolved = resolve_config(overrides={"training.max_epochs": 3})
-    assert not os.path.isabs(resolved.config.training.output_dir)
-    run = as_resolved(resolved, "train")
-    assert run.config.training.output_dir == str(tmp_path / "ptycho-run")
-    assert run.sources == resolved.sources
+    assert resolved.config.training.output_dir == str(tmp_path / "ptycho-run")
+    assert resolved.sources["training.output_dir"] == "default"
+    assert as_resolved(resolved, "train") is resolved
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    (folder / "s.toml").write_text("[training]\nmax_epochs = 2\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = resolve_config(session=folder / "s.toml").config
+    assert cfg.training.output_dir == str(folder / "ptycho-run")
+    assert cfg.inference.output == str(folder / "reconstruction.h5")
+    assert cfg.reconstruct.output_dir == str(folder / "reconstruction")

@@ -71,7 +71,7 @@ def _bench(args: argparse.Namespace) -> int:
     from ..bench import format_report, run_bench
     from ..reporting import TqdmReporter
     from ..training.rundir import json_safe
-    from .train_cmd import quiet_lightning
+    from .running import quiet_lightning
 
     _set_threads(args.threads)
     reporter = TqdmReporter(enabled=resolved.config.execution.progress_bar)
@@ -94,7 +94,7 @@ def _quality(args: argparse.Namespace) -> int:
     from ..bench.quality import DEFAULT_DATA_ROOT
     from ..reporting import TqdmReporter
     from ..training.rundir import json_safe
-    from .train_cmd import quiet_lightning
+    from .running import quiet_lightning
 
     _set_threads(args.threads)
     sets = tuple(name.strip() for name in args.sets.split(",") if name.strip())

@@ -1,6 +1,7 @@
 """Schema-generated command-line options shared by every sub-command that takes a config.
 
-``--session FILE`` (its output paths outside its folder are warned about), ``--set section.field=value`` (repeatable) for every field, and one flag
+``--session FILE`` (its output paths outside its folder are warned about),
+``--set section.field=value`` (repeatable) for every field, and one flag
 per execution field (``--accelerator``, ``--devices``, ``--deterministic/--no-deterministic``,
 ...). Nothing here lists fields by hand.
 """

@@ -11,8 +11,8 @@ from ..atomic import atomic_write_text
 from ..config import (
     SessionConfig,
     config_to_dict,
-    iter_fields,
     dumps_session,
+    iter_fields,
     load_session,
 )
 from ..config.docs import render_markdown

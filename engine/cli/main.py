@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "engine.cli.inspect_cmd",
     "engine.cli.evaluate_cmd",
     "engine.cli.train_cmd",
+    "engine.cli.reconstruct_cmd",
     "engine.cli.bench_cmd",
 )
 

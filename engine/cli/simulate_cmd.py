@@ -11,6 +11,7 @@ import sys
 
 from ..config import PRESET_NAMES, preset_layer
 from .common import add_config_arguments, resolve_from_args
+from .running import run_kind
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "product.h5 + diffraction.h5 (ptychodus standard layout, flat initial object) and "
         "truth.h5 (the true object) into --out. Identical settings give identical files.",
     )
-    parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    parser.add_argument("--out", metavar="DIR", help="output folder (sets "
+                        "simulation.output_dir)")
     add_config_arguments(parser)
     parser.add_argument("--preset", choices=PRESET_NAMES, default=None,
                         help="named settings over the session: 'default' (the schema defaults, "
@@ -38,19 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from ..reporting import TqdmReporter
-    from ..runs import simulate
-
     extra = preset_layer(args.preset) if args.preset else {}
     # Explicit command-line settings win over the preset: put them last.
     extra.update({"simulation.seed": (args.seed, "cli --seed")} if args.seed is not None else {})
     if args.overwrite:
         extra["simulation.overwrite"] = (args.overwrite, "cli --overwrite")
+    extra["simulation.output_dir"] = (args.out, "cli --out")
     resolved = resolve_from_args(args, extra=_below_cli(args, extra))
-    config = resolved.config
-    reporter = TqdmReporter(enabled=config.execution.progress_bar)
-    result = simulate(resolved, args.out, reporter=reporter)
-    reporter.close()
+    result = run_kind("simulate", resolved)
     scan = result.scan
     if result.status != "completed" or scan is None:
         print(f"simulation {result.status}", file=sys.stderr)

@@ -1,25 +1,25 @@
 """``ptycho-engine train``, ``infer`` and ``demo``.
 
-Ctrl-C during training or inference asks the run to stop cleanly (the run directory is
-written with status "cancelled" and a usable last.ckpt); a second Ctrl-C aborts at once.
-Torch and Lightning are imported only when a command runs.
+Each command resolves one configuration and hands it to :func:`engine.runs.run` through
+:func:`engine.cli.running.run_kind` (progress bars from the run plan; Ctrl-C asks the run to
+stop cleanly, the run directory is written with status "cancelled" and a usable last.ckpt; a
+second Ctrl-C aborts at once). Torch and Lightning are imported only when a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESET_NAMES, ResolvedConfig
+from ..config import PRESET_NAMES
 from ..config.validation import ConfigIssue
 from ..errors import ConfigError
+from ..reporting import TqdmReporter
 from .common import add_config_arguments, resolve_from_args
+from .running import interrupt_sets, load_heavy_modules, quiet_lightning, run_kind
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,85 +76,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=_demo)
 
 
-@contextlib.contextmanager
-def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C sets ``stop`` (clean cancel); the second raises KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        print("\nstopping after the current step (Ctrl-C again to abort)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Keep the terminal to our own progress bars and messages.
-
-    Lightning's banner lines ("GPU available...", tips) and two known-harmless warnings (a
-    small-epoch logging-interval notice, a torch pytree deprecation inside Lightning) are
-    hidden; every other warning still shows.
-    """
-    import logging
-    import warnings
-
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*smaller than the logging interval")
-            warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
-            # A beamtime stream is an IterableDataset of known length (one share per worker).
-            warnings.filterwarnings("ignore", message=r".*IterableDataset. has .__len__.")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
-def load_heavy_modules() -> None:
-    """Import torch, Lightning and the run machinery before Ctrl-C becomes a clean stop.
-
-    These imports take seconds on a busy machine and cannot look at a stop request; while
-    they run a Ctrl-C ends the process at once (nothing has been made yet).
-    """
-    with _interrupt_ends_at_once():
-        from ..model import pinn  # noqa: F401  (torch)
-        from ..model import reconstruct  # noqa: F401
-        from ..training import callbacks, setup, trainer  # noqa: F401  (Lightning)
-
-
-@contextlib.contextmanager
-def _interrupt_ends_at_once() -> Iterator[None]:
-    """Ctrl-C ends the process at once (the system's default action), also inside the long C
-    calls of an import, which delay Python's own handler by seconds."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _reporter(resolved: ResolvedConfig) -> Any:
-    from ..reporting import TqdmReporter
-
-    return TqdmReporter(enabled=resolved.config.execution.progress_bar)
-
-
 def _quality_lines(scores: dict[str, Any] | None, source: str | None) -> list[str]:
     if not scores:
         return []
@@ -187,20 +108,12 @@ def _train(args: argparse.Namespace) -> int:
                                            "run; drop --resume", args.resume)])
         extra["beamtime.simulated_training"] = ("true", "cli --beamtime")
     resolved = resolve_from_args(args, extra=extra)
-    from ..runs import train
-    from ..runs.beamtime import train_beamtime
+    if args.beamtime:
+        from ..runs.beamtime import train_beamtime
 
-    load_heavy_modules()
-    reporter = _reporter(resolved)
-    stop = threading.Event()
-    try:
-        with _interrupt_sets(stop), quiet_lightning():
-            if args.beamtime:
-                result = train_beamtime(resolved, reporter=reporter, stop=stop)
-            else:
-                result = train(resolved, reporter=reporter, stop=stop, resume=bool(args.resume))
-    finally:
-        reporter.close()
+        result = run_kind("train", resolved, entry=train_beamtime)
+    else:
+        result = run_kind("resume" if args.resume else "train", resolved)
     if not _is_rank_zero():
         return 0
     s = result.summary
@@ -229,16 +142,7 @@ def _infer(args: argparse.Namespace) -> int:
         "refinement.epochs": ("0" if args.network_only else None, "cli --network-only"),
         "inference.overwrite": (args.overwrite, "cli --overwrite"),
     })
-    from ..runs import infer_from_config
-
-    load_heavy_modules()
-    reporter = _reporter(resolved)
-    stop = threading.Event()
-    try:
-        with _interrupt_sets(stop), quiet_lightning():
-            result = infer_from_config(resolved, reporter=reporter, stop=stop)
-    finally:
-        reporter.close()
+    result = run_kind("infer", resolved)
     if result.status == "completed":
         print(f"inference completed: {result.n_patterns} patterns in {result.seconds:.2f} s "
               f"({result.patterns_per_s:.0f} patterns/s on {result.device})")
@@ -259,10 +163,11 @@ def _demo(args: argparse.Namespace) -> int:
     resolved = resolve_from_args(args)
     from ..runs import format_demo_table, run_demo
 
-    reporter = _reporter(resolved)
+    load_heavy_modules()
+    reporter = TqdmReporter(enabled=resolved.config.execution.progress_bar)
     stop = threading.Event()
     try:
-        with _interrupt_sets(stop), quiet_lightning():
+        with interrupt_sets(stop), quiet_lightning():
             report = run_demo(args.out, config=resolved, preset=args.preset, reporter=reporter,
                               stop=stop)
     finally:

@@ -2,7 +2,15 @@
 (no torch, no Qt)."""
 
 from .presets import PRESET_NAMES, PRESETS, apply_preset, preset_layer
-from .resolve import GUI_SOURCE, ResolvedConfig, SessionFile, resolve_config, resolve_layers
+from .resolve import (
+    GUI_SOURCE,
+    ResolvedConfig,
+    SessionFile,
+    amend,
+    resolve_config,
+    resolve_layers,
+    resume_config,
+)
 from .schema import (
     SCHEMA_VERSION,
     DataConfig,
@@ -14,6 +22,7 @@ from .schema import (
     LsqmlConfig,
     ModelConfig,
     ProbeConfig,
+    ReconstructConfig,
     RefinementConfig,
     RpieConfig,
     SessionConfig,
@@ -39,6 +48,7 @@ __all__ = [
     "GUI_SOURCE",
     "PRESETS",
     "PRESET_NAMES",
+    "amend",
     "apply_preset",
     "coerce",
     "preset_layer",
@@ -54,6 +64,7 @@ __all__ = [
     "LsqmlConfig",
     "ModelConfig",
     "ProbeConfig",
+    "ReconstructConfig",
     "RefinementConfig",
     "ResolvedConfig",
     "RpieConfig",
@@ -74,6 +85,7 @@ __all__ = [
     "parse_devices",
     "resolve_config",
     "resolve_layers",
+    "resume_config",
     "save_session",
     "section_classes",
     "validate",

@@ -110,7 +110,9 @@ def resolve_config(
         ``"base"``).
     cwd
         Folder against which relative command-line, GUI and API paths resolve (default: the
-        current directory; the desktop app passes its session's folder).
+        current directory; the desktop app passes its session's folder). Relative default
+        paths (``training.output_dir = "ptycho-run"``) resolve against the session file's
+        folder, or this folder without a session file: every path of the result is absolute.
 
     Raises
     ------
@@ -173,7 +175,54 @@ def resolve_layers(
     for key, raw in flatten_overrides(overrides or {}).items():
         apply(key, raw, API_SOURCE, from_text=False)
 
+    # Defaults are paths too: a default relative path ("ptycho-run") lands next to the session
+    # file (or in ``cwd`` without one), not wherever the process happens to run.
+    defaults_root = session.path.parent if isinstance(session, SessionFile) else \
+        Path(session).resolve().parent if session is not None else root
+    for key, spec in specs.items():
+        if spec.meta.path and key not in values and sources[key] == DEFAULT_SOURCE:
+            value = resolve_path_value(spec, spec.default, defaults_root)
+            if value != spec.default:
+                values[key] = value
     config = config_from_flat(values, base=base)
     issues += [ConfigIssue(p.key, f"{p.message} (from {sources.get(p.key, '?')})", p.value,
                            p.has_value) for p in validate(config)]
     return ResolvedConfig(config=config, sources=sources), issues
+
+
+def amend(resolved: ResolvedConfig, values: Mapping[str, Any], label: str,
+          cwd: str | os.PathLike[str] | None = None) -> ResolvedConfig:
+    """``resolved`` with ``values`` set (coerced, relative paths made absolute against
+    ``cwd``, validated), their source ``label``; every other value keeps its source.
+
+    Raises
+    ------
+    ConfigError
+        The amended config does not validate.
+    """
+    again = resolve_config(overrides=values, base=resolved.config, cwd=cwd)
+    sources = dict(resolved.sources)
+    sources.update({key: label for key in flatten_overrides(values)})
+    return ResolvedConfig(again.config, sources)
+
+
+def resume_config(run_dir: str | os.PathLike[str],
+                  cli: Mapping[str, tuple[Any, str]] | None = None,
+                  overrides: Mapping[str, Any] | None = None, *,
+                  gui: Mapping[str, tuple[Any, str]] | None = None) -> ResolvedConfig:
+    """The configuration that resumes the run in ``run_dir``: its own ``session.toml``, then
+    the changes asked for (``training.max_epochs``...), ``training.output_dir`` = the run.
+
+    Raises
+    ------
+    ConfigError
+        ``run_dir`` holds no ``session.toml``, or the result does not validate.
+    """
+    folder = Path(run_dir).expanduser().absolute()
+    session = folder / "session.toml"
+    if not session.is_file():
+        raise ConfigError([ConfigIssue("training.output_dir", "expected a run folder with "
+                                       f"session.toml, found none in {folder}", str(folder))])
+    layer = dict(cli or {})
+    layer["training.output_dir"] = (str(folder), "resume")
+    return resolve_config(session=session, cli=layer, overrides=overrides, gui=gui)

@@ -312,7 +312,6 @@ class ProbeConfig:
         step=1e-6,
         group="model",
     )
-
     modes: int = setting(
         3,
         "Mutually incoherent probe modes the solver refines (partial coherence); extra modes "
@@ -645,6 +644,40 @@ class InferenceConfig:
 
 
 @dataclass
+class ReconstructConfig:
+    """A reconstruction by the iterative solver alone, without a network
+    (``ptycho-engine reconstruct``; the solver's settings are in ``refinement``)."""
+
+    output_dir: str = setting(
+        "reconstruction",
+        "Folder written: reconstruction.h5 (ptychodus product), amplitude and phase PNGs, "
+        "session.toml, provenance.json and summary.json.",
+        path=True,
+        group="output",
+    )
+    initial_object: str = setting(
+        "flat",
+        "Where the solver starts: a flat object (1 + 0j), or the object of a file "
+        "(reconstruct.object_path).",
+        choices=("flat", "file"),
+        group="input",
+    )
+    object_path: str = setting(
+        "",
+        "Product .h5 (ptychodus) whose object starts the solver when initial_object = 'file'.",
+        path=True,
+        group="input",
+    )
+    overwrite: bool = setting(
+        False,
+        "Replace the files of an earlier reconstruction in output_dir (otherwise a folder "
+        "holding files is refused).",
+        group="output",
+        advanced=True,
+    )
+
+
+@dataclass
 class RefinementConfig:
     """Full-object iterative reconstruction (engine.solvers): after the network's estimate, or
     alone (``ptycho-engine reconstruct``).
@@ -824,6 +857,12 @@ class SimulationConfig:
     seed: int = setting(
         1234, "Seed of every random choice of the simulator.", min=0, max=2**31 - 1, step=1,
         group="general",
+    )
+    output_dir: str = setting(
+        "simulated",
+        "Folder written: dataset.npz, product.h5, diffraction.h5 and truth.h5.",
+        path=True,
+        group="output",
     )
     overwrite: bool = setting(
         False,
@@ -1054,6 +1093,7 @@ class SessionConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     beamtime: BeamtimeConfig = field(default_factory=BeamtimeConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    reconstruct: ReconstructConfig = field(default_factory=ReconstructConfig)
     refinement: RefinementConfig = field(default_factory=RefinementConfig)
     lsqml: LsqmlConfig = field(default_factory=LsqmlConfig)
     rpie: RpieConfig = field(default_factory=RpieConfig)

@@ -306,6 +306,9 @@ def _cross_field(c: SessionConfig) -> list[ConfigIssue]:
     if sim.probe == "file" and not sim.probe_path:
         issues.append(ConfigIssue("simulation.probe_path",
                                   "probe = 'file' needs a probe file", ""))
+    if c.reconstruct.initial_object == "file" and not c.reconstruct.object_path:
+        issues.append(ConfigIssue("reconstruct.object_path",
+                                  "initial_object = 'file' needs a product file", ""))
     if c.data.diffraction_path and not c.data.path:
         issues.append(ConfigIssue("data.path", "data.diffraction_path needs the product file "
                                   "in data.path", ""))

@@ -81,3 +81,19 @@ def output_file(path: str | os.PathLike[str], setting: str, *, overwrite: bool,
                            f"name, or replace it with --overwrite ({flag[0]}.overwrite = "
                            "true)")
     return target
+
+
+def versions() -> dict[str, str]:
+    """The versions a run records in ``provenance.json``."""
+    import platform
+    import sys
+
+    import lightning
+    import numpy as np
+    import torch
+
+    from .. import __version__
+
+    return {"ptycho-engine": __version__, "torch": torch.__version__,
+            "lightning": lightning.__version__, "numpy": np.__version__,
+            "python": sys.version.split()[0], "platform": platform.platform()}

@@ -139,16 +139,15 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
     >>> res = engine.infer("run/checkpoints/last.ckpt", "scan.npz", "recon.h5")  # doctest: +SKIP
     >>> res.patterns_per_s, res.obj.shape                                        # doctest: +SKIP
     """
-    from ..io import PtychoData, load_dataset, write_product
-    from ..metrics.truth import find_ground_truth, quality
+    from ..io import PtychoData, load_dataset
     from ..model.pinn import follow_data_dose
     from ..model.reconstruct import reconstruct
-    from ..render import png_paths, write_object_pngs
+    from ..render import png_paths
     from ..training.checkpoint import check_compatible, load_module, probe_difference
     from ..training.devices import resolve_device
     from ..training.faults import check_output_folder
     from ..training.module import condition_warnings, scan_conditions
-    from .refinement import refine_stage
+    from .pipeline import Start, solve_write_score
 
     report = reporter or Reporter()
     session = as_resolved(config, "infer").config
@@ -210,36 +209,26 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         else:
             report.log("info", f"stopped after {stitched.seconds:.2f} s: the image holds the "
                        "groups reconstructed so far; nothing is written")
-        # The whole stitched object, refined against every pattern (refinement.epochs).
-        refined = refine_stage(loaded, stitched.obj, stitched.mask,
-                               module.net.effective_probe().detach().cpu().numpy(), session,
-                               device, report, stop)
-        status = "completed" if stitched.completed and refined.completed else "cancelled"
-        seconds = stitched.seconds + refined.seconds
-
-        pngs = None
-        if output is not None and status != "completed":
-            output = None
-        if output is not None:
-            write_product(output, obj=refined.obj, probe=refined.probe,
-                          positions_px=loaded.positions,
-                          object_pixel_size_m=loaded.object_pixel_size_m,
-                          geometry=loaded.geometry, indexes=loaded.indexes, mask=refined.mask,
-                          name="ptycho-engine inference",
-                          comments=f"checkpoint {checkpoint}; data {source}; normalisation "
-                          f"from the {dose.mode}: {dose.mean_counts_per_pattern:.6g} counts per "
-                          f"pattern, input scale {dose.input_scale:.6g} 1/sqrt(photon), probe "
-                          f"intensity x {dose.probe_intensity_factor:.6g} of the checkpoint's",
-                          probe_scale_factor=loaded.probe_scale_factor)
-            if session.inference.export_png:
-                pngs = write_object_pngs(refined.obj, *png_paths(output),
-                                         pixel_size_m=loaded.object_pixel_size_m)
-    scores, truth_source = None, None
-    if evaluate_truth and status == "completed":
-        truth = find_ground_truth(source, loaded.metadata, loaded.object_guess)
-        if truth is not None:
-            scores, truth_source = quality(refined.obj, truth[0], loaded.probe,
-                                                  loaded.positions), truth[1]
+        # The pipeline: the network's stitched estimate -> solve -> write -> score.
+        start = Start("network", stitched.obj, stitched.mask,
+                      module.net.effective_probe().detach().cpu().numpy(),
+                      "the network's stitched estimate")
+        outcome = solve_write_score(
+            loaded, start, session, device=device, reporter=report, stop=stop,
+            product=output, pngs=png_paths(output) if output is not None
+            and session.inference.export_png else None,
+            name="ptycho-engine inference",
+            comments=f"checkpoint {checkpoint}; data {source}; normalisation from the "
+            f"{dose.mode}: {dose.mean_counts_per_pattern:.6g} counts per pattern, input scale "
+            f"{dose.input_scale:.6g} 1/sqrt(photon), probe intensity x "
+            f"{dose.probe_intensity_factor:.6g} of the checkpoint's",
+            data_source=source, score=evaluate_truth, solve=stitched.completed)
+    refined = outcome.refined
+    status = "completed" if stitched.completed and outcome.status == "completed" \
+        else "cancelled"
+    seconds = stitched.seconds + refined.seconds
+    output, pngs = outcome.product, outcome.pngs
+    scores, truth_source = outcome.quality, outcome.ground_truth
     result = InferenceResult(
         output=output, obj=refined.obj, mask=refined.mask, status=status,
         n_patterns=stitched.n_patterns, seconds=seconds,

@@ -7,16 +7,17 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import ResolvedConfig, SessionConfig, apply_preset
 from ..config.validation import path_issues
 from ..errors import ConfigError
 from ..locks import open_output_folder
 from ..reporting import Reporter, StopToken
-from ..simulation.outputs import write_outputs
-from ..simulation.simulate import SimulatedScan, SimulationCancelled, simulate_scan
 from .common import as_resolved
+
+if TYPE_CHECKING:
+    from ..simulation.simulate import SimulatedScan
 
 
 @dataclass
@@ -50,7 +51,7 @@ class SimulationResult:
 
 def simulate(
     config: SessionConfig | ResolvedConfig,
-    out_dir: Any,
+    out_dir: Any = None,
     reporter: Reporter | None = None,
     stop: StopToken | None = None,
     preset: str | None = None,
@@ -71,7 +72,8 @@ def simulate(
         the API is resolved once.
     out_dir
         Output folder (created; one holding files is refused unless
-        ``simulation.overwrite``; locked against other writers while written).
+        ``simulation.overwrite``; locked against other writers while written); None (the
+        run-kind entry): ``simulation.output_dir``.
     reporter, stop
         Progress reporting and cooperative cancellation.
     preset
@@ -79,12 +81,16 @@ def simulate(
     object_seed
         See :func:`simulate_scan`.
     """
+    from ..simulation.outputs import write_outputs
+    from ..simulation.simulate import SimulationCancelled, simulate_scan
+
     started = time.monotonic()
     resolved = as_resolved(config, "simulate")
     if preset is not None:
         resolved = apply_preset(resolved.config, preset)
     config, sources = resolved.config, dict(resolved.sources)
-    out = Path(os.path.abspath(os.fspath(out_dir)))
+    out = Path(os.path.abspath(os.fspath(out_dir if out_dir is not None
+                                         else config.simulation.output_dir)))
     issues = path_issues("simulate --out", os.fspath(out), output=True)
     if issues:  # refused before anything is made
         raise ConfigError(issues)

@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..config import ResolvedConfig, SessionConfig
 from ..errors import DiskFullError, EngineError, RunError
 from ..reporting import Reporter, StopToken, stop_requested
-from ..training.rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, RunDirectory
-from .common import as_resolved
+from .common import as_resolved, versions
+
+if TYPE_CHECKING:
+    from ..training.rundir import RunDirectory
 
 
 @dataclass
@@ -60,17 +61,6 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
     checkpoints: dict[str, Path | None] = field(default_factory=dict)
     reconstruction: Path | None = None
-
-
-def _versions() -> dict[str, str]:
-    import lightning
-    import torch
-
-    from .. import __version__
-
-    return {"ptycho-engine": __version__, "torch": torch.__version__,
-            "lightning": lightning.__version__, "numpy": np.__version__,
-            "python": sys.version.split()[0], "platform": platform.platform()}
 
 
 def _runtime_info(trainer: Any) -> dict[str, Any]:
@@ -125,6 +115,7 @@ def train(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = No
     """
     from ..io import load_dataset
     from ..training.devices import launch_rank
+    from ..training.rundir import RunDirectory
     from ..training.setup import check_data_matches
 
     resolved = as_resolved(config, "train")
@@ -170,6 +161,21 @@ def _not_started(run_dir: RunDirectory, reporter: Reporter | None) -> RunResult:
     return RunResult(run_dir.path, "cancelled", 0, summary=summary)
 
 
+def resume(config: SessionConfig | ResolvedConfig, reporter: Reporter | None = None,
+           stop: StopToken | None = None) -> RunResult:
+    """Continue the run in ``training.output_dir`` from its ``checkpoints/last.ckpt`` up to
+    ``training.max_epochs`` (:func:`train` with ``resume=True``). ``config`` is the run's own
+    ``session.toml`` with the changes asked for: :func:`engine.config.resume_config`.
+
+    Raises
+    ------
+    RunError
+        No ``last.ckpt``, or the run already trained ``training.max_epochs`` epochs: refused,
+        the run unchanged.
+    """
+    return train(config, reporter, stop, resume=True)
+
+
 def _resumable(run_dir: RunDirectory, max_epochs: int) -> dict[str, Any]:
     """The checkpoint a resume starts from, read (and refused) before anything is written.
 
@@ -178,18 +184,32 @@ def _resumable(run_dir: RunDirectory, max_epochs: int) -> dict[str, Any]:
     CheckpointError
         ``last.ckpt`` cannot be read.
     RunError
-        The run already trained ``training.max_epochs`` epochs or more: nothing to continue
-        (Lightning would otherwise start, fail, and the run's files would say "failed").
+        The run already trained more than ``training.max_epochs`` epochs, or as many and
+        completed: nothing to continue (Lightning would otherwise start, fail, and the run's
+        files would say "failed").
     """
     from ..training.checkpoint import read_checkpoint
 
     ckpt = read_checkpoint(run_dir.last_checkpoint)
     done = _epochs_done(ckpt)
-    if done >= max_epochs:
+    # All epochs trained but the run not finished (a full disk while writing its
+    # reconstruction): resuming writes what is missing. Finished, or fewer epochs asked for
+    # than trained: nothing to continue.
+    if done > max_epochs or (done == max_epochs and _finished(run_dir)):
         raise RunError(f"{run_dir.path} already trained {done} epoch{'s' if done != 1 else ''}"
                        f"; ask for more than {done} (--set training.max_epochs={done + 1} or "
                        "more); the run is left as it was")
     return ckpt
+
+
+def _finished(run_dir: RunDirectory) -> bool:
+    """The run's summary.json says it completed."""
+    import json
+
+    try:
+        return json.loads(run_dir.file("summary.json").read_text())["status"] == "completed"
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _epochs_done(ckpt: dict[str, Any]) -> int:
@@ -354,11 +374,9 @@ class _Run:
 
     # -- outputs ---------------------------------------------------------------------------
     def _finish(self, module: Any, status: str) -> RunResult:
-        from ..io import write_product
-        from ..metrics.truth import find_ground_truth, quality
         from ..model.reconstruct import reconstruct
-        from ..render import write_object_pngs
-        from .refinement import refine_stage
+        from ..training.rundir import AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION
+        from .pipeline import Start, solve_write_score
 
         cfg, data = self.cfg, self.data
         self.train_time_s = time.perf_counter() - self.t0
@@ -383,35 +401,26 @@ class _Run:
                 status = "cancelled"
                 stitched = self._live_stitch() or stitched
         module.net.to("cpu")
-        # The whole stitched object, refined against every pattern (refinement.epochs).
-        refined = refine_stage(data, stitched.obj, stitched.mask,
-                               module.net.effective_probe().detach().cpu().numpy(), cfg,
-                               device, self.reporter, self.stop)
-        epochs = [int(r["epoch"]) for r in self.history]
-        losses = [float(r["train_loss"]) for r in self.history]
-        recon_path = write_product(
-            self.run_dir.file(RECONSTRUCTION), obj=refined.obj, probe=refined.probe,
-            positions_px=data.positions,
-            object_pixel_size_m=data.object_pixel_size_m, geometry=data.geometry,
-            indexes=data.indexes, loss_epochs=np.asarray(epochs, np.int64),
-            loss_values=np.asarray(losses, np.float64), mask=refined.mask,
+        # The pipeline: the network's stitched estimate -> solve -> write -> score.
+        start = Start("network", stitched.obj, stitched.mask,
+                      module.net.effective_probe().detach().cpu().numpy(),
+                      "the network's stitched estimate")
+        outcome = solve_write_score(
+            data, start, cfg, device=device, reporter=self.reporter, stop=self.stop,
+            product=self.run_dir.file(RECONSTRUCTION),
+            pngs=(self.run_dir.file(AMPLITUDE_PNG), self.run_dir.file(PHASE_PNG)),
             name="ptycho-engine reconstruction of the training data",
             comments=f"trained by ptycho-engine; run {self.run_dir.path}",
-            probe_scale_factor=data.probe_scale_factor)
-        write_object_pngs(refined.obj, self.run_dir.file(AMPLITUDE_PNG),
-                          self.run_dir.file(PHASE_PNG), pixel_size_m=data.object_pixel_size_m)
-        truth = find_ground_truth(str(cfg.data.path), data.metadata, data.object_guess)
-        scores = None
-        if truth is not None and status == "completed":  # a Stop is not kept waiting
-            scores = quality(refined.obj, truth[0], data.probe, data.positions)
-            if scores is None:
-                self.reporter.log("warning", f"could not compare with {truth[1]}")
-            else:
-                self.reporter.log("info", f"quality against {truth[1]}: amplitude SSIM "
-                                  f"{scores['amplitude']['ssim']:.3f}, phase SSIM "
-                                  f"{scores['phase']['ssim']:.3f}")
+            data_source=str(cfg.data.path), write_cancelled=True,
+            loss=([int(r["epoch"]) for r in self.history],
+                  [float(r["train_loss"]) for r in self.history]),
+            solve=status == "completed")
+        refined, recon_path = outcome.refined, outcome.product
+        if status == "completed" and outcome.status != "completed":
+            status = "cancelled"  # stopped during the solver: its best state is written
+        scores, truth = outcome.quality, outcome.ground_truth
         summary = self._summary(status, stitched=stitched, quality=scores,
-                                truth_source=truth[1] if truth else None)
+                                truth_source=truth)
         summary["refinement"] = refined.summary()
         self.run_dir.write_summary(summary)
         self.reporter.run_finished(summary)
@@ -443,7 +452,7 @@ class _Run:
             "configured": {"accelerator": self.cfg.execution.accelerator,
                            "devices": self.cfg.execution.devices,
                            "strategy": self.cfg.execution.strategy},
-            "versions": _versions(),
+            "versions": versions(),
             "data": {"source": data.source, "n_patterns": data.n_patterns, "N": data.N,
                      "lazy": bool(getattr(data, "is_lazy", False)),
                      "probe_scale_factor": data.probe_scale_factor,
