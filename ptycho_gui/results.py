@@ -13,8 +13,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import DataError
-from engine.runs_index import CHECKPOINTS, RunInfo, is_run_folder, loss_history, read_run
+from engine.config import (
+    SessionConfig,
+    absolutize_paths,
+    config_to_dict,
+    field_specs,
+    load_session,
+)
+from engine.errors import ConfigError, DataError
+from engine.runs_index import (
+    CHECKPOINTS,
+    SESSION,
+    RunInfo,
+    is_run_folder,
+    loss_history,
+    read_run,
+)
 
 from .jobs import Reconstruction, read_reconstruction
 
@@ -69,6 +83,48 @@ class OpenedResult:
     @property
     def frc(self) -> dict[str, Any] | None:
         return self.run.frc if self.run is not None else None
+
+
+KEPT_ON_LOAD = ("training.output_dir", "inference.checkpoint", "inference.output")
+"""Settings "Load these settings" leaves as they are: where this session writes its runs and
+which checkpoint it infers with (a run's own file names its run folder)."""
+
+
+def flat_settings(config: SessionConfig) -> dict[str, Any]:
+    """``{"section.field": value}`` of every setting of ``config``."""
+    return {f"{section}.{name}": value
+            for section, fields in config_to_dict(config).items()
+            for name, value in fields.items()}
+
+
+def run_settings(run_folder: str | os.PathLike[str], absolute: bool = True) -> dict[str, Any]:
+    """The settings a run used (its ``session.toml``), flattened, paths absolute; with
+    ``absolute=False`` paths inside the run folder are relative to it (two runs' default
+    "simulated" folder is then the same setting).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not a valid session (naming the file and the problem).
+    """
+    path = Path(run_folder) / SESSION
+    if not path.is_file():
+        raise ConfigError(f"{path}: no settings file in this run folder (expected session.toml)")
+    values = flat_settings(absolutize_paths(load_session(path), path.parent))
+    if not absolute:
+        specs = field_specs()
+        for key, value in values.items():
+            if specs[key].meta.path and value:
+                inside = Path(value)
+                if inside.is_relative_to(path.parent.resolve()):
+                    values[key] = inside.relative_to(path.parent.resolve()).as_posix()
+    return values
+
+
+def settings_diff(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(key, value in a, value in b)`` of every setting that differs, in schema order."""
+    return [(key, a.get(key), b.get(key)) for key in dict.fromkeys([*a, *b])
+            if a.get(key) != b.get(key)]
 
 
 def run_checkpoint(run: RunInfo) -> Path | None:

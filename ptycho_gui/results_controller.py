@@ -17,13 +17,23 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from engine.config import GUI_SOURCE
 from engine.errors import EngineError
 from engine.runs_index import SESSION, list_runs
 
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .main_window import MainWindow
-from .results import OpenedResult, newest_completed, open_result, run_checkpoint
+from .results import (
+    KEPT_ON_LOAD,
+    OpenedResult,
+    flat_settings,
+    newest_completed,
+    open_result,
+    run_checkpoint,
+    run_settings,
+    settings_diff,
+)
 
 
 class ResultsController(QObject):
@@ -57,6 +67,8 @@ class ResultsController(QObject):
         window.runs_panel.resume_requested.connect(self.resume_requested)
         window.runs_panel.settings_requested.connect(self.show_settings)
         window.runs_panel.infer_requested.connect(self.infer_with_run)
+        window.runs_panel.load_settings_requested.connect(self.load_run_settings)
+        window.runs_panel.diff_requested.connect(self.show_settings_diff)
         window.compare_view.compared.connect(self._on_compare_view_compared)
         document.changed.connect(self.follow_output_folder)
         self.follow_output_folder()
@@ -128,6 +140,44 @@ class ResultsController(QObject):
         self.dialogs.show_text(self.window, f"Settings of {Path(run_folder).name}",
                                f"`{path}` (run it again: `ptycho-engine train --session "
                                f"{path}`)\n\n```toml\n{text}\n```\n")
+
+    def load_run_settings(self, run_folder: Path) -> bool:
+        """Put the settings ``run_folder`` used into the session, as edits (Save writes them
+        to the session file); the session's output folder and checkpoint stay."""
+        try:
+            values = run_settings(run_folder)
+        except EngineError as exc:
+            self.window.log("error", f"Cannot load the settings of {run_folder}: {exc}")
+            self.dialogs.show_error(self.window, "Cannot load the settings", str(exc), "")
+            return False
+        current = flat_settings(self.document.config)
+        name = Path(run_folder).name
+        layer = {key: (value, f"{GUI_SOURCE} settings of {name}")
+                 for key, value in values.items()
+                 if key not in KEPT_ON_LOAD and current.get(key) != value}
+        if layer:
+            self.document.set_values(layer)
+        changed = ", ".join(layer) or "none: the session has them already"
+        self.window.log("info", f"Loaded the settings of {name}; changed: {changed}")
+        return True
+
+    def show_settings_diff(self, a: Path, b: Path) -> None:
+        """The settings in which runs ``a`` and ``b`` differ, in a read-only text."""
+        try:
+            rows = settings_diff(run_settings(a, absolute=False),
+                                 run_settings(b, absolute=False))
+        except EngineError as exc:
+            self.window.log("error", f"Cannot compare the settings: {exc}")
+            self.dialogs.show_error(self.window, "Cannot compare the settings", str(exc), "")
+            return
+        title = f"Settings: {Path(a).name} vs {Path(b).name}"
+        if not rows:
+            text = "The two runs used the same settings."
+        else:
+            lines = [f"| setting | {Path(a).name} | {Path(b).name} |", "|---|---|---|"]
+            lines += [f"| `{key}` | `{va!r}` | `{vb!r}` |" for key, va, vb in rows]
+            text = f"{len(rows)} setting(s) differ:\n\n" + "\n".join(lines) + "\n"
+        self.dialogs.show_text(self.window, title, text)
 
     def follow_output_folder(self) -> None:
         """List the runs of the session's ``training.output_dir`` (when it changed)."""

@@ -79,6 +79,10 @@ class RunsPanel(QWidget):
         Show the settings this run used (its ``session.toml``).
     infer_requested(Path)
         Reconstruct the session's data with this run's checkpoint.
+    load_settings_requested(Path)
+        Load the settings this run used into the session.
+    diff_requested(Path, Path)
+        Show the settings in which two runs differ.
     """
 
     open_requested = Signal(Path)
@@ -86,6 +90,8 @@ class RunsPanel(QWidget):
     resume_requested = Signal(Path)
     settings_requested = Signal(Path)
     infer_requested = Signal(Path)
+    load_settings_requested = Signal(Path)
+    diff_requested = Signal(Path, Path)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,6 +123,12 @@ class RunsPanel(QWidget):
                                      "checkpoint (its best, else its last)")
         self.settings_button = QPushButton("Settings")
         self.settings_button.setToolTip("Show the settings the run used (its session.toml)")
+        self.load_settings_button = QPushButton("Load settings")
+        self.load_settings_button.setToolTip(
+            "Put the settings this run used into the session (its output folder and "
+            "inference checkpoint stay)")
+        self.diff_button = QPushButton("Diff settings")
+        self.diff_button.setToolTip("Select two runs: the settings in which they differ")
         # One line (path, data, truth), whole in its tooltip: the panel stays short and the
         # views above keep their height on a 1280 x 800 screen.
         self.details = QLabel("")
@@ -125,7 +137,8 @@ class RunsPanel(QWidget):
         self.table.setMinimumHeight(60)
         buttons = QHBoxLayout()
         for button in (self.open_button, self.compare_button, self.infer_button,
-                       self.resume_button, self.settings_button):
+                       self.resume_button, self.settings_button, self.load_settings_button,
+                       self.diff_button):
             buttons.addWidget(button)
         buttons.addWidget(self.folder_label, 1)
         buttons.addWidget(self.refresh_button)
@@ -141,6 +154,8 @@ class RunsPanel(QWidget):
         self.resume_button.clicked.connect(self._on_resume_button_clicked)
         self.settings_button.clicked.connect(self._on_settings_button_clicked)
         self.infer_button.clicked.connect(self._on_infer_button_clicked)
+        self.load_settings_button.clicked.connect(self._on_load_settings_button_clicked)
+        self.diff_button.clicked.connect(self._on_diff_button_clicked)
         self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
         self.table.itemDoubleClicked.connect(self._on_table_item_double_clicked)
         self._on_table_selection_changed()
@@ -202,6 +217,9 @@ class RunsPanel(QWidget):
         self.resume_button.setEnabled(len(runs) == 1 and runs[0].resumable
                                       and runs[0].path != self.running)
         self.settings_button.setEnabled(len(runs) == 1 and runs[0].session_file.is_file())
+        self.load_settings_button.setEnabled(self.settings_button.isEnabled())
+        self.diff_button.setEnabled(len(runs) == 2
+                                    and all(r.session_file.is_file() for r in runs))
         self.infer_button.setEnabled(len(runs) == 1 and runs[0].path != self.running
                                      and run_checkpoint(runs[0]) is not None)
         details = self._details(runs[0]) if len(runs) == 1 else ""
@@ -241,6 +259,16 @@ class RunsPanel(QWidget):
         runs = self.selected_runs()
         if len(runs) == 1:
             self.settings_requested.emit(runs[0].path)
+
+    def _on_load_settings_button_clicked(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 1:
+            self.load_settings_requested.emit(runs[0].path)
+
+    def _on_diff_button_clicked(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 2:
+            self.diff_requested.emit(runs[1].path, runs[0].path)  # older first
 
     def _on_infer_button_clicked(self) -> None:
         runs = self.selected_runs()

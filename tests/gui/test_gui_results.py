@@ -385,3 +385,42 @@ def test_runs_panel_cannot_infer_with_a_run_without_checkpoint(qtbot, tmp_path):
     panel.set_folder(tmp_path)
     panel.select(tmp_path / "run-001")
     assert panel.open_button.isEnabled() and not panel.infer_button.isEnabled()
+
+
+def test_runs_panel_loads_a_runs_settings_and_diffs_two_runs(window, tmp_path):
+    from engine.config import SessionConfig, save_session
+
+    out = tmp_path / "runs"
+    first, second = _run(out / "run-001", _object()), _run(out / "run-002", _object())
+    config = SessionConfig()
+    config.data.path = "/beamline/scan12.npz"
+    config.training.learning_rate = 3e-4
+    config.training.max_epochs = 7
+    config.training.output_dir = str(second)  # a run's own file names its run folder
+    save_session(config, second / "session.toml")
+    c = window.controller
+    c.session.set_field("training.output_dir", str(out))
+    panel = window.runs_panel
+    shown = []
+    c.dialogs.show_text = lambda parent, title, text, folder=None: shown.append((title, text))
+    panel.select(first, second)
+    assert panel.diff_button.isEnabled() and not panel.load_settings_button.isEnabled()
+    panel.diff_button.click()
+    title, text = shown[-1]
+    assert title == "Settings: run-001 vs run-002"
+    assert "`training.learning_rate`" in text and "`0.0003`" in text
+    assert "`training.max_epochs`" in text and "`data.path`" not in text
+    panel.select(second)
+    panel.load_settings_button.click()
+    assert c.document.config.training.learning_rate == 3e-4
+    assert c.document.config.training.max_epochs == 7
+    assert window.form.editor("training.max_epochs").widget.value() == 7
+    assert c.document.config.training.output_dir == str(out)  # the session's runs stay put
+    assert "Loaded the settings of run-002" in window.log_pane.toPlainText()
+    (first / "session.toml").write_text("[training]\nmax_epochs = 'many'\n")
+    errors = []
+    c.dialogs.show_error = lambda parent, title, text, details: errors.append(text)
+    panel.select(first)
+    panel.load_settings_button.click()
+    assert "session.toml" in errors[0] and "max_epochs" in errors[0]
+    assert c.document.config.training.max_epochs == 7  # nothing changed
