@@ -211,10 +211,12 @@ def _positions_px(raw: RawSource, cfg: DataConfig, geometry: Any, stored_n: int,
             positions = np.stack([(positions[:, 0] - cx) / dx + (w - 1) / 2,
                                   (positions[:, 1] - cy) / dx + (h - 1) / 2], axis=1)
         else:
+            # No object frame: the origin is arbitrary, so the scan starts inside the canvas.
             positions = positions / dx
             finite = positions[np.isfinite(positions).all(axis=1)]
             if len(finite):
-                positions = positions - finite.min(axis=0)
+                positions = positions - finite.min(axis=0) + (stored_n - 1) / 2.0 \
+                    + OBJECT_MARGIN_PX + 1
     if raw.positions_corner:
         positions = positions + (stored_n - 1) / 2.0
     final = ops.frame((stored_n, stored_n))[0]
