@@ -1,5 +1,7 @@
-"""Exporting a reconstruction from the GUI: a ptychodus product .h5, or PNG pictures
-(rendered by :mod:`engine.render`, the same colours and levels as the screen)."""
+"""Exporting a reconstruction from the GUI: a ptychodus product .h5, PNG pictures
+(rendered by :mod:`engine.render`, the same colours and levels as the screen), or float32
+TIFF images of amplitude and phase that carry the pixel size (``tifffile``; Fiji/ImageJ read
+it as the image's calibration)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_path
 from engine.render import Display, png_paths, write_object_pngs
 
 from .jobs import Reconstruction
@@ -23,7 +26,43 @@ def export_reconstruction(recon: Reconstruction, path: str | Path,
     target = Path(path)
     if target.suffix.lower() == ".png":
         return export_png(recon.obj, target, recon.object_pixel_size_m, displays)
+    if target.suffix.lower() in TIFF_SUFFIXES:
+        return export_tiff(recon.obj, target, recon.object_pixel_size_m)
     return [export_product(recon, target)]
+
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def tiff_paths(path: Path) -> tuple[Path, Path]:
+    """``NAME.tif`` -> ``NAME-amplitude.tif``, ``NAME-phase.tif`` next to it."""
+    return (path.with_name(f"{path.stem}-amplitude{path.suffix}"),
+            path.with_name(f"{path.stem}-phase{path.suffix}"))
+
+
+def export_tiff(obj: np.ndarray, path: Path,
+                pixel_size_m: float | tuple[float, float] | None = None) -> list[Path]:
+    """``<stem>-amplitude.tif`` and ``<stem>-phase.tif``: the values themselves (float32,
+    phase in radians, NaN where never illuminated), with the pixel size in µm as ImageJ
+    calibration and TIFF resolution (pixels per cm), when known."""
+    import tifffile
+
+    obj = np.asarray(obj)
+    resolution: dict[str, object] = {}
+    if pixel_size_m is not None:
+        width, height = ((pixel_size_m, pixel_size_m) if np.isscalar(pixel_size_m)
+                         else tuple(pixel_size_m))
+        resolution = {"resolution": (1e-6 / float(width), 1e-6 / float(height)),
+                      "metadata": {"unit": "um"}}
+    written = []
+    amplitude_path, phase_path = tiff_paths(path)
+    for target, values in ((amplitude_path, np.abs(obj)), (phase_path, np.angle(obj))):
+        values = values.astype(np.float32)
+        values[~np.isfinite(obj)] = np.nan
+        with atomic_path(target) as tmp:
+            tifffile.imwrite(tmp, values, imagej=True, **resolution)  # type: ignore[arg-type]
+        written.append(target)
+    return written
 
 
 def export_product(recon: Reconstruction, path: Path) -> Path:

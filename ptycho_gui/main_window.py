@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDockWidget,
     QLabel,
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self.action_copy_view.triggered.connect(self.copy_current_view)
 
     # -- layout ---------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -161,8 +163,12 @@ class MainWindow(QMainWindow):
             "Show a reconstruction from a ptychodus product .h5 (ours or another tool's)")
         self.action_save_as = self._action("Save session &as…", None, K.SaveAs,
                                            "Save the session to a new file")
-        self.action_export = self._action("&Export reconstruction…", "export", "Ctrl+E",
-                                          "Write the reconstruction as a product .h5 or PNG")
+        self.action_export = self._action(
+            "&Export reconstruction…", "export", "Ctrl+E",
+            "Write the reconstruction as a product .h5, PNG pictures or float32 TIFF images")
+        self.action_copy_view = self._action(
+            "&Copy view", None, "Ctrl+Shift+C",
+            "Copy the view shown (its images, axes and colour bars) to the clipboard")
         self.action_quit = self._action("&Quit", None, K.Quit, "Quit (stops a running job)")
         self.action_simulate = self._action("Simulate", "simulate", "Ctrl+Shift+M",
                                             "Simulate a dataset with known ground truth")
@@ -202,6 +208,8 @@ class MainWindow(QMainWindow):
         run_menu.addSeparator()
         run_menu.addAction(self.action_stop)
         view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.action_copy_view)
+        view_menu.addSeparator()
         view_menu.addAction(self.settings_dock.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
         view_menu.addAction(self.runs_dock.toggleViewAction())
@@ -250,6 +258,14 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress_bar)
         status.addPermanentWidget(self.time_label)
         status.addPermanentWidget(self.device_label)
+
+    def copy_current_view(self) -> QPixmap:
+        """Put a picture of the view shown (as on screen) on the clipboard; returns it."""
+        picture = self.view_tabs.currentWidget().grab()
+        QApplication.clipboard().setPixmap(picture)
+        self.show_state(f"Copied the {self.view_tabs.tabText(self.view_tabs.currentIndex())} "
+                        f"view ({picture.width()} x {picture.height()} px) to the clipboard")
+        return picture
 
     def all_actions(self) -> list[QAction]:
         """Every action of the window (menus, toolbar), each once."""

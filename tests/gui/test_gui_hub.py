@@ -219,3 +219,34 @@ def test_closing_during_a_run_asks_about_the_job_before_saving(window, qtbot):
         window.close()
     assert asked == ["stop", "stop", "save"]
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+
+
+def test_export_float32_tiffs_with_the_pixel_size(window, tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    obj = _object(2.0)
+    obj[:3] = np.nan
+    recon = Reconstruction(obj=obj, object_pixel_size_m=(25e-9, 25e-9))
+    c = window.controller
+    c.previews.show_result(RunOutput("train", "completed", reconstruction=recon))
+    written = c.previews.export(tmp_path / "scan12.tif")
+    assert [p.name for p in written] == ["scan12-amplitude.tif", "scan12-phase.tif"]
+    with tifffile.TiffFile(written[0]) as tif:
+        amplitude = tif.asarray()
+        assert tif.imagej_metadata["unit"] == "um"
+        x_res = tif.pages[0].tags["XResolution"].value  # pixels per µm
+    assert amplitude.dtype == np.float32 and amplitude.shape == obj.shape
+    assert np.isnan(amplitude[0, 0]) and amplitude[10, 10] == pytest.approx(abs(obj[10, 10]))
+    assert x_res[0] / x_res[1] == pytest.approx(40.0, rel=1e-3)  # 25 nm pixels
+    phase = tifffile.imread(written[1])
+    assert phase[10, 10] == pytest.approx(np.angle(obj[10, 10]), abs=1e-6)
+
+
+def test_copy_view_puts_the_shown_view_on_the_clipboard(window, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    window.reconstruction_view.set_object(_object(1.0))
+    window.action_copy_view.trigger()
+    image = QApplication.clipboard().image()
+    view = window.reconstruction_view
+    assert (image.width(), image.height()) == (view.width(), view.height())
+    assert "Copied the Reconstruction view" in window.state_label.text()
