@@ -1,9 +1,11 @@
 """The jobs the GUI runs on its worker thread: thin calls of the engine's public API.
 
-Each ``*_job`` function returns a :class:`~ptycho_gui.worker.Job` whose function runs on the
-worker thread, calls the engine (imported lazily: torch and Lightning load only when a run
-starts) and turns its result into plain numpy data the views can show, so the GUI thread
-never reads files for a run's results.
+Every run is one generic job, :func:`engine_job`: :func:`engine.runs.run` of a run kind with
+one resolved configuration, the entry the command line calls too (``simulate_job``,
+``train_job`` and ``infer_job`` only prepare that configuration). Each returns a
+:class:`~ptycho_gui.worker.Job` whose function runs on the worker thread, calls the engine
+(imported lazily: torch and Lightning load only when a run starts) and turns its result into
+plain numpy data the views can show, so the GUI thread never reads files for a run's results.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import DataConfig, ResolvedConfig
+from engine.config import GUI_SOURCE, DataConfig, ResolvedConfig, amend, resume_config
 from engine.errors import EngineError
 from engine.reporting import Reporter
 
@@ -113,28 +115,31 @@ def read_reconstruction(path: Path | None) -> Reconstruction | None:
         probe_pixel_size_m=product.probe_pixel_size_m)
 
 
-def simulate_job(resolved: ResolvedConfig, out_dir: Path) -> Job:
-    """Simulate a dataset into ``out_dir`` (dataset.npz, product.h5, diffraction.h5, truth.h5)."""
+def engine_job(kind: str, resolved: ResolvedConfig) -> Job:
+    """The one engine job: :func:`engine.runs.run` of ``kind`` with ``resolved`` (the same
+    entry the command line calls), its result turned into a :class:`RunOutput`."""
 
     def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
-        import engine
+        from engine.runs import run as run_kind
 
-        raw = engine.simulate(resolved.config, out_dir, reporter=reporter, stop=stop)
+        return _run_output(kind, run_kind(kind, resolved, reporter, stop))
+
+    context: dict[str, Any] = {"config": resolved.config, "resolved": resolved,
+                               "plan_kind": kind}
+    if kind in ("train", "resume"):
+        context["run_dir"] = resolved.config.training.output_dir
+    elif kind == "simulate":
+        context["out_dir"] = resolved.config.simulation.output_dir
+    return Job("train" if kind == "resume" else kind, run, context)
+
+
+def _run_output(kind: str, raw: Any) -> RunOutput:
+    """What the GUI thread needs from an engine result (arrays, no file reading there)."""
+    if kind == "simulate":
         dataset = raw.files.get("dataset")
         return RunOutput("simulate", raw.status, raw=raw, folder=Path(raw.out_dir),
                          dataset_path=Path(dataset) if dataset else None)
-
-    return Job("simulate", run, {"out_dir": str(out_dir), "config": resolved.config})
-
-
-def train_job(resolved: ResolvedConfig, resume: bool = False) -> Job:
-    """Train on ``data.path`` into ``training.output_dir``; the output names the run folder
-    and checkpoint. ``provenance.json`` records the sources of ``resolved``."""
-
-    def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
-        import engine
-
-        raw = engine.train(resolved, reporter=reporter, stop=stop, resume=resume)
+    if kind in ("train", "resume"):
         checkpoints = raw.checkpoints or {}
         checkpoint = checkpoints.get("best") or checkpoints.get("last")
         summary = raw.summary or {}
@@ -143,32 +148,50 @@ def train_job(resolved: ResolvedConfig, resume: bool = False) -> Job:
                          reconstruction=read_reconstruction(raw.reconstruction),
                          quality=summary.get("quality"),
                          ground_truth=summary.get("ground_truth"))
+    if kind == "reconstruct":
+        summary = raw.summary or {}
+        return RunOutput("reconstruct", raw.status, raw=raw, folder=Path(raw.folder),
+                         reconstruction=read_reconstruction(raw.product),
+                         quality=summary.get("quality"),
+                         ground_truth=summary.get("ground_truth"))
+    recon = read_reconstruction(raw.output)
+    if recon is not None:
+        recon.obj = np.asarray(raw.obj)  # the in-memory object keeps its NaN exactly
+    elif raw.status == "completed":
+        recon = Reconstruction(obj=np.asarray(raw.obj))
+    return RunOutput("infer", raw.status, raw=raw,
+                     folder=Path(raw.output).parent if raw.output else None,
+                     reconstruction=recon, quality=raw.quality, ground_truth=raw.ground_truth)
 
-    return Job("train", run, {"run_dir": resolved.config.training.output_dir,
-                              "config": resolved.config})
+
+def simulate_job(resolved: ResolvedConfig, out_dir: Path) -> Job:
+    """Simulate into ``out_dir`` (dataset.npz, product.h5, diffraction.h5, truth.h5); every
+    other setting keeps its source."""
+    return engine_job("simulate", amend(resolved, {"simulation.output_dir": str(out_dir)},
+                                        f"{GUI_SOURCE} folder chosen"))
+
+
+def train_job(resolved: ResolvedConfig, resume: bool = False) -> Job:
+    """Train on ``data.path`` into ``training.output_dir``; ``resume``: continue the run
+    there with its own ``session.toml`` and the changes made in this window (as
+    ``ptycho-engine train --resume RUN --set ...``)."""
+    if resume:
+        return engine_job("resume", resume_in_window(resolved))
+    return engine_job("train", resolved)
+
+
+def resume_in_window(resolved: ResolvedConfig) -> ResolvedConfig:
+    """The configuration that resumes the run in ``resolved``'s ``training.output_dir``: the
+    run's own ``session.toml``, then the values edited in this window (source "gui...")."""
+    changes = {key: (value, source) for key, value, source in resolved.explain()
+               if source.startswith(GUI_SOURCE) and key != "training.output_dir"}
+    return resume_config(resolved.config.training.output_dir, gui=changes)
 
 
 def infer_job(resolved: ResolvedConfig) -> Job:
-    """Reconstruct ``inference.data_path`` (or ``data.path``) with ``inference.checkpoint``."""
-    config = resolved.config
-    data = config.inference.data_path or config.data.path
-
-    def run(reporter: Reporter, stop: threading.Event) -> RunOutput:
-        import engine
-
-        raw = engine.infer(config.inference.checkpoint, data, config.inference.output or None,
-                           config=resolved, reporter=reporter, stop=stop)
-        recon = read_reconstruction(raw.output)
-        if recon is not None:
-            recon.obj = np.asarray(raw.obj)  # the in-memory object keeps its NaN exactly
-        elif raw.status == "completed":
-            recon = Reconstruction(obj=np.asarray(raw.obj))
-        return RunOutput("infer", raw.status, raw=raw,
-                         folder=Path(raw.output).parent if raw.output else None,
-                         reconstruction=recon, quality=raw.quality,
-                         ground_truth=raw.ground_truth)
-
-    return Job("infer", run, {"config": config})
+    """Reconstruct ``inference.data_path`` (or ``data.path``) with ``inference.checkpoint``
+    (the engine's rule, as on the command line)."""
+    return engine_job("infer", resolved)
 
 
 def open_result_job(path: Path) -> Job:

@@ -4,7 +4,8 @@ A training job reports stage by stage ("train" per batch, then "stitch" and "ali
 each with its own counter and clock. :class:`JobProgress` turns those reports into one fraction,
 one elapsed time since the job started and one estimate of the time left for *all* remaining
 stages: a stage that has run uses its measured rate; a stage still to come uses a prior cost
-per unit relative to the first stage's measured rate (:class:`StagePlan.relative_cost`).
+per unit relative to the first stage's measured rate (:class:`StagePlan.relative_cost`). The
+stages and their priors are the engine's run plan (:func:`engine.runs.run_plan`).
 """
 
 from __future__ import annotations
@@ -15,24 +16,7 @@ from dataclasses import dataclass, field
 
 from engine.config import SessionConfig
 from engine.reporting import Progress
-
-FORWARD_SHARE = 1.0 / 3.0
-"""Cost of a forward pass of the network relative to a training step (forward + backward),
-per group: the prior for stitching before it has been measured (measured on the CPU with
-the tiny preset: 0.07 of a training batch of 16 groups per stitched group, prior 0.10)."""
-
-ALIGN_SHARE = 0.05
-"""Cost of an alignment sweep per group relative to the first stitching sweep: the network's
-patches are cached, only the stitcher runs (measured on the CPU, tiny preset: 0.054)."""
-
-REFINE_SHARE = 3e-4
-"""Cost of one pattern update of the full-object refinement relative to a training batch of
-16 groups (measured on the CPU with the default session on a 576-pattern scan: ~0.14 ms per
-pattern update, ~0.47 s per training batch); it is divided by the batch size like stitching."""
-
-REFINE_SHARE_INFER = 3e-3
-"""The same per pattern update relative to one group of the network at inference (~50 ms on
-the CPU at gridsize 3)."""
+from engine.runs import RUN_KINDS, run_plan
 
 
 @dataclass
@@ -184,26 +168,9 @@ class JobProgress:
 
 
 def plan_for(kind: str, config: SessionConfig) -> list[StagePlan]:
-    """The stages of a ``kind`` job with ``config``, and the prior cost of each."""
-    inference = config.inference
-    sweeps = max(0, int(inference.alignment_passes))
-    per_group = FORWARD_SHARE * (1 + max(0, int(inference.refine_iterations)))
-    if kind == "train":
-        # A training unit is a batch of `batch_size` groups; stitching counts groups.
-        stitch = per_group / max(1, int(config.training.batch_size))
-        stages = [StagePlan("train"), StagePlan("stitch", relative_cost=stitch)]
-        if sweeps:
-            stages.append(StagePlan("align", relative_cost=stitch * ALIGN_SHARE,
-                                    repeats=sweeps))
-        if config.refinement.epochs > 0:
-            stages.append(StagePlan("refine", relative_cost=REFINE_SHARE * 16
-                                    / max(1, int(config.training.batch_size))))
-        return stages
-    if kind == "infer":
-        stages = [StagePlan("infer")]
-        if sweeps:
-            stages.append(StagePlan("align", relative_cost=ALIGN_SHARE, repeats=sweeps))
-        if config.refinement.epochs > 0:
-            stages.append(StagePlan("refine", relative_cost=REFINE_SHARE_INFER))
-        return stages
-    return [StagePlan(kind)]
+    """The stages of a ``kind`` job with ``config`` and the prior cost of each: the engine's
+    run plan (:func:`engine.runs.run_plan`, the one the command line's bars number)."""
+    if kind not in RUN_KINDS:
+        return [StagePlan(kind)]
+    return [StagePlan(stage.name, relative_cost=stage.relative_cost, repeats=stage.repeats)
+            for stage in run_plan(kind, config).stages]

@@ -184,7 +184,16 @@ class RunController(QObject):
     def start_infer(self) -> bool:
         if not self.confirm_outputs("infer"):
             return False
-        resolved = self._resolved("infer")
+        extra = None
+        inference = self.document.config.inference
+        if inference.output and Path(inference.output).exists() and not inference.overwrite:
+            # The engine replaces an existing output only when asked (inference.overwrite).
+            if not self.dialogs.ask_confirm(
+                    self.window, "Output exists",
+                    f"{inference.output} already exists. Replace it (and its PNG pictures)?"):
+                return False
+            extra = {"inference.overwrite": (True, f"{GUI_SOURCE} (asked)")}
+        resolved = self._resolved("infer", extra)
         return resolved is not None and self._start(infer_job(resolved))
 
     def confirm_outputs(self, kind: str) -> bool:
