@@ -11,6 +11,7 @@ wheel, and "Profile" draws a line whose values are plotted against the distance 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 from engine.render import CYCLIC_MAP, LINEAR_MAP, Display, format_length
 
 from ..qtenv import pyqtgraph_module
-from .imaging import COMPONENTS, HSV, component_image, robust_levels
+from .imaging import COMPONENTS, HSV, UNWRAPPED, component_image, robust_levels
 from .physical import (
     FitGroup,
     attach_colour_wheel,
@@ -88,6 +89,7 @@ class ImagePanel(QWidget):
         self._shown: np.ndarray | None = None
         self._fresh = True  # next frame sets levels and range
         self._new_levels = False  # next frame sets levels (keeping the range)
+        self._unwrap_again_at = 0.0  # live frames are not unwrapped before (monotonic s)
         self.frames = 0
         self._title = title
         # A long title (a run's path, "phase range fitted") is cut at the panel's edge
@@ -201,6 +203,9 @@ class ImagePanel(QWidget):
         if self._data is None or data.shape != self._data.shape:
             self._fresh = True
         self._data = data
+        if (not fit_levels and not self._fresh and self.component == UNWRAPPED
+                and time.monotonic() < self._unwrap_again_at):
+            return  # a live frame while unwrapping is costly: the next one is drawn
         self._render()
         if fit_levels:
             self.fit_levels()
@@ -261,7 +266,12 @@ class ImagePanel(QWidget):
         if self._data is None:
             return
         component = self.component
+        started = time.monotonic()
         shown = component_image(self._data, component)
+        if component == UNWRAPPED:
+            # Unwrapping a large object takes a while (0.4 s for 400 x 400 noise): live
+            # frames are unwrapped at most 10 % of the time, the final result always.
+            self._unwrap_again_at = started + 10 * (time.monotonic() - started)
         self._shown = shown
         self.scale_bar.setVisible(True)
         self._show_axes(True)

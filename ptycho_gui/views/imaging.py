@@ -13,7 +13,9 @@ import numpy as np
 
 from engine.render import PHASE_LEVELS, hsv_image, robust_levels
 
-COMPONENTS = ("amplitude", "phase", "real", "imaginary", "log amplitude", "complex (HSV)")
+UNWRAPPED = "unwrapped phase"
+COMPONENTS = ("amplitude", "phase", UNWRAPPED, "real", "imaginary", "log amplitude",
+              "complex (HSV)")
 HSV = "complex (HSV)"
 
 
@@ -26,6 +28,8 @@ def component_image(data: np.ndarray, component: str) -> np.ndarray:
         return np.abs(values).astype(np.float32)
     if component == "phase":
         return np.angle(values).astype(np.float32)
+    if component == UNWRAPPED:
+        return unwrapped_phase(values)
     if component == "real":
         return np.real(values).astype(np.float32)
     if component == "imaginary":
@@ -36,6 +40,25 @@ def component_image(data: np.ndarray, component: str) -> np.ndarray:
             floor = _positive_floor(amp)
             return np.log10(np.maximum(amp, floor))
     raise ValueError(f"unknown image component {component!r}; expected one of {COMPONENTS}")
+
+
+def unwrapped_phase(values: np.ndarray) -> np.ndarray:
+    """The phase without its 2 pi jumps (``skimage.restoration.unwrap_phase``, reliability
+    ordered), NaN where the object is NaN (those pixels take no part in the unwrapping);
+    offset so that its median is within (-pi, pi] like the wrapped phase."""
+    from skimage.restoration import unwrap_phase
+
+    values = np.asarray(values)
+    finite = np.isfinite(values)
+    out = np.full(values.shape, np.nan, dtype=np.float32)
+    if not finite.any():
+        return out
+    wrapped = np.ma.masked_array(np.angle(np.where(finite, values, 1.0)), mask=~finite)
+    unwrapped = np.ma.getdata(unwrap_phase(wrapped))
+    median = float(np.median(unwrapped[finite]))
+    turns = np.round(median / (2 * np.pi))
+    out[finite] = (unwrapped[finite] - 2 * np.pi * turns).astype(np.float32)
+    return out
 
 
 def _positive_floor(values: np.ndarray) -> float:

@@ -20,6 +20,7 @@ PixelSize = tuple[float, float] | None
 COMPONENT_UNITS = {
     "amplitude": AMPLITUDE_LABEL,
     "phase": PHASE_LABEL,
+    "unwrapped phase": "unwrapped phase (rad)",
     "real": "real part",
     "imaginary": "imaginary part",
     "log amplitude": "log10 amplitude",

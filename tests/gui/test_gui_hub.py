@@ -250,3 +250,30 @@ def test_copy_view_puts_the_shown_view_on_the_clipboard(window, qtbot):
     view = window.reconstruction_view
     assert (image.width(), image.height()) == (view.width(), view.height())
     assert "Copied the Reconstruction view" in window.state_label.text()
+
+
+def test_unwrapped_phase_view_removes_the_2_pi_jumps(qtbot):
+    from ptycho_gui.views.image_panel import ImagePanel
+    from ptycho_gui.views.imaging import UNWRAPPED
+
+    yy, xx = np.mgrid[:48, :64]
+    ramp = 0.4 * xx  # 25 rad across: four turns on the wrapped phase
+    obj = np.exp(1j * ramp).astype(np.complex64)
+    obj[:4] = np.nan
+    panel = ImagePanel(component="phase")
+    qtbot.addWidget(panel)
+    panel.set_data(obj)
+    assert np.nanmax(panel.shown_image()) - np.nanmin(panel.shown_image()) < 2 * np.pi
+    panel.set_component(UNWRAPPED)
+    shown = panel.shown_image()
+    assert np.isnan(shown[0, 0])
+    assert np.allclose(np.diff(shown[10]), 0.4, atol=1e-3)  # one smooth ramp
+    assert panel.colorbar.axis.labelText.startswith("unwrapped phase")
+    assert panel.display().cmap != "CET-C1"  # not the cyclic wheel: values pass 2 pi
+    # Live frames are unwrapped at most 10 % of the time; a final result always is.
+    frames = panel.frames
+    panel._unwrap_again_at = float("inf")
+    panel.set_data(obj * np.exp(0.1j))
+    assert panel.frames == frames
+    panel.set_data(obj * np.exp(0.2j), fit_levels=True)
+    assert panel.frames == frames + 1
