@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,11 +42,11 @@ def load_object(path: str | os.PathLike[str]) -> np.ndarray:
                         f"{'a folder' if p.is_dir() else 'no such file'}")
     suffix = p.suffix.lower()
     try:  # a CXI reconstruction (image_2, compressed too), read through the format registry
-        fmt, source = detect(p)
+        found: tuple[Any, Any] | None = detect(p)
     except DataError:  # not a data file (an object-only NPZ, a .npy): read below
-        fmt = source = None
-    if fmt is cxi and source is not None:
-        obj, mask = cxi.read_object(source)
+        found = None
+    if found is not None and found[0] is cxi:
+        obj, mask = cxi.read_object(found[1])
         return _check(p, "image_2/data", obj, mask)
     if suffix in H5_SUFFIXES:
         return np.asarray(read_product(p).object_masked, dtype=np.complex128)
