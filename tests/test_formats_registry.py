@@ -265,3 +265,13 @@ def test_layout_settings_are_validated_before_reading(tmp_path):
     data = load_dataset(tmp_path / "v.npz", layout_patterns="frames", layout_positions="pos",
                         mask_values="7", measurement="counts", probe_scale="file")
     assert data.n_patterns == 12
+
+
+def test_default_disk_follows_the_scan_step(tmp_path):
+    from engine.config import ProbeConfig
+
+    counts, pos, _probe = _data()  # 3 px steps: a disk of 2.7 x 3 = 8.1 px
+    np.savez(tmp_path / "d.npz", diffraction=counts, xcoords=pos[:, 0], ycoords=pos[:, 1])
+    data = load_dataset(tmp_path / "d.npz", probe=ProbeConfig(initial="disk"))
+    area = int((np.abs(data.probe[0]) > 0).sum())
+    assert abs(area - np.pi * 8.1**2 / 4) < 8

@@ -277,7 +277,8 @@ class ProbeConfig:
     )
     disk_diameter_px: float = setting(
         0.0,
-        "Diameter of the 'disk' probe in object pixels (0: half the pattern side).",
+        "Diameter of the 'disk' probe in object pixels (0: 2.7 times the median scan step, "
+        "about 63% overlap).",
         unit="px",
         min=0.0,
         max=8192.0,

@@ -27,6 +27,7 @@ from .geometry import Geometry
 from .issues import Issues, UnreadableFileError
 from .loading import apply_probe_scale, data_config, read_source
 from .product import read_product
+from .sniff import median_step
 
 
 @dataclass
@@ -166,11 +167,7 @@ def _positions(report: InspectReport, positions: np.ndarray, pixel_m: float | No
     report.scan_size_px = size
     if pixel_m is not None:
         report.scan_size_m = (size[0] * pixel_m, size[1] * pixel_m)
-    if 1 < len(finite) <= 2_000_000:
-        from scipy.spatial import cKDTree
-
-        dist, _ = cKDTree(finite).query(finite, k=2)
-        report.median_step_px = float(np.median(dist[:, 1]))
+    report.median_step_px = median_step(finite)
 
 
 def _geometry(report: InspectReport, geometry: Geometry, n: int | None) -> None:

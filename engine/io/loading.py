@@ -38,7 +38,7 @@ from .npz import open_npz, read_member
 from .probe_models import disk_probe, probe_from_data, resample_probe, zone_plate_probe
 from .probe_scale import fill_bad_pixels, fit_probe_scale
 from .product import fill_unilluminated, read_product
-from .sniff import check_position_units, detector_mask, is_unshifted
+from .sniff import check_position_units, detector_mask, is_unshifted, median_step
 
 OBJECT_MARGIN_PX = 2
 """Border added around the scan when the object size is derived from the positions."""
@@ -241,7 +241,7 @@ def _geometry_in_frame(geometry: Any, ops: FrameOps, stored_n: int) -> Any:
 
 def _initial_probe(raw: RawSource, cfg: DataConfig, probe_cfg: ProbeConfig, ops: FrameOps,
                    stored_n: int, n: int, geometry: Any, scan: Any, metadata: dict[str, Any],
-                   issues: Issues) -> tuple[np.ndarray, str]:
+                   issues: Issues, positions: np.ndarray | None) -> tuple[np.ndarray, str]:
     """The starting probe ``(modes, n, n)`` and the key it came from (``probe.initial``)."""
     probe = raw.probe
     key = raw.probe_key
@@ -259,7 +259,8 @@ def _initial_probe(raw: RawSource, cfg: DataConfig, probe_cfg: ProbeConfig, ops:
                            "to choose")
     metadata["probe_initial"] = mode
     if mode == "disk":
-        return disk_probe(n, probe_cfg.disk_diameter_px), "probe.initial = 'disk'"
+        return disk_probe(n, probe_cfg.disk_diameter_px, median_step(positions, distinct=True)
+                          if positions is not None else None), "probe.initial = 'disk'"
     if mode == "zone_plate":
         return zone_plate_probe(n, probe_cfg, geometry, issues.source), \
             "probe.initial = 'zone_plate'"
@@ -357,7 +358,8 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
     metadata = dict(raw.metadata, measurement_source=how, format=fmt.name,
                     format_label=source.describe(fmt.label), files=list(raw.files))
     probe_arr, _probe_key = _initial_probe(raw, cfg, probe_cfg, ops, stored_n, n, geometry,
-                                           scan, metadata, issues)
+                                           scan, metadata, issues,
+                                           positions if positions_ok else None)
 
     obj = _object_guess(raw, issues) if not (ops.bin > 1 or ops.crop) else None
     if obj is not None:

@@ -1,6 +1,7 @@
 """Starting probes when the file has none (``probe.initial``), and probe resampling.
 
-- ``disk``: a flat disk of ``probe.disk_diameter_px`` object pixels;
+- ``disk``: a flat disk of ``probe.disk_diameter_px`` object pixels (0: 2.7 median scan
+  steps: ptychography scans overlap by about 60-70 %);
 - ``zone_plate``: a Fresnel zone plate's far field (a disk of numerical aperture
   ``lambda / (2 dr)``, ``dr`` the outermost zone width, optional central stop) with the
   defocus phase ``exp(-i pi lambda defocus f^2)``, brought to the sample plane by an inverse
@@ -31,9 +32,14 @@ def _normalised(probe: np.ndarray) -> np.ndarray:
     return (probe / peak if peak > 0 else probe).astype(np.complex64)[None]
 
 
-def disk_probe(n: int, diameter_px: float) -> np.ndarray:
-    """``(1, n, n)`` flat disk of ``diameter_px`` (0: n / 2)."""
-    d = diameter_px or n / 2
+DISK_STEPS = 2.7
+"""Default disk diameter in median scan steps (a linear overlap of about 63 %)."""
+
+
+def disk_probe(n: int, diameter_px: float, step_px: float | None = None) -> np.ndarray:
+    """``(1, n, n)`` flat disk of ``diameter_px`` (0: :data:`DISK_STEPS` median scan steps
+    ``step_px``, else n / 2)."""
+    d = diameter_px or (DISK_STEPS * step_px if step_px else n / 2)
     yy, xx = np.mgrid[0:n, 0:n] - (n - 1) / 2
     return _normalised(((xx**2 + yy**2) <= (d / 2) ** 2).astype(np.complex64))
 

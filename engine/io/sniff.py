@@ -110,19 +110,26 @@ def likely_unit(step: float, n: int) -> str | None:
     return None
 
 
-def check_position_units(issues: Issues, key: str, positions: np.ndarray, n: int) -> bool:
-    """Refuse positions whose median nearest-neighbour step is implausible against the
-    window size, naming the likely unit and what to set."""
-    finite = positions[np.isfinite(positions).all(axis=1)] if positions.ndim == 2 else []
+def median_step(positions: np.ndarray, *, distinct: bool = False) -> float | None:
+    """Median distance from each finite position to its nearest neighbour (``distinct``:
+    ignoring repeated positions); ``None`` for fewer than 2 (or over 2e6) positions."""
+    finite = positions[np.isfinite(positions).all(axis=1)] if positions.ndim == 2 \
+        else np.zeros((0, 2))
     if len(finite) < 2 or len(finite) > 2_000_000:
-        return True
+        return None
     from scipy.spatial import cKDTree
 
     dist, _ = cKDTree(finite).query(finite, k=2)
-    positive = dist[:, 1][dist[:, 1] > 0]
-    if not len(positive):
+    steps = dist[:, 1][dist[:, 1] > 0] if distinct else dist[:, 1]
+    return float(np.median(steps)) if len(steps) else None
+
+
+def check_position_units(issues: Issues, key: str, positions: np.ndarray, n: int) -> bool:
+    """Refuse positions whose median nearest-neighbour step is implausible against the
+    window size, naming the likely unit and what to set."""
+    step = median_step(positions, distinct=True)
+    if step is None:
         return True
-    step = float(np.median(positive))
     unit = likely_unit(step, n)
     if unit is None:
         return True
