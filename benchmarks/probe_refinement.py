@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     from engine.config import SessionConfig
     from engine.io import load_dataset
     from engine.metrics import evaluate, load_object
-    from engine.physics.refine import refine_object
     from engine.simulation.probes import propagate
     from engine.simulation.simulate import simulate_scan
+    from engine.solvers import solve as refine_object
 
     shared = load_dataset(str(args.folder / "product.h5"))
     truth = load_object(args.folder / "truth.h5")

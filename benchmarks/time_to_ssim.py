@@ -2,7 +2,7 @@
 
 Runs, in one process run one after the other on the same machine state:
 
-1. ``engine.physics.refine`` on a shared set (``product.h5`` + ``diffraction.h5`` through
+1. ``engine.solvers`` (LSQML) on a shared set (``product.h5`` + ``diffraction.h5`` through
    ``engine.load_dataset``) from a flat object, or from ``--start`` (a product whose object
    is the starting estimate, e.g. the network's), with the session's ``refinement`` settings
    (``--set KEY=VALUE`` overrides, e.g. ``--set momentum=0.5``), stopping at the checkpoint
@@ -60,14 +60,14 @@ def run_ours(folder: Path, checkpoints: list[int], overrides: dict, start: Path 
     torch.set_num_threads(threads)
     from engine.config import RefinementConfig
     from engine.io import load_dataset, read_product, write_product
-    from engine.physics.refine import Refiner
+    from engine.solvers import LsqmlSolver as Refiner
 
     data = load_dataset(str(folder / "product.h5"))
     settings = dataclasses.replace(RefinementConfig(), **overrides)
     initial = read_product(start).object_masked if start else None
     t0 = time.perf_counter()
     refiner = Refiner(data.patterns, data.positions, data.probe, data.object_shape, settings,
-                      seed=0, initial=initial)
+                      seed=0, initial=initial, bad_pixels=data.bad_pixels)
     solver_s = time.perf_counter() - t0
     kept = []
     if 0 in checkpoints:
@@ -83,7 +83,7 @@ def run_ours(folder: Path, checkpoints: list[int], overrides: dict, start: Path 
         for epoch, seconds, (obj, mask) in kept:
             path = Path(tmp) / f"ours_e{epoch}.h5"
             write_product(path, obj=obj, probe=refiner.probe.cpu().numpy(),
-                          positions_px=data.positions,
+                          positions_px=refiner.positions.cpu().numpy(),
                           object_pixel_size_m=data.object_pixel_size_m,
                           geometry=data.geometry, mask=mask)
             s = score(scorer_python, scorer, path, folder / "truth.h5")
