@@ -1,13 +1,16 @@
 """Data formats: readers, writers, ``load_dataset`` and ``inspect`` (numpy and h5py, no torch).
 
-Formats (docs/formats.md): PtychoPINN NPZ, ptychodus product HDF5, ptychodus diffraction HDF5
-and the ptychodus standard-layout folder. Every reader validates what it reads and raises a
-:class:`~engine.errors.DataError` naming the file, the key, what was expected and what was
-found; every writer writes atomically and reproducibly.
+Formats (docs/formats.md), one module each behind the registry :mod:`engine.io.formats`
+(``FORMATS``, ``detect``, ``file_dialog_filters`` for the GUI's file dialogs): PtychoPINN NPZ,
+CXI, ptychodus product HDF5, ptychodus diffraction HDF5, the ptychodus standard-layout folder,
+declared layouts (``data.layout_*``), and gzip/bzip2-compressed forms of them. Every reader
+validates what it reads and raises a :class:`~engine.errors.DataError` naming the file, the
+key, what was expected and what was found; every writer writes atomically and reproducibly.
 """
 
 from .data import PtychoData
 from .diffraction import DiffractionData, read_diffraction, write_diffraction
+from .formats import FORMATS, detect, file_dialog_filters, readable_suffixes
 from .geometry import Geometry, metres_to_pixels, pixels_to_metres
 from .inspection import InspectReport, inspect
 from .lazy import LazyPatterns
@@ -17,12 +20,15 @@ from .probe_scale import fit_probe_scale
 from .product import Product, fill_unilluminated, read_product, write_product
 
 __all__ = [
+    "FORMATS",
     "DiffractionData",
     "Geometry",
     "InspectReport",
     "LazyPatterns",
     "Product",
     "PtychoData",
+    "detect",
+    "file_dialog_filters",
     "fill_unilluminated",
     "fit_probe_scale",
     "inspect",
@@ -31,6 +37,7 @@ __all__ = [
     "pixels_to_metres",
     "read_diffraction",
     "read_product",
+    "readable_suffixes",
     "write_diffraction",
     "write_product",
     "write_ptychopinn_npz",
