@@ -180,7 +180,8 @@ def _read_entry(h5: h5py.File, source: Source, cfg: DataConfig, issues: Issues,
     if pos_obj is None:
         raise issues.fail(f"/{entry}/sample_1/geometry_1/translation",
                           "(M, 3) scan positions in metres (or data_1/translation)",
-                          "no such dataset; declare where they are with data.layout_positions")
+                          "no such dataset; declare the layout (data.layout_patterns and "
+                          "data.layout_positions)")
     translation = _read(pos_obj, pos_key or "", text)
     if translation.ndim != 2 or translation.shape[1] < 2 or translation.dtype.kind not in "iuf":
         raise issues.fail(pos_key or "", "(M, 3) positions in metres (x, y, z)",

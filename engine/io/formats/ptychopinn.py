@@ -50,7 +50,8 @@ def read(source: Source, cfg: DataConfig, issues: Issues, lazy_over_bytes: float
             if coord not in npz.files:
                 raise issues.fail(coord, "scan positions in object pixels (M,)",
                                   f"no such key (keys: {', '.join(sorted(npz.files))}); "
-                                  "declare where they are with data.layout_positions")
+                                  "declare the layout (data.layout_patterns and "
+                                  "data.layout_positions)")
         xs = read_member(npz, "xcoords", issues).reshape(-1)
         ys = read_member(npz, "ycoords", issues).reshape(-1)
         for coord, arr in (("xcoords", xs), ("ycoords", ys)):
