@@ -270,8 +270,8 @@ class ProbeConfig:
         "auto",
         "Starting probe: the data file's (or data.probe_path), a flat disk, a Fresnel zone "
         "plate from its physical parameters, or one estimated from the data (inverse FFT of "
-        "the square root of the mean pattern). 'auto': the file's, else from the data with "
-        "a warning.",
+        "the square root of the mean pattern). 'auto': the file's, else a disk sized by the "
+        "scan step, with a warning.",
         choices=("auto", "file", "disk", "zone_plate", "from_data"),
         group="initial",
     )

@@ -251,12 +251,14 @@ def _initial_probe(raw: RawSource, cfg: DataConfig, probe_cfg: ProbeConfig, ops:
         metadata["probe_source"] = str(cfg.probe_path)
     mode = probe_cfg.initial
     if mode == "auto":
-        mode = "file" if probe is not None else "from_data"
+        # Without a probe, a disk sized by the scan step: on simulated scans it refines to a
+        # far better object than the mean-pattern estimate (docs/formats.md).
+        mode = "file" if probe is not None else "disk"
         if probe is None:
-            issues.correct(f"{issues.source}: {key}: no probe in the file; starting from one "
-                           "estimated from the data (probe.initial = 'auto'); set "
+            issues.correct(f"{issues.source}: {key}: no probe in the file; starting from a "
+                           "disk of 2.7 median scan steps (probe.initial = 'auto'); set "
                            "probe.initial (disk, zone_plate, from_data) or data.probe_path "
-                           "to choose")
+                           "to choose, and refine the probe (refinement.refine_probe)")
     metadata["probe_initial"] = mode
     if mode == "disk":
         return disk_probe(n, probe_cfg.disk_diameter_px, median_step(positions, distinct=True)
