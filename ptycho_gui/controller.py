@@ -196,4 +196,4 @@ class MainController(QObject):
             self.window.restoreGeometry(geometry)
         state = self.settings.value("window/state")
         if state is not None:
-            self.window.restoreState(state)
+            self.window.layout_restored = bool(self.window.restoreState(state))

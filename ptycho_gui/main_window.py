@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -52,6 +52,7 @@ APP_NAME = "Ptycho PINN"
 ERROR_STYLE = "color: #d32f2f;"
 
 SETTINGS_MIN_WIDTH = 360
+SETTINGS_WIDTH = 420
 
 PROGRESS_TEXT_SAMPLE = "refine · epoch 10/10 · 12345/12345 pattern"
 TIME_TEXT_SAMPLE = "elapsed 1:02:03 · ETA ≥ 1:02:03"
@@ -69,6 +70,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon("app"))
         self.resize(1400, 860)
         self.close_guard: Callable[[], bool] | None = None
+        self.layout_restored = False  # the user's saved dock layout was restored
+        self._shown_once = False
         self.controller: MainController | None = None  # set by ptycho_gui.app
         self._build_views()
         self._build_settings_dock()
@@ -498,6 +501,13 @@ class MainWindow(QMainWindow):
             self.probe_view.clear()
 
     # -- events ---------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if not self._shown_once and not self.layout_restored:
+            # The views get the room: the form scrolls inside a narrower settings dock.
+            self.resizeDocks([self.settings_dock], [SETTINGS_WIDTH], Qt.Orientation.Horizontal)
+        self._shown_once = True
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         if self.close_guard is not None and not self.close_guard():
             event.ignore()

@@ -39,7 +39,7 @@ class FrcView(QWidget):
         self.plot.setYRange(-0.1, 1.05, padding=0)
         dashed = pg.mkPen("#888888", width=1, style=Qt.PenStyle.DashLine)
         self.threshold = pg.InfiniteLine(angle=0, pen=dashed, label="threshold {value:.3g}",
-                                         labelOpts={"position": 0.9})
+                                         labelOpts={"position": 0.08})  # the legend is right
         self.threshold.setVisible(False)
         self.plot.addItem(self.threshold)
         self.curves = {name: self.plot.plot([], [], pen=pg.mkPen(colour, width=2), name=name)
