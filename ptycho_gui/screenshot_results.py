@@ -45,7 +45,9 @@ def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Pa
     listed = window.runs_panel.runs
     if not listed:
         raise RuntimeError(f"no runs in {runs}")
-    newest = next((run for run in listed if run.reconstruction is not None), None)
+    shown = [run for run in listed if run.reconstruction is not None]
+    newest = next((run for run in shown if run.status == "completed"),
+                  shown[0] if shown else None)  # as the app opens a session's runs
     if newest is None:
         raise RuntimeError(f"no run in {runs} has a reconstruction.h5")
     out_dir.mkdir(parents=True, exist_ok=True)
