@@ -275,3 +275,14 @@ def test_default_disk_follows_the_scan_step(tmp_path):
     data = load_dataset(tmp_path / "d.npz", probe=ProbeConfig(initial="disk"))
     area = int((np.abs(data.probe[0]) > 0).sum())
     assert abs(area - np.pi * 8.1**2 / 4) < 8
+
+
+def test_ptychodus_files_refuse_bad_links_too(tmp_path):
+    counts, pos, probe = _data()
+    write_product(tmp_path / "product.h5", obj=np.ones((40, 40), np.complex64), probe=probe,
+                  positions_px=pos, object_pixel_size_m=1e-8)
+    (tmp_path / "frames.bin").write_bytes(b"\x00" * 64)
+    with h5py.File(tmp_path / "diffraction.h5", "w") as h5:
+        h5["patterns"] = h5py.ExternalLink("frames.bin", "/data")
+    with pytest.raises(DataError, match=r"/patterns.*frames\.bin.*is not HDF5"):
+        load_dataset(tmp_path)

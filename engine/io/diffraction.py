@@ -20,6 +20,7 @@ import numpy as np
 from .bounds import check_h5_dataset
 from .checks import check_real_dtype, report_duplicates
 from .h5files import create_h5, float_attr, new_dataset, open_h5, read_dataset
+from .h5links import check_root_links
 from .issues import Issues
 from .lazy import H5Backend, LazyPatterns, PatternArray
 
@@ -87,6 +88,7 @@ def read_diffraction(
     if content is not None:
         lazy = False
     with open_h5(path, content) as h5:
+        check_root_links(h5, source)
         if "patterns" not in h5 or not isinstance(h5["patterns"], h5py.Dataset):
             raise issues.fail("/patterns", "a (P, H, W) dataset of diffraction patterns",
                               f"no such dataset (keys: {', '.join(sorted(h5)) or 'none'})")

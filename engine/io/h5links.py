@@ -168,3 +168,18 @@ def _is_hard_group(handle: h5py.File, path: str) -> bool:
         return isinstance(handle.get(path, getlink=False), h5py.Group)
     except (KeyError, OSError, RuntimeError):
         return False
+
+
+def check_root_links(h5: h5py.File, source: str, allow_external: bool = False) -> list[str]:
+    """Follow every link at the file's top level (the ptychodus layouts keep their datasets
+    there) through :func:`resolve`, refusing bad ones; returns the external files reached."""
+    folder = Path(source).parent
+    policy = LinkPolicy(source, folder, allow_external)
+    try:
+        for name in list(h5.keys()):
+            link = h5.get(name, getlink=True)
+            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+                resolve(h5, name, policy)
+        return list(policy.files)
+    finally:
+        policy.close()

@@ -27,6 +27,7 @@ import numpy as np
 from .checks import check_complex_array, report_duplicates, warn_if_real
 from .geometry import Geometry, fresnel_probe_factor, metres_to_pixels, pixels_to_metres
 from .h5files import attr, create_h5, float_attr, new_dataset, open_h5, read_dataset
+from .h5links import check_root_links
 from .issues import Issues
 
 PROBE_FACTOR_ATTR = "ptycho_pinn_probe_factor"
@@ -133,6 +134,7 @@ def read_product(path: str | os.PathLike[str], *, issues: Issues | None = None,
     own = issues is None
     issues = issues if issues is not None else Issues(source)
     with open_h5(path, content) as h5:
+        check_root_links(h5, source)
         for key, what in (("probe", "a complex probe (n_opr, n_modes, H, W)"),
                           ("object", "a complex object (n_layers, H, W)"),
                           ("probe_position_x_m", "scan positions in metres"),
