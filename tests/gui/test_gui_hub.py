@@ -277,3 +277,19 @@ def test_unwrapped_phase_view_removes_the_2_pi_jumps(qtbot):
     assert panel.frames == frames
     panel.set_data(obj * np.exp(0.2j), fit_levels=True)
     assert panel.frames == frames + 1
+
+
+def test_status_bar_progress_text_fits_and_never_relayouts_the_window(window, qtbot):
+    window.resize(1280, 800)
+    text = "train · epoch 12/50 · 123/456 batch"
+    window.show_progress(500, 1000, text, "elapsed 1:02:03 · ETA ≥ 0:45:10")
+    bar, times = window.progress_bar, window.time_label
+    assert bar.fontMetrics().horizontalAdvance(text) <= bar.width() - 12  # not clipped
+    assert times.fontMetrics().horizontalAdvance(times.text()) <= times.width()
+    # Fixed sizes: ten progress reports a second never relayout (repaint) the whole window.
+    for widget in (bar, times, window.device_label):
+        assert widget.minimumSize() == widget.maximumSize()
+    hint = window.minimumSizeHint()
+    window.show_state("x" * 400)
+    window.reconstruction_view.caption.setText("live: " + "y" * 400)
+    assert window.minimumSizeHint() == hint and window.width() == 1280
