@@ -185,6 +185,10 @@ def test_demo_end_to_end_on_the_tiny_preset(tmp_path, capsys):
     assert report["speed"]["train_patterns_per_s"] > 0
     assert report["speed"]["inference_patterns_per_s"] > 0
     assert (tmp_path / "unseen" / "reconstruction.h5").is_file()
+    # The demo owns its folder: running it again replaces its own files.
+    assert main(["demo", "--out", str(tmp_path), "--preset", "tiny", "--accelerator", "cpu",
+                 "--no-progress-bar", "--set", "training.max_epochs=1",
+                 "--set", "model.width=8", "--set", "model.depth=2"]) == 0
 
 
 def test_alignment_passes_remove_random_group_phases(tiny_data):

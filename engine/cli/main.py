@@ -13,6 +13,11 @@ from .. import __version__
 from ..atomic import is_disk_full
 from ..errors import EngineError
 
+EXIT_CANCELLED = 1
+"""Exit status of a run that ended "cancelled" (or "failed") rather than "completed"."""
+EXIT_INTERRUPTED = 130
+"""Exit status after a second Ctrl-C (or one before the run could take it)."""
+
 # Each module defines ``register(subparsers)``; its sub-command sets ``func(args) -> int``.
 COMMAND_MODULES = (
     "engine.cli.config_cmd",
@@ -61,28 +66,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def run() -> None:
     """Console-script wrapper.
 
-    A command that did not end normally (cancelled by Ctrl-C, interrupted, refused) has
-    written and closed everything it writes when :func:`main` returns; it then leaves without
-    the interpreter's teardown of torch and Lightning, which takes 1-3 s on a busy machine
-    (a Ctrl-C is answered within 2 s, issue 21).
+    A command cancelled by Ctrl-C (exit 1) or interrupted (130) has written and closed
+    everything it writes when :func:`main` returns; it then leaves without the interpreter's
+    teardown of torch and Lightning, which takes 1-3 s on a busy machine (a Ctrl-C is answered
+    within 2 s, issue 21).
     """
     code = main()
-    if code != 0:
+    if code in (EXIT_CANCELLED, EXIT_INTERRUPTED):
         exit_now(code)
     sys.exit(code)
 
 
 def exit_now(code: int) -> None:
-    """Flush the standard streams and the logging handlers, then end the process at once."""
-    import logging
+    """Run the exit handlers, flush the standard streams, then end the process at once
+    (without freeing every module: that is the slow part)."""
+    import atexit
 
-    logging.shutdown()
+    atexit._run_exitfuncs()  # logging.shutdown and whatever else was registered
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

@@ -98,9 +98,11 @@ def run_demo(out_dir: str | os.PathLike[str], *,
     out = Path(out_dir).resolve()
     base = config.config if isinstance(config, ResolvedConfig) else (config or SessionConfig())
     resolved = apply_preset(base, preset)
-    # The demo owns its folders: a rerun replaces its own simulated data.
-    cfg = dataclasses.replace(resolved.config, simulation=dataclasses.replace(
-        resolved.config.simulation, overwrite=True))
+    # The demo owns its folders: a rerun replaces its own simulated data and reconstruction.
+    cfg = dataclasses.replace(
+        resolved.config,
+        simulation=dataclasses.replace(resolved.config.simulation, overwrite=True),
+        inference=dataclasses.replace(resolved.config.inference, overwrite=True))
 
     report.log("info", f"simulating the '{preset}' dataset into {out / 'data'}")
     seen = simulate(cfg, out / "data", reporter=report, stop=stop)
