@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings
+from PySide6.QtCore import QObject, QSettings, QTimer
 
 from . import help
 from .dialogs import Dialogs
@@ -127,7 +127,10 @@ class MainController(QObject):
 
     def _on_runs_state_changed(self) -> None:
         job = self.runs.runner.current_job if self.runs.busy else None
-        self.results.refresh_runs(job.context.get("run_dir") if job is not None else None)
+        running = job.context.get("run_dir") if job is not None else None
+        # Listed in an event-loop turn of its own: a run's start and end already keep the GUI
+        # thread busy (the result, the actions), and listing the runs reads every run folder.
+        QTimer.singleShot(0, self, lambda: self.results.refresh_runs(running))
 
     def _on_results_result_opened(self, result: OpenedResult) -> None:
         self.previews.use_reconstruction(result.reconstruction)

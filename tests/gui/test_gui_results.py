@@ -253,8 +253,8 @@ def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path):
     window.refresh_runs(None)
     # Compare two runs: the comparison tab with both
     _run(out / "run-003", _object(seed=1))
-    c.runs.state_changed.emit()  # a run ended: the list is read again
-    assert panel.table.topLevelItemCount() == 3
+    c.runs.state_changed.emit()  # a run ended: the list is read again (next event-loop turn)
+    qtbot.waitUntil(lambda: panel.table.topLevelItemCount() == 3, timeout=2000)
     panel.select(out / "run-001", out / "run-003")
     with qtbot.waitSignal(window.compare_view.compared, timeout=10000):
         panel.compare_button.click()
