@@ -129,7 +129,7 @@ def solve_write_score(data: Any, start: Start, session: SessionConfig, *, device
                       reporter: Reporter, stop: StopToken | None,
                       product: Path | None, pngs: tuple[Path, Path] | None, name: str,
                       comments: str, data_source: str, write_cancelled: bool = False,
-                      loss: tuple[np.ndarray, np.ndarray] | None = None,
+                      loss: tuple[Any, Any] | None = None,
                       solve: bool = True, score: bool = True) -> Outcome:
     """Align ``start``, solve, write ``product`` (and ``pngs``), score.
 
