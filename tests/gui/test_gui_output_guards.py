@@ -88,3 +88,24 @@ def test_an_output_folder_chosen_in_the_window_is_not_asked(window, qtbot, tmp_p
     qtbot.waitUntil(lambda: c.document.source_of("training.output_dir").startswith("gui"),
                     timeout=5000)
     assert c.runs.confirm_outputs("train") and asked == []
+
+
+def test_inference_into_an_existing_file_asks_and_a_no_changes_nothing(window, tmp_path):
+    """The engine replaces an existing output only with inference.overwrite (issue 21): the
+    GUI asks first; No starts nothing and leaves the file."""
+    c = window.controller
+    out = tmp_path / "recon.h5"
+    out.write_bytes(b"an earlier result")
+    c.document.set_value("inference.checkpoint", str(tmp_path / "model.ckpt"))
+    c.document.set_value("data.path", str(tmp_path / "data.npz"))
+    c.document.set_value("inference.output", str(out))
+    asked = _asker(window, False)
+    assert not c.runs.start_infer()
+    assert len(asked) == 1 and str(out) in asked[0] and "Replace" in asked[0]
+    assert out.read_bytes() == b"an earlier result" and not c.runs.busy
+    resolved = []
+    c.runs._start = lambda job: resolved.append(job.context["resolved"]) or True
+    asked = _asker(window, True)
+    assert c.runs.start_infer()
+    assert resolved[0].config.inference.overwrite is True
+    assert resolved[0].sources["inference.overwrite"].startswith("gui")
