@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QProgressBar,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -253,6 +254,7 @@ class MainWindow(QMainWindow):
                                 (self.device_label, DEVICE_TEXT_SAMPLE)):
             widget.setFixedSize(metrics.horizontalAdvance(longest) + 24,
                                 max(metrics.height() + 6, widget.sizeHint().height()))
+            widget.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.inspect_label = QLabel("")
         self.inspect_label.setObjectName("inspect-label")
         self.inspect_label.setVisible(False)
@@ -504,9 +506,13 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
         if not self._shown_once and not self.layout_restored:
-            # The views get the room: the form scrolls inside a narrower settings dock.
-            self.resizeDocks([self.settings_dock], [SETTINGS_WIDTH], Qt.Orientation.Horizontal)
+            # The views get the room: the form scrolls inside a narrower settings dock (once
+            # the window has its size: the next event-loop turn).
+            QTimer.singleShot(0, self, self._size_settings_dock)
         self._shown_once = True
+
+    def _size_settings_dock(self) -> None:
+        self.resizeDocks([self.settings_dock], [SETTINGS_WIDTH], Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         if self.close_guard is not None and not self.close_guard():

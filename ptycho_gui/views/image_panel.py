@@ -63,6 +63,14 @@ def add_image_plot(graphics: Any, colormap: str, label: str = "", row: int | Non
     return plot, image, colorbar
 
 
+def show_plot_axes(plot: Any, colorbar: Any, shown: bool) -> None:
+    """Axes and colour bar of an image plot: only with an image (over nothing, a colour bar
+    and axes of a 0..1 range mean nothing)."""
+    for side in ("left", "bottom"):
+        plot.showAxis(side, shown)
+    colorbar.setVisible(shown)
+
+
 def value_label(component: str) -> str:
     """The colour bar's label of a component ("phase (rad)", "amplitude"...)."""
     return COMPONENT_UNITS.get(component, component)
@@ -220,9 +228,8 @@ class ImagePanel(QWidget):
         self._show_axes(False)  # so do axes and a colour bar of no image
 
     def _show_axes(self, shown: bool) -> None:
-        for side in ("left", "bottom"):
-            self.plot.showAxis(side, shown)
-        self.colorbar.setVisible(shown and self.component != HSV)
+        show_plot_axes(self.plot, self.colorbar, shown)
+        self.colorbar.setVisible(shown and self.component != HSV)  # HSV: the colour wheel
 
     @property
     def axes_shown(self) -> bool:

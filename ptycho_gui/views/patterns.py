@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..qtenv import pyqtgraph_module
-from .image_panel import LINEAR_MAP, add_image_plot
+from .image_panel import LINEAR_MAP, add_image_plot, show_plot_axes
 from .imaging import log_counts, robust_levels
 from .physical import FitGroup, label_colorbar
 from .units import COMPONENT_UNITS
@@ -66,6 +66,7 @@ class PatternBrowser(QWidget):
         self.log_box.toggled.connect(self._on_log_box_toggled)
         self.graphics.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
         self._set_count(0)
+        show_plot_axes(self.plot, self.colorbar, False)  # until the first pattern
 
     def set_patterns(self, source: Any, label: str = "") -> None:
         """Browse ``source`` (indexable by int, with ``len``); shows pattern 0."""
@@ -77,6 +78,7 @@ class PatternBrowser(QWidget):
         else:
             self.counts = None
             self.image.clear()
+            show_plot_axes(self.plot, self.colorbar, False)
 
     def clear(self) -> None:
         self.set_patterns(None, "No data: choose a data file in Data > path.")
@@ -120,6 +122,7 @@ class PatternBrowser(QWidget):
         shown = log_counts(self.counts) if log else self.counts
         label_colorbar(self.colorbar, COMPONENT_UNITS["log counts" if log else "counts"])
         first = self.image.image is None
+        show_plot_axes(self.plot, self.colorbar, True)
         self.image.setImage(shown, autoLevels=False)
         if first or fit:
             self.colorbar.setLevels(robust_levels(shown, "counts"))

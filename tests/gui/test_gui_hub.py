@@ -165,6 +165,12 @@ def test_empty_views_show_no_axes(window):
     assert "x0.001" not in view.left.plot.getAxis("bottom").labelString()
     window.clear_result()
     assert not view.left.axes_shown and not view.right.axes_shown
+    patterns = window.pattern_browser  # the pattern browser without data, too
+    assert not patterns.plot.getAxis("bottom").isVisible() and not patterns.colorbar.isVisible()
+    patterns.set_patterns(np.ones((3, 16, 16), np.float32), "three")
+    assert patterns.plot.getAxis("bottom").isVisible() and patterns.colorbar.isVisible()
+    patterns.clear()
+    assert not patterns.colorbar.isVisible()
 
 
 def test_a_stopped_runs_partial_epoch_is_drawn_apart_and_not_the_minimum(window, qtbot):
