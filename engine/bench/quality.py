@@ -18,6 +18,12 @@ ptychodus-made data (each ``product.h5`` + ``diffraction.h5`` + ``truth.h5``), o
    - ``final``: the refinement started from the network's estimate (what ``infer`` and the
      end of ``train`` produce).
 
+   The solver stages use the session's ``refinement.algorithm`` with its defaults (probe,
+   modes, positions and background refined, the detector mask of the set honoured) and
+   carry the solver's summary (kept epoch and stop reason, misfit against its Poisson noise
+   floor, mode powers, position RMS change); they are scored with the solver's positions.
+   The realistic sets (``--sets realistic_a,realistic_b``) are the hard case.
+
 The training set is scored as the stitched training scan, the others as inference. Time and
 patterns per second are per stage; ``final``'s time includes the network's.
 """
@@ -58,6 +64,7 @@ class StageResult:
     n_patterns: int
     amplitude: dict[str, float] = field(default_factory=dict)
     phase: dict[str, float] = field(default_factory=dict)
+    solver: dict[str, Any] = field(default_factory=dict)
 
     @property
     def patterns_per_s(self) -> float:
@@ -67,7 +74,7 @@ class StageResult:
         return {"set": self.set, "role": self.role, "stage": self.stage,
                 "seconds": self.seconds, "patterns_per_s": self.patterns_per_s,
                 "n_patterns": self.n_patterns, "amplitude": self.amplitude,
-                "phase": self.phase}
+                "phase": self.phase, "solver": self.solver}
 
 
 def set_folders(root: str | Path, names: tuple[str, ...]) -> list[Path]:
@@ -191,10 +198,12 @@ def _bench_set(ctx: _Context, folder: Path, role: str) -> list[StageResult]:
     truth = load_object(folder / "truth.h5")
     results: list[StageResult] = []
 
-    def add(stage: str, obj: np.ndarray, seconds: float) -> None:
-        amp, phase = _scores(obj, truth, data.probe, data.positions)
+    def add(stage: str, obj: np.ndarray, seconds: float, positions: np.ndarray | None = None,
+            solver: dict[str, Any] | None = None) -> None:
+        amp, phase = _scores(obj, truth, data.probe,
+                             data.positions if positions is None else positions)
         results.append(StageResult(folder.name, role, stage, seconds, data.n_patterns,
-                                   amp, phase))
+                                   amp, phase, solver or {}))
         ctx.report.log("info", f"{folder.name} {stage}: amplitude SSIM {amp['ssim']:.3f}, "
                        f"phase SSIM {phase['ssim']:.3f} ({seconds:.1f} s)")
 
@@ -210,7 +219,9 @@ def _bench_set(ctx: _Context, folder: Path, role: str) -> list[StageResult]:
                         modes=ctx.session.probe.modes, seed=ctx.session.execution.seed,
                         initial=start, bad_pixels=data.bad_pixels, device=ctx.device,
                         reporter=ctx.report, stop=ctx.stop, stage=stage)
-        add(stage, refined.obj, refined.seconds + (network_s if stage == "final" else 0.0))
+        ctx.report.log("info", f"{folder.name} {stage}: {refined.describe()}")
+        add(stage, refined.obj, refined.seconds + (network_s if stage == "final" else 0.0),
+            refined.positions, refined.summary())
     return results
 
 

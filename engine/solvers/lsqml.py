@@ -80,10 +80,16 @@ class LsqmlSolver(IterativeSolver):
                 pnum += (p.conj()[:, None] * c).sum(dim=0)
                 pden += (p.real.square() + p.imag.square()).sum(dim=0)
             p_dir = pnum / (pden + delta * pden.max())
-            along, norm = 0.0, 0.0
+            # one least-squares step per mode: the weak modes' directions are not drowned
+            # by the strongest's (their power would otherwise stay where it started)
+            along_m = torch.zeros(probe.shape[0], dtype=torch.float64, device=self.device)
+            norm_m = torch.zeros_like(along_m)
             for p, c in exits:
                 d_psi = p[:, None] * p_dir[None]
-                along += float((d_psi.conj() * c).real.sum())
-                norm += float((d_psi.real.square() + d_psi.imag.square()).sum())
-            self.set_probe(self.probe + ls_step(along, norm, max_step) * p_dir)
+                along_m += (d_psi.conj() * c).real.sum(dim=(0, 2, 3)).double()
+                norm_m += (d_psi.real.square() + d_psi.imag.square()).sum(dim=(0, 2, 3)).double()
+            steps = torch.tensor([ls_step(float(a), float(b), max_step)
+                                  for a, b in zip(along_m, norm_m, strict=True)],
+                                 device=self.device)
+            self.set_probe(self.probe + steps[:, None, None].to(p_dir.dtype) * p_dir)
         return nll
