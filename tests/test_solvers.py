@@ -188,3 +188,13 @@ def test_refine_stage_dispatches_through_the_registry_and_returns_what_the_produ
     assert sum(refined.solve["mode_power"]) == pytest.approx(1.0)
     assert refined.positions.shape == positions.shape and refined.epochs == 4
     assert any("kept epoch" in m and "noise floor" in m for m in logs)
+
+
+def test_the_time_cap_ends_the_run_before_an_epoch_that_would_pass_it():
+    truth, probe, positions, counts = _dataset()
+    result = solve(counts, positions, probe, SHAPE,
+                   _settings(epochs=5000, patience=0, time_limit_s=2.0), seed=0)
+    assert result.stop_reason == "time" and 1 <= result.epochs < 5000
+    per_epoch = result.seconds / (result.epochs + 1)  # + the start's misfit and the floor
+    assert result.seconds < 2.0 + 2 * per_epoch + 0.5, (result.seconds, result.epochs)
+    assert "time cap" in result.describe()

@@ -4,8 +4,9 @@ After every epoch the misfit of the whole scan is measured with the forward mode
 (:meth:`IterativeSolver.misfit`: every pattern, masked pixels out, whatever the batch size),
 so it means the same thing at every epoch. The run stops when that misfit has fallen by
 less than ``refinement.tolerance`` (relative) over the last ``refinement.patience`` epochs
-(*plateau*), at ``refinement.epochs`` (*epoch cap*), at ``refinement.time_limit_s``
-(*time cap*) or at the stop token (*stopped*). The state returned (object, probe, positions,
+(*plateau*), at ``refinement.epochs`` (*epoch cap*), before an epoch that would end after
+``refinement.time_limit_s`` judged by the last one's time (*time cap*), or at the stop token
+(*stopped*). The state returned (object, probe, positions,
 background) is the one of the lowest whole-scan misfit, epoch 0 being the starting state;
 :class:`SolveResult` says which epoch and why the run ended, and how far the misfit is from
 its Poisson noise floor.
@@ -185,7 +186,8 @@ def run_solver(solver: IterativeSolver, *, reporter: Reporter | None = None,
             if before - value <= tolerance * abs(before):
                 reason = "plateau"
                 break
-        if limit > 0 and time.perf_counter() - t0 >= limit:
+        # the time cap holds: no epoch is started that would end after it
+        if limit > 0 and 2 * time.perf_counter() - t_epoch - t0 >= limit:
             reason = "time"
             break
     state, chosen = best[1], best[2]
