@@ -117,12 +117,15 @@ def test_beamtime_training_records_its_conditions_and_infer_warns_on_another_sca
     assert result.status == "completed"
     hp = read_checkpoint(result.checkpoints["last"])["hyper_parameters"]
     assert hp["beamtime"]["simulated_training"] and hp["beamtime"]["steps_per_epoch"] == 3
-    data = load_dataset(cfg.config.data)
+    data = load_dataset(cfg.config.data, probe=cfg.config.probe)
     cond = hp["conditions"]
-    assert cond["n_positions"] == data.n_patterns and cond["probe_shape"] == [1, 32, 32]
+    assert cond["n_positions"] == data.n_patterns
+    assert cond["probe_shape"] == list(np.shape(data.probe))
     assert cond["scan_step_px"] > 0
     summary = json.loads((result.run_dir / "summary.json").read_text())
-    assert summary["beamtime"]["probe_origin"]["probe"] == "data"
+    # the solver refined the probe first (refinement.refine_probe), keeping its modes
+    assert summary["beamtime"]["probe_origin"]["probe"] == "refined by the solver"
+    assert summary["beamtime"]["probe_origin"]["epochs"] == 2
     session = (result.run_dir / "session.toml").read_text()
     assert "[beamtime]" in session and "simulated_training = true" in session
 

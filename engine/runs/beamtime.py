@@ -81,7 +81,8 @@ def apply_gpu_preset(resolved: ResolvedConfig, accelerator: str) -> tuple[Resolv
 def solver_probe(data: Any, session: SessionConfig, reporter: Reporter,
                  stop: StopToken | None) -> tuple[np.ndarray, dict[str, Any]]:
     """The probe a beamtime model is made for: the solver's refined probe of the scan when
-    ``refinement.refine_probe`` is on (modes included), else the data's own."""
+    ``refinement.refine_probe`` is on (as many modes as the data's probe), else the data's
+    own."""
     from ..training.devices import resolve_device
     from .refinement import refine_stage
 
@@ -93,6 +94,9 @@ def solver_probe(data: Any, session: SessionConfig, reporter: Reporter,
                  "(refinement.refine_probe)")
     flat = np.ones(data.object_shape, np.complex64)
     device = resolve_device(session.execution).torch_device()
+    # Keep the data's own number of modes: the model must fit the next scan's files (infer
+    # refuses another probe shape).
+    session = dataclasses.replace(session, probe=dataclasses.replace(session.probe, modes=0))
     refined = refine_stage(data, flat, np.ones(data.object_shape, bool), probe, session,
                            device, reporter, stop)
     return (np.asarray(refined.probe, np.complex64),
