@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "engine.cli.train_cmd",
     "engine.cli.reconstruct_cmd",
     "engine.cli.bench_cmd",
+    "engine.cli.cluster_cmd",
 )
 
 
