@@ -74,6 +74,19 @@ def test_simulated_batches_follow_the_scan_probe_and_dose(tiny_data):
     assert not torch.equal(first["truth"], second["truth"])
 
 
+def test_data_loader_workers_draw_new_objects_every_epoch(tiny_data):
+    from torch.utils.data import DataLoader
+
+    _, _, stream = _stream(tiny_data, steps=2)
+    loader = DataLoader(stream, batch_size=None, num_workers=2,
+                        generator=torch.Generator().manual_seed(0))
+    first = [b["truth"] for b in loader]
+    second = [b["truth"] for b in loader]
+    assert len(first) == 2  # one batch per worker, not one per worker and step
+    assert not torch.equal(first[0], first[1])  # the workers differ
+    assert not torch.equal(first[0], second[0])  # and so do the epochs
+
+
 def test_the_detector_mask_is_applied_and_measured_batches_are_mixed_in(tiny_data):
     bad = np.zeros((32, 32), bool)
     bad[3:6, 10:20] = True

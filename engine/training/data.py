@@ -250,7 +250,10 @@ class SimulatedGroups(IterableDataset):
     def __iter__(self) -> Any:
         info = get_worker_info()
         worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
-        rng = np.random.default_rng([self.seed, self.epoch, worker, 0xBEA7])
+        # A worker holds a copy made for this epoch (its epoch count never advances): its
+        # seed, which the DataLoader draws anew for every epoch, tells the epochs apart.
+        epoch = self.epoch if info is None else int(info.seed) % 2**63
+        rng = np.random.default_rng([self.seed, epoch, worker, 0xBEA7])
         self.epoch += 1
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         for _ in range(worker, self.steps, workers):
