@@ -228,7 +228,8 @@ def submit(job: ClusterJob, sbatch: str | None = None) -> Submission:
     program = sbatch or shutil.which("sbatch")
     if program is None:
         return Submission(False, "", f"sbatch is not on PATH: {job.script} was written but "
-                          f"not submitted; on the cluster run: sbatch {shlex.quote(str(job.script))}")
+                          "not submitted; on the cluster run: "
+                          f"sbatch {shlex.quote(str(job.script))}")
     try:
         done = subprocess.run([program, str(job.script)], cwd=job.run_dir, capture_output=True,
                               text=True, timeout=SUBMIT_TIMEOUT_S, check=False)

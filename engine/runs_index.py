@@ -11,6 +11,18 @@ Examples
 >>> from engine.runs_index import list_runs
 >>> for run in list_runs("ptycho-run"):                                 # doctest: +SKIP
 ...     print(run.name, run.status, run.epochs, run.quality_text)
+
+:func:`watch_run` follows a run folder that another process writes (a cluster job): each call
+compares the files' modification times with the previous state and says what changed
+(status, epochs, the newest metrics row, the newest image), reading only then and never taking
+the writer's lock (every file is replaced atomically, so a reader sees whole files).
+
+>>> state = None
+>>> while True:                                                           # doctest: +SKIP
+...     changes = watch_run("/shared/runs/scan-2x4", state)
+...     state = changes.state
+...     if "epochs" in changes.changed:
+...         print(state.epochs, state.latest_metrics)
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ import csv
 import json
 import math
 import os
+import time
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +47,13 @@ CHECKPOINTS = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
 METRIC_COLUMNS = ("epoch", "train_loss", "val_loss", "lr", "epoch_time_s", "patterns_per_s")
 RUN_MARKERS = (SESSION, SUMMARY, CHECKPOINTS)
+AMPLITUDE_PNG = "amplitude.png"
+PHASE_PNG = "phase.png"
+IMAGE_FILES = (AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION)
+"""The run's images and reconstruction, written when its training ends (what a followed run
+shows)."""
+WATCHED_FILES = (SESSION, PROVENANCE, METRICS, SUMMARY, *IMAGE_FILES)
+"""The files whose modification times :func:`watch_run` compares between two polls."""
 
 INCOMPLETE = "incomplete"
 """Status of a run folder without ``summary.json``: still running, or killed."""
@@ -269,3 +289,127 @@ def _int(value: Any) -> int | None:
 def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
         and math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What a followed run folder showed at one poll of :func:`watch_run`.
+
+    Attributes
+    ----------
+    path
+        The run folder (absolute).
+    info
+        The folder read as in a runs table (:func:`read_run`).
+    latest_metrics
+        The newest row of ``metrics.csv`` (:func:`read_metrics`), None before the first epoch.
+    image, image_mtime
+        The newest of :data:`IMAGE_FILES` and its modification time (seconds since the epoch),
+        None while there is none.
+    updated
+        The newest modification time of the watched files, None when there is none yet.
+    stamps
+        ``(name, mtime_ns, size)`` of every watched file present: what the next poll compares.
+    """
+
+    path: Path
+    info: RunInfo
+    latest_metrics: dict[str, float] | None
+    image: Path | None
+    image_mtime: float | None
+    updated: float | None
+    stamps: tuple[tuple[str, int, int], ...]
+
+    @property
+    def status(self) -> str:
+        return self.info.status
+
+    @property
+    def epochs(self) -> int | None:
+        return self.info.epochs
+
+    @property
+    def started(self) -> bool:
+        """The job has begun writing (``provenance.json`` is there); a folder holding only the
+        session (a queued cluster job) has not."""
+        return any(name == PROVENANCE for name, _, _ in self.stamps)
+
+    def seconds_since_update(self, now: float | None = None) -> float | None:
+        """Seconds since the newest watched file changed (None when there is none)."""
+        if self.updated is None:
+            return None
+        return max(0.0, (time.time() if now is None else now) - self.updated)
+
+
+CHANGE_KINDS = frozenset({"status", "epochs", "metrics", "image", "files"})
+"""What :func:`watch_run` can report as changed (all of it on a first poll)."""
+
+
+@dataclass(frozen=True)
+class RunChanges:
+    """The answer of :func:`watch_run`: the new state and what changed since the given one
+    (some of :data:`CHANGE_KINDS`; ``"files"``: any watched file)."""
+
+    state: RunState
+    changed: frozenset[str]
+
+
+def watch_run(folder: str | os.PathLike[str], since: RunState | None = None) -> RunChanges:
+    """What changed in ``folder`` since ``since`` (None: everything is new).
+
+    Only the modification times and sizes of :data:`WATCHED_FILES` are read when nothing
+    changed (cheap enough to call every second from a GUI); the files are read only when one
+    of them changed. The writer's lock is never taken, so the writer is never held up. A
+    missing or damaged folder gives an empty state with its ``problems``, never an error.
+    """
+    path = Path(folder).expanduser().resolve()
+    stamps = _stamps(path)
+    if since is not None and since.path == path and since.stamps == stamps:
+        return RunChanges(since, frozenset())
+    info = read_run(path)
+    latest = None
+    if (path / METRICS).is_file():
+        try:
+            rows = read_metrics(path / METRICS)
+        except (OSError, ValueError, csv.Error) as exc:
+            info.problems.append(f"{path / METRICS}: {exc}")
+        else:
+            latest = rows[-1] if rows else None
+    mtimes = {name: ns / 1e9 for name, ns, _ in stamps}
+    images = [(mtimes[name], name) for name in IMAGE_FILES if name in mtimes]
+    newest = max(images) if images else None
+    state = RunState(path=path, info=info, latest_metrics=latest,
+                     image=path / newest[1] if newest else None,
+                     image_mtime=newest[0] if newest else None,
+                     updated=max(mtimes.values()) if mtimes else None, stamps=stamps)
+    if since is None:
+        return RunChanges(state, CHANGE_KINDS)
+    changed = {"files"}
+    if state.status != since.status:
+        changed.add("status")
+    if state.epochs != since.epochs:
+        changed.add("epochs")
+    if not _same_row(state.latest_metrics, since.latest_metrics):
+        changed.add("metrics")
+    if (state.image, state.image_mtime) != (since.image, since.image_mtime):
+        changed.add("image")
+    return RunChanges(state, frozenset(changed))
+
+
+def _same_row(a: dict[str, float] | None, b: dict[str, float] | None) -> bool:
+    """Two metrics rows are equal (NaN equal to NaN: a missing value did not change)."""
+    if a is None or b is None:
+        return a is b
+    return a.keys() == b.keys() and all(
+        a[k] == b[k] or (math.isnan(a[k]) and math.isnan(b[k])) for k in a)
+
+
+def _stamps(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    found = []
+    for name in WATCHED_FILES:
+        try:
+            st = (folder / name).stat()
+        except OSError:
+            continue
+        found.append((name, st.st_mtime_ns, st.st_size))
+    return tuple(found)

@@ -33,10 +33,12 @@ from ..config import SessionConfig, save_session
 from ..errors import RunError
 from ..locks import FolderLock, lock_folder
 from ..runs_index import (  # the run folder's layout, shared with the runs listing
+    AMPLITUDE_PNG,
     CHECKPOINTS,
     LAST_CHECKPOINT,
     METRIC_COLUMNS,
     METRICS,
+    PHASE_PNG,
     PROVENANCE,
     RECONSTRUCTION,
     RUN_MARKERS,
@@ -45,9 +47,6 @@ from ..runs_index import (  # the run folder's layout, shared with the runs list
     read_metrics,
 )
 from .faults import check_output_folder
-
-AMPLITUDE_PNG = "amplitude.png"
-PHASE_PNG = "phase.png"
 
 
 def json_safe(value: Any) -> Any:

@@ -1,0 +1,51 @@
+"""A stand-in for a cluster job in the follow tests: writes a run folder epoch by epoch.
+
+``python tests/run_writer.py RUN EPOCHS INTERVAL_S`` holds RUN's writer lock the whole time (as
+a training does), writes ``provenance.json``, then one ``metrics.csv`` row every INTERVAL_S
+seconds, then ``amplitude.png``/``phase.png`` and ``summary.json`` (status "completed"), every
+file atomically, as a run does. No torch: it starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from engine.atomic import atomic_write_text
+from engine.locks import lock_folder
+from engine.render import write_object_pngs
+from engine.runs_index import (
+    AMPLITUDE_PNG,
+    METRIC_COLUMNS,
+    METRICS,
+    PHASE_PNG,
+    PROVENANCE,
+    SUMMARY,
+)
+
+
+def write_run(folder: Path, epochs: int, interval_s: float) -> None:
+    started = datetime.now().isoformat()
+    with lock_folder(folder, "training"):
+        atomic_write_text(folder / PROVENANCE, json.dumps({"started": started}))
+        rows = [",".join(METRIC_COLUMNS)]
+        for epoch in range(epochs):
+            time.sleep(interval_s)
+            loss = 1.0 / (epoch + 1)
+            rows.append(f"{epoch},{loss},{loss * 1.1},0.001,{interval_s},100.0")
+            atomic_write_text(folder / METRICS, "\n".join(rows) + "\n")
+        yy, xx = np.mgrid[-1:1:48j, -1:1:48j]
+        obj = (1.0 - 0.5 * np.exp(-(xx**2 + yy**2) * 4)) * np.exp(1j * xx)
+        write_object_pngs(obj, folder / AMPLITUDE_PNG, folder / PHASE_PNG)
+        atomic_write_text(folder / SUMMARY, json.dumps({
+            "status": "completed", "epochs": epochs, "max_epochs": epochs,
+            "started": started, "wall_time_s": epochs * interval_s}))
+
+
+if __name__ == "__main__":
+    write_run(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
