@@ -17,7 +17,8 @@ from engine.io import inspect, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 TIKE_SESSION = ROOT / "resources" / "examples" / "tike_siemens_star.toml"
-TIKE_FILE = Path("/work/shared/data/real/tike_siemens_star/siemens-star-small.npz.bz2")
+TIKE_FILE = ROOT.parent / "shared" / "data" / "real" / "tike_siemens_star" / \
+    "siemens-star-small.npz.bz2"
 N = 16
 
 
@@ -100,3 +101,19 @@ def test_tike_file_as_published_loads_through_the_example_session(capsys):
     assert data.N == 128 and cfg.model.N == 0  # the network follows the data
     mean = data.mean_pattern()
     assert mean[56:72, 56:72].sum() > 100 * mean[:8, :8].sum()  # zero frequency centred
+
+
+def test_layout_as_a_table_and_as_three_part_keys(tmp_path):
+    """[data.layout] in a session and --set data.layout.NAME name the data.layout_* fields."""
+    session = tmp_path / "s.toml"
+    session.write_text(
+        "schema_version = 1\n[data]\npath = 'scan.npz'\n"
+        "[data.layout]\npatterns = 'data'\npositions = 'scan'\n"
+        "position_order = 'rowcol'\nfftshifted = 'no'\n", encoding="utf-8")
+    cfg = engine.resolve_config(session, overrides={"data.layout.probe": "probe"}).config.data
+    assert (cfg.layout_patterns, cfg.layout_positions, cfg.layout_probe) == ("data", "scan", "probe")
+    assert (cfg.layout_position_order, cfg.fftshifted) == ("rowcol", "no")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("schema_version = 1\n[data.layout]\npatterns_key = 'data'\n", encoding="utf-8")
+    with pytest.raises(engine.ConfigError, match="data.layout.patterns_key"):
+        engine.resolve_config(bad)

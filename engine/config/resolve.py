@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .schema import SessionConfig, field_specs
+from .schema import SessionConfig, canonical_key, field_specs
 from .session import config_from_flat, config_to_dict, resolve_path_value, session_layer
 from .validation import ConfigIssue, coerce, unknown_key_issue, validate
 
@@ -69,14 +69,15 @@ class ResolvedConfig:
 
 
 def flatten_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Accept ``{"training.max_epochs": 3}`` or ``{"training": {"max_epochs": 3}}``."""
+    """Accept ``{"training.max_epochs": 3}`` or ``{"training": {"max_epochs": 3}}`` (and a
+    group's table, ``{"data": {"layout": {"patterns": "data"}}}``); keys in canonical form."""
     flat: dict[str, Any] = {}
     for key, value in overrides.items():
         if isinstance(value, Mapping):
-            for name, inner in value.items():
-                flat[f"{key}.{name}"] = inner
+            for name, inner in flatten_overrides(value).items():
+                flat[canonical_key(f"{key}.{name}")] = inner
         else:
-            flat[key] = value
+            flat[canonical_key(key)] = value
     return flat
 
 
@@ -158,6 +159,7 @@ def resolve_layers(
         sources[key] = label
 
     def apply(key: str, raw: Any, label: str, from_text: bool) -> None:
+        key = canonical_key(key)
         if key not in specs:
             issues.append(unknown_key_issue(key))
             return

@@ -1167,3 +1167,26 @@ def iter_fields() -> list[FieldSpec]:
 def field_specs() -> dict[str, FieldSpec]:
     """Dotted key -> :class:`FieldSpec`."""
     return {spec.key: spec for spec in iter_fields()}
+
+
+def canonical_key(key: str) -> str:
+    """The field a grouped spelling names: ``data.layout.patterns`` -> ``data.layout_patterns``.
+
+    A group of a section (``layout`` in ``[data]``) may be written as a table of its own in a
+    session file (``[data.layout]``) or as a three-part key on the command line and in the API.
+    Its entry ``NAME`` is the field ``GROUP_NAME`` of the section when that exists, else the
+    field ``NAME`` when it belongs to that group (``data.layout.fftshifted`` ->
+    ``data.fftshifted``). Any other key is returned as it is (and reported unknown later).
+    """
+    parts = key.split(".")
+    if len(parts) != 3:
+        return key
+    section, group, name = parts
+    specs = field_specs()
+    prefixed = f"{section}.{group}_{name}"
+    if prefixed in specs and specs[prefixed].meta.group == group:
+        return prefixed
+    plain = f"{section}.{name}"
+    if plain in specs and specs[plain].meta.group == group:
+        return plain
+    return key

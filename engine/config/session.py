@@ -22,6 +22,7 @@ from .schema import (
     SCHEMA_VERSION,
     FieldSpec,
     SessionConfig,
+    canonical_key,
     field_specs,
     format_number,
     section_classes,
@@ -98,7 +99,15 @@ def flatten_session(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Confi
             continue
         for name, value in table.items():
             key = f"{section}.{name}"
-            if key not in specs:
+            if isinstance(value, Mapping) and key not in specs:
+                # a group written as a table of its own: [data.layout] -> data.layout_*
+                for sub, sub_value in value.items():
+                    sub_key = canonical_key(f"{key}.{sub}")
+                    if sub_key not in specs:
+                        issues.append(unknown_key_issue(f"{key}.{sub}"))
+                    else:
+                        flat[sub_key] = sub_value
+            elif key not in specs:
                 issues.append(unknown_key_issue(key))
             elif isinstance(value, Mapping):
                 issues.append(ConfigIssue(key, "expected a value, found a table", dict(value)))
