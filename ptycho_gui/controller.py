@@ -21,6 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, QTimer
 
 from . import help
+from .cluster_dialog import ClusterController
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .jobs import RunOutput
@@ -50,6 +51,7 @@ class MainController(QObject):
         self.previews = PreviewController(window, self.document, self.dialogs,
                                           self.runs.runner, self)
         self.results = ResultsController(window, self.document, self.dialogs, self)
+        self.cluster = ClusterController(window, self.document, self.dialogs, self)
         self._quit_when_idle = False
         self._close_confirmed = False
         self.document.changed.connect(self.update_state)

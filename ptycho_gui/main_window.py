@@ -180,11 +180,22 @@ class MainWindow(QMainWindow):
                                          "Train the network on data.path")
         self.action_infer = self._action("Infer", "infer", "Ctrl+I",
                                          "Reconstruct with a trained checkpoint")
+        self.action_reconstruct = self._action(
+            "Reconstruct", None, "Ctrl+Shift+R",
+            "Reconstruct data.path with the iterative solver alone (no network)")
+        self.action_declare_layout = self._action(
+            "&Declare data layout…", None, "Ctrl+L",
+            "Say where the patterns, positions, probe and mask are in a beamline's NPZ/HDF5")
         self.action_stop = self._action("Stop", "stop", "Ctrl+.", "Stop the running job")
+        self.action_cluster = self._action(
+            "Run on a &cluster…", None, None,
+            "Write the session and a SLURM batch script into a run folder, submit, follow it")
+        self.action_follow = self._action("&Follow a run folder…", None, None,
+                                          "Follow a run another process writes (a cluster job)")
         self.action_stop.setEnabled(False)
         self.action_export.setEnabled(False)
         self.run_actions = {"simulate": self.action_simulate, "train": self.action_train,
-                            "infer": self.action_infer}
+                            "infer": self.action_infer, "reconstruct": self.action_reconstruct}
         self.action_guide = self._action("&User guide", None, K.HelpContents,
                                          "How to run a session, step by step")
         self.action_shortcuts = self._action("&Keyboard shortcuts", None, "Ctrl+/",
@@ -198,6 +209,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Open &recent", self)
         file_menu.addMenu(self.recent_menu)
         file_menu.addAction(self.action_open_result)
+        file_menu.addAction(self.action_declare_layout)
         file_menu.addSeparator()
         file_menu.addActions([self.action_save, self.action_save_as])
         file_menu.addSeparator()
@@ -205,10 +217,13 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.action_quit)
         run_menu = self.menuBar().addMenu("&Run")
-        run_menu.addActions([self.action_simulate, self.action_train, self.action_infer])
+        run_menu.addActions([self.action_simulate, self.action_train, self.action_infer,
+                             self.action_reconstruct])
         self.preset_menu = QMenu("Apply simulation &preset", self)
         self.preset_menu.setToolTip("Set the simulation (and pattern size) of a named preset")
         run_menu.addMenu(self.preset_menu)
+        run_menu.addSeparator()
+        run_menu.addActions([self.action_cluster, self.action_follow])
         run_menu.addSeparator()
         run_menu.addAction(self.action_stop)
         view_menu = self.menuBar().addMenu("&View")
@@ -229,7 +244,7 @@ class MainWindow(QMainWindow):
         bar.addActions([self.action_new, self.action_open, self.action_save])
         bar.addSeparator()
         bar.addActions([self.action_simulate, self.action_train, self.action_infer,
-                        self.action_stop])
+                        self.action_reconstruct, self.action_stop])
         bar.addSeparator()
         bar.addAction(self.action_export)
 
