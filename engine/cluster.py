@@ -1,7 +1,8 @@
 """A training run on a SLURM cluster: the session and a batch script written into the run folder.
 
 :func:`write_cluster_job` writes ``session.toml`` (the resolved configuration, through
-:func:`engine.config.save_session`) and ``slurm_job.sh`` into the run folder, both atomically.
+:func:`engine.config.save_session`) and ``slurm_job.sh`` into the run folder, both atomically
+(:func:`plan_cluster_job` and :func:`batch_script` give the same job and text without writing).
 The script asks SLURM for ``execution.num_nodes`` nodes with one task per device
 (``execution.devices``, a count) and, unless the accelerator is the CPU, as many GPUs per
 node; its one command is ``srun ptycho-engine train --session RUN/session.toml --out RUN``.
@@ -136,12 +137,13 @@ def engine_command() -> str:
     return str(beside) if beside.is_file() else "ptycho-engine"
 
 
-def batch_script(job: ClusterJob, job_name: str, engine: str) -> str:
-    """The text of the batch script of ``job``."""
+def batch_script(job: ClusterJob, engine: str | None = None) -> str:
+    """The text of the batch script of ``job`` (``engine``: :func:`engine_command`)."""
     q = shlex.quote
+    engine = engine or engine_command()
     lines = [
         "#!/bin/bash",
-        f"#SBATCH --job-name={_SAFE_NAME.sub('_', job_name) or 'ptycho'}",
+        f"#SBATCH --job-name={_SAFE_NAME.sub('_', job.run_dir.name) or 'ptycho'}",
         f"#SBATCH --nodes={job.nodes}",
         f"#SBATCH --ntasks-per-node={job.tasks_per_node}",
     ]
@@ -162,27 +164,15 @@ def batch_script(job: ClusterJob, job_name: str, engine: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_cluster_job(resolved: ResolvedConfig, run_dir: str | os.PathLike[str],
-                      engine: str | None = None) -> ClusterJob:
-    """Write ``session.toml`` and ``slurm_job.sh`` into ``run_dir`` (created when missing).
-
-    Parameters
-    ----------
-    resolved
-        The configuration of the run; its ``training.output_dir`` becomes ``run_dir``.
-    run_dir
-        The run folder, on a file system the nodes share.
-    engine
-        The command the nodes run (default: :func:`engine_command`).
+def plan_cluster_job(resolved: ResolvedConfig, run_dir: str | os.PathLike[str]) -> ClusterJob:
+    """The job :func:`write_cluster_job` would write (nothing is written; a dialog shows
+    :func:`batch_script` of it as a preview).
 
     Raises
     ------
     ConfigError
         ``execution.devices`` is not a count, the accelerator is ``mps``, or the strategy
         cannot run under ``srun`` (``ddp_spawn``, ``ddp_notebook``).
-    RunError
-        The folder is a file, holds files already (and ``training.overwrite`` is off),
-        another process writes there, or it cannot be written.
     """
     config = resolved.config
     ex = config.execution
@@ -199,16 +189,41 @@ def write_cluster_job(resolved: ResolvedConfig, run_dir: str | os.PathLike[str],
         raise ConfigError(issues)
     tasks = devices_per_node(ex.devices)
     folder = Path(run_dir).expanduser().absolute()
-    job = ClusterJob(run_dir=folder, session=folder / SESSION, script=folder / SCRIPT,
-                     nodes=ex.num_nodes, tasks_per_node=tasks,
-                     gpus_per_node=0 if ex.accelerator == "cpu" else tasks,
-                     time_limit=time_limit(config.training.max_time_min))
+    return ClusterJob(run_dir=folder, session=folder / SESSION, script=folder / SCRIPT,
+                      nodes=ex.num_nodes, tasks_per_node=tasks,
+                      gpus_per_node=0 if ex.accelerator == "cpu" else tasks,
+                      time_limit=time_limit(config.training.max_time_min))
+
+
+def write_cluster_job(resolved: ResolvedConfig, run_dir: str | os.PathLike[str],
+                      engine: str | None = None) -> ClusterJob:
+    """Write ``session.toml`` and ``slurm_job.sh`` into ``run_dir`` (created when missing).
+
+    Parameters
+    ----------
+    resolved
+        The configuration of the run; its ``training.output_dir`` becomes ``run_dir``.
+    run_dir
+        The run folder, on a file system the nodes share.
+    engine
+        The command the nodes run (default: :func:`engine_command`).
+
+    Raises
+    ------
+    ConfigError
+        As :func:`plan_cluster_job`.
+    RunError
+        The folder is a file, holds files already (and ``training.overwrite`` is off),
+        another process writes there, or it cannot be written.
+    """
+    job = plan_cluster_job(resolved, run_dir)
+    config = resolved.config
     run_config = dataclasses.replace(
-        config, training=dataclasses.replace(config.training, output_dir=str(folder)))
-    with open_output_folder(folder, "writing a cluster job", overwrite=config.training.overwrite,
-                            setting="training.overwrite"):
+        config, training=dataclasses.replace(config.training, output_dir=str(job.run_dir)))
+    with open_output_folder(job.run_dir, "writing a cluster job",
+                            overwrite=config.training.overwrite, setting="training.overwrite"):
         save_session(run_config, job.session)
-        atomic_write_text(job.script, batch_script(job, folder.name, engine or engine_command()))
+        atomic_write_text(job.script, batch_script(job, engine))
         job.script.chmod(0o755)
     return job
 
