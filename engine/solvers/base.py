@@ -248,17 +248,31 @@ class IterativeSolver:
         return torch.where(finite, obj, fill.to(obj.dtype))
 
     def _with_modes(self, modes: int) -> torch.Tensor:
-        """The probe with ``modes`` modes: extra ones are the first mode times a weak random
-        phase screen (10 % of the power between them), orthogonalised; power unchanged."""
+        """The probe with ``modes`` modes: extra ones are the first mode times the low-order
+        polynomials ``x, y, x^2, xy, y^2, ...`` of the window (centred on the probe's power),
+        10 % of the power between them, orthogonalised; total power unchanged. (The moments of
+        the first mode are how partial coherence perturbs it; ptychodus makes its modes so.)"""
         have = int(self.probe.shape[0])
         if modes <= have:
             return self.probe
         first = self.probe[0]
+        power = first.abs().square()
+        coords = torch.arange(self.n, dtype=torch.float32, device=self.device)
+        yy, xx = torch.meshgrid(coords, coords, indexing="ij")
+        total = power.sum()
+        cy, cx = float((power * yy).sum() / total), float((power * xx).sum() / total)
+        width = float(torch.sqrt((power * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum() / total))
+        y, x = (yy - cy) / max(width, 1.0), (xx - cx) / max(width, 1.0)
+        polys = []
+        order = 1
+        while len(polys) < modes - have:
+            polys += [x ** (order - k) * y ** k for k in range(order + 1)]
+            order += 1
         extra = []
-        for _ in range(modes - have):
-            screen = torch.as_tensor(self.rng.uniform(-np.pi, np.pi, (self.n, self.n)),
-                                     dtype=torch.float32, device=self.device)
-            extra.append(first * torch.polar(torch.ones_like(screen), screen))
+        for poly in polys[:modes - have]:
+            mode = first * poly
+            extra.append(mode * torch.sqrt(power.sum() / mode.abs().square().sum().clamp(
+                min=1e-30)))
         added = torch.stack(extra) * math.sqrt(0.1 / (modes - have))
         probe = orthogonalise(torch.cat([self.probe, added]))
         return probe * math.sqrt(self.power / float(probe.abs().square().sum()))
