@@ -447,3 +447,36 @@ def test_the_live_estimate_keeps_what_an_epoch_cut_short_did_not_visit():
     assert covered[4:28, 4:28].all()  # the whole scan, not the one batch
     assert image[16, 16] == pytest.approx(1.0)  # unvisited: the last full epoch
     assert abs(image[3, 3] - 2.0) < 0.2  # visited: mostly the newest patch
+
+
+def test_gain_check_stops_training_where_the_network_adds_too_little(tiny_data, tmp_path):
+    """training.gain_check_every: after each check the run says what the network's start
+    gave the solver; a gain below the threshold ends training early (the threshold 1.0 is
+    out of reach: only a start already at the noise floor meets it), the run is still a
+    completed one with its reconstruction, and summary.json carries the checks and the
+    per-stage time and quality (the tiny data have a truth)."""
+    from engine.runs import train
+
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(tiny_data, run_dir, training__max_epochs=4,
+                      training__gain_check_every=1, training__gain_check_min_gain=1.0,
+                      training__gain_check_patterns=32, refinement__epochs=2)
+    rec = Recorder()
+    result = train(cfg, reporter=rec)
+    assert result.status == "completed" and result.epochs == 1  # not 4
+    summary = json.loads((run_dir / "summary.json").read_text())
+    gain = summary["network_gain"]
+    assert gain["every"] == 1 and len(gain["checks"]) == 1
+    check = gain["checks"][0]
+    assert check["epoch"] == 1 and check["decision"] == "stop" and check["patterns"] == 32
+    assert check["misfit_flat"] > 0 and check["misfit_network"] > 0
+    assert gain["stopped"].startswith("stopped after epoch 1")
+    assert any("gain check after epoch 1" in m and "training stops" in m
+               for _, m in rec.of("log"))
+    stages = summary["stages"]
+    assert stages["network"]["train_seconds"] > 0 and stages["network"]["stitch_seconds"] > 0
+    assert stages["solver"]["epochs"] == 2 and stages["solver"]["seconds"] > 0
+    for stage in ("network", "solver"):
+        assert 0 < stages[stage]["quality"]["amplitude_ssim"] <= 1
+    assert any(m.startswith("stages: network") for _, m in rec.of("log"))
+    assert (run_dir / "reconstruction.h5").is_file()

@@ -507,6 +507,28 @@ class TrainingConfig:
         group="optimiser",
         advanced=True,
     )
+    gain_check_every: int = setting(
+        4,
+        "Every this many epochs, measure what the network's estimate gives the solver (a few "
+        "solver epochs from it and from a flat object on a block of the scan) and stop "
+        "training when it adds nothing or stopped gaining since the previous check (0: "
+        "train all max_epochs).",
+        min=0, max=10_000, step=1, group="schedule",
+    )
+    gain_check_solver_epochs: int = setting(
+        2, "Solver epochs of each start in a gain check.", min=1, max=100, step=1,
+        group="schedule", advanced=True,
+    )
+    gain_check_patterns: int = setting(
+        256, "Patterns (those nearest the scan's centre) a gain check solves.", min=16,
+        max=1_000_000, step=16, group="schedule", advanced=True,
+    )
+    gain_check_min_gain: float = setting(
+        0.02,
+        "Least gain that keeps training: the fraction of the flat start's misfit above the "
+        "noise floor removed by the network's start, and its growth between two checks.",
+        min=0.0, max=1.0, step=0.01, group="schedule", advanced=True,
+    )
     output_dir: str = setting(
         "ptycho-run",
         "Run directory: session, provenance, checkpoints, metrics, reconstruction and summary.",

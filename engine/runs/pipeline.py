@@ -45,6 +45,8 @@ class Start:
         complex64 ``(modes, N, N)`` starting probe.
     source
         Words for logs and summaries ("the network's stitched estimate", a file path).
+    seconds
+        Wall time that made the start (the network's stitching; 0 for a file or flat).
     """
 
     kind: str
@@ -52,6 +54,7 @@ class Start:
     mask: np.ndarray | None
     probe: np.ndarray
     source: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
@@ -69,6 +72,10 @@ class Outcome:
     quality, ground_truth
         Scores against the ground truth and where it came from (None: none found, or the
         run did not complete).
+    stages
+        Per stage, ``{"start": ..., "solver": ...}``: ``seconds`` always, ``quality``
+        (``{"amplitude_ssim", "phase_ssim"}``) where a ground truth is known (see
+        :func:`stage_table`).
     """
 
     refined: RefinedObject
@@ -78,6 +85,7 @@ class Outcome:
     quality: dict[str, Any] | None = None
     ground_truth: str | None = None
     start: dict[str, str] = field(default_factory=dict)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def flat_start(data: Any) -> Start:
@@ -122,7 +130,7 @@ def align_start(start: Start, shape: tuple[int, int]) -> Start:
     seen = np.isfinite(patch)
     obj[r0:r0 + rows, c0:c0 + cols] = np.where(seen, patch, 1.0)
     mask[r0:r0 + rows, c0:c0 + cols] = seen
-    return Start(start.kind, obj, mask, start.probe, start.source)
+    return Start(start.kind, obj, mask, start.probe, start.source, start.seconds)
 
 
 def solve_write_score(data: Any, start: Start, session: SessionConfig, *, device: Any,
@@ -184,6 +192,7 @@ def solve_write_score(data: Any, start: Start, session: SessionConfig, *, device
         if pngs is not None:
             outcome.pngs = write_object_pngs(refined.obj, *pngs,
                                              pixel_size_m=data.object_pixel_size_m)
+    start_quality = None
     if status == "completed" and score:
         truth = find_ground_truth(data_source, data.metadata, data.object_guess)
         if truth is not None:
@@ -196,4 +205,37 @@ def solve_write_score(data: Any, start: Start, session: SessionConfig, *, device
                 reporter.log("info", f"quality against {truth[1]}: amplitude SSIM "
                              f"{scores['amplitude']['ssim']:.3f}, phase SSIM "
                              f"{scores['phase']['ssim']:.3f}")
+            if start.obj is not None and solve:
+                start_obj = np.where(np.isfinite(start.obj), start.obj, 1.0)
+                start_quality = quality(start_obj.astype(np.complex64), truth[0], data.probe,
+                                        data.positions)
+    outcome.stages = {
+        "start": {"kind": start.kind, "seconds": float(start.seconds),
+                  "quality": _ssims(start_quality)},
+        "solver": {"seconds": float(refined.seconds), "epochs": int(refined.epochs),
+                   "quality": _ssims(outcome.quality)}}
+    reporter.log("info", "stages: " + stage_table(outcome.stages))
     return outcome
+
+
+def _ssims(scores: dict[str, Any] | None) -> dict[str, float] | None:
+    if scores is None:
+        return None
+    return {"amplitude_ssim": float(scores["amplitude"]["ssim"]),
+            "phase_ssim": float(scores["phase"]["ssim"])}
+
+
+def stage_table(stages: dict[str, dict[str, Any]]) -> str:
+    """One line: every stage's time and, where known, its amplitude / phase SSIM, e.g.
+    ``network 12.3 s (0.502 / 0.617); solver 1.1 s, 8 epochs (0.966 / 0.985)``."""
+    parts = []
+    for name, stage in stages.items():
+        label = stage.get("kind", name) if name == "start" else name
+        text = f"{label} {stage['seconds']:.1f} s"
+        if stage.get("epochs"):
+            text += f", {stage['epochs']} epochs"
+        scores = stage.get("quality")
+        if scores:
+            text += f" ({scores['amplitude_ssim']:.3f} / {scores['phase_ssim']:.3f})"
+        parts.append(text)
+    return "; ".join(parts)

@@ -243,6 +243,7 @@ class _Run:
         self.writing = False
         self.resume_from: dict[str, Any] | None = None
         self.live_estimate: Any = None  # PreviewCanvas of a run with a reporter
+        self.gain_check: Any = None  # NetworkGainCheck when training.gain_check_every > 0
 
     # -- the run ---------------------------------------------------------------------------
     def execute(self) -> RunResult:
@@ -318,11 +319,16 @@ class _Run:
         self.stopper = StopOnToken(self.stop)
         self.epoch_metrics = EpochMetrics(self._on_epoch, cfg.model.gridsize**2)
         callbacks: list[Any] = [self.stopper, self.epoch_metrics]
+        canvas_preview = None
         if self.user_reporter is not None:
             canvas_preview = PreviewCanvas(data.object_shape, module.net.probe)
             self.live_estimate = canvas_preview
             callbacks.append(ReportProgress(self.reporter, canvas_preview,
                                             ex.preview_interval_s))
+        self.device_info = resolve_device(ex)
+        gain_check = self._gain_check(data, module, canvas_preview)
+        if gain_check is not None:
+            callbacks.append(gain_check)
         # No validation groups (val_fraction 0 or tiny data): no validation loop at all.
         no_validation: dict[str, Any] = {"limit_val_batches": 0} if split.val.size == 0 else {}
         self.trainer = trainer = build_trainer(
@@ -330,7 +336,6 @@ class _Run:
             callbacks=callbacks, max_time_min=cfg.training.max_time_min,
             enable_progress_bar=ex.progress_bar and self.user_reporter is None,
             resume_step=resume_step, **no_validation)
-        self.device_info = resolve_device(ex)
         self.device = {**self.device_info.to_dict(), **_runtime_info(trainer)}
         self._check_start()
         if trainer.is_global_zero:
@@ -358,6 +363,37 @@ class _Run:
             return RunResult(self.run_dir.path, "cancelled" if cancelled else "completed",
                              int(trainer.current_epoch))
         return self._finish(module, "cancelled" if cancelled else "completed")
+
+    def _gain_check(self, data: Any, module: Any, canvas: Any) -> Any:
+        """The :class:`engine.training.callbacks.NetworkGainCheck` of this run (None: off,
+        or a beamtime model, whose worth is on new scans, not on the one it trains with)."""
+        from ..training.callbacks import NetworkGainCheck, PreviewCanvas
+
+        settings = self.cfg.training
+        if settings.gain_check_every <= 0:
+            return None
+        if self.cfg.beamtime.simulated_training:
+            self.reporter.log("info", "gain check off for a beamtime model: it is made for "
+                              "new scans, and trains all training.max_epochs")
+            return None
+        if canvas is None:
+            canvas = PreviewCanvas(data.object_shape, module.net.probe)
+        self.gain_check = NetworkGainCheck(
+            data, canvas, self.cfg, self.device_info.torch_device(),
+            every=settings.gain_check_every, solver_epochs=settings.gain_check_solver_epochs,
+            patterns=settings.gain_check_patterns, min_gain=settings.gain_check_min_gain,
+            on_check=self._on_gain_check, stop=self.stop)
+        return self.gain_check
+
+    def _on_gain_check(self, check: dict[str, Any]) -> None:
+        self.reporter.log("info", f"gain check after epoch {check['epoch']}: the solver "
+                          f"({check['patterns']} patterns, "
+                          f"{self.cfg.training.gain_check_solver_epochs} epochs) from the "
+                          f"network's estimate reaches misfit {check['misfit_network']:.4g}, "
+                          f"from a flat object {check['misfit_flat']:.4g} (noise floor "
+                          f"{check['noise_floor']:.4g}): {check['reason']}; "
+                          f"{'training stops' if check['decision'] == 'stop' else 'training goes on'}"
+                          f" ({check['seconds']:.1f} s)")
 
     def _check_start(self) -> None:
         """End a run stopped before it wrote anything (Ctrl-C during start-up)."""
@@ -404,7 +440,7 @@ class _Run:
         # The pipeline: the network's stitched estimate -> solve -> write -> score.
         start = Start("network", stitched.obj, stitched.mask,
                       module.net.effective_probe().detach().cpu().numpy(),
-                      "the network's stitched estimate")
+                      "the network's stitched estimate", float(stitched.seconds))
         outcome = solve_write_score(
             data, start, cfg, device=device, reporter=self.reporter, stop=self.stop,
             product=self.run_dir.file(RECONSTRUCTION),
@@ -422,6 +458,7 @@ class _Run:
         summary = self._summary(status, stitched=stitched, quality=scores,
                                 truth_source=truth)
         summary["refinement"] = refined.summary()
+        summary["stages"] = _stages(outcome.stages, self.train_time_s)
         self.run_dir.write_summary(summary)
         self.reporter.run_finished(summary)
         best = self.run_dir.best_checkpoints()
@@ -505,7 +542,26 @@ class _Run:
             "ground_truth": truth_source,
             "run_dir": str(self.run_dir.path),
             "error": None if error is None else f"{type(error).__name__}: {error}",
+            "network_gain": self._gain_summary(),
         }
+
+    def _gain_summary(self) -> dict[str, Any]:
+        """What the gain checks measured and decided (see ``training.gain_check_every``)."""
+        check = self.gain_check
+        return {"every": int(self.cfg.training.gain_check_every) if check else 0,
+                "checks": list(check.checks) if check else [],
+                "stopped": check.stopped_reason if check else None}
+
+
+def _stages(stages: dict[str, dict[str, Any]], train_s: float) -> dict[str, Any]:
+    """The pipeline's stages as a training run reports them: ``network`` (training plus
+    stitching time, the stitched estimate's quality) and ``solver``."""
+    start = dict(stages.get("start", {}))
+    start.pop("kind", None)
+    stitch_s = float(start.get("seconds", 0.0))
+    network = {"seconds": train_s + stitch_s, "train_seconds": train_s,
+               "stitch_seconds": stitch_s, "quality": start.get("quality")}
+    return {"network": network, "solver": stages.get("solver", {})}
 
 
 def _resume_step(ckpt: dict[str, Any]) -> int:

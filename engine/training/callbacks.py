@@ -242,3 +242,128 @@ class ReportProgress(L.Callback):
 def _batches_per_epoch(trainer: L.Trainer) -> int | None:
     n = trainer.num_training_batches
     return int(n) if isinstance(n, (int, float)) and math.isfinite(n) else None
+
+
+class NetworkGainCheck(L.Callback):
+    """Stops training once the network's estimate no longer helps the solver.
+
+    Every ``every`` epochs (never after the last one: training ends then anyway) the live
+    estimate training builds from its own batches (:class:`PreviewCanvas`, no extra pass of
+    the network) starts ``solver_epochs`` epochs of the session's solver on a fixed compact
+    block of ``patterns`` patterns (those nearest the scan's centre); the same solver from a
+    flat object with the data's probe, on the same block, is the baseline (run once). The
+    gain is the fraction of the flat start's misfit above the Poisson noise floor that the
+    network's start removes::
+
+        gain = (misfit_flat - misfit_network) / (misfit_flat - noise_floor)
+
+    Training stops (``trainer.should_stop``) when the gain is below ``min_gain`` (the network
+    adds nothing over a flat start) or grew by less than ``min_gain`` since the previous
+    check (more training stopped paying). Every check is passed to ``on_check`` (rank 0) as
+    ``{"epoch", "gain", "misfit_network", "misfit_flat", "noise_floor", "seconds",
+    "decision"}``; :attr:`stopped_reason` says why training was stopped (None: it was not).
+    """
+
+    def __init__(self, data: Any, canvas: PreviewCanvas, session: Any, device: Any, *,
+                 every: int, solver_epochs: int, patterns: int, min_gain: float,
+                 on_check: Callable[[dict[str, Any]], None],
+                 stop: StopToken | None = None) -> None:
+        import dataclasses
+
+        self.data = data
+        self.canvas = canvas
+        self.session = dataclasses.replace(
+            session, refinement=dataclasses.replace(session.refinement,
+                                                    epochs=int(solver_epochs)))
+        self.device = device
+        self.every = int(every)
+        self.min_gain = float(min_gain)
+        self.on_check = on_check
+        self.stop = stop
+        self.checks: list[dict[str, Any]] = []
+        self.stopped_reason: str | None = None
+        self._block = _central_block(np.asarray(data.positions, np.float64), int(patterns))
+        self._flat: Any = None
+        self._registered = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if trainer.is_global_zero and self.canvas.add not in pl_module.batch_observers:
+            pl_module.batch_observers.append(self.canvas.add)
+            self._registered = True
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if self._registered and self.canvas.add in pl_module.batch_observers:
+            pl_module.batch_observers.remove(self.canvas.add)
+        self._registered = False
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        done = int(trainer.current_epoch) + 1
+        last = trainer.max_epochs is not None and done >= int(trainer.max_epochs)
+        if self.every <= 0 or done % self.every or last or trainer.should_stop:
+            return
+        should = False
+        if trainer.is_global_zero and not (self.stop is not None and self.stop.is_set()):
+            probe = pl_module.net.effective_probe().detach().cpu().numpy()
+            check = self.measure(done, probe)
+            if check is not None:
+                should = check["decision"] == "stop"
+                self.checks.append(check)
+                self.on_check(check)
+        if trainer.world_size > 1:
+            should = bool(trainer.strategy.broadcast(should, src=0))
+        if should:
+            trainer.should_stop = True
+
+    def measure(self, epoch: int, probe: np.ndarray) -> dict[str, Any] | None:
+        """One check after ``epoch`` epochs: the solver from the live estimate (with the
+        network's ``probe``) against the solver from a flat object; None when there is no
+        live estimate yet or the solver measured no misfit."""
+        from ..reporting import Reporter
+        from ..runs.refinement import refine_stage
+
+        image = self.canvas.image()
+        if image is None:
+            return None
+        t0 = time.perf_counter()
+        block = self.data.subset(self._block)
+        quiet = Reporter()
+        if self._flat is None:
+            self._flat = refine_stage(block, None, None, np.asarray(self.data.probe),
+                                      self.session, self.device, quiet, self.stop,
+                                      stage="gain check")
+        mask = np.isfinite(image)
+        start = np.where(mask, image, 1.0).astype(np.complex64)
+        net = refine_stage(block, start, mask, probe, self.session, self.device, quiet,
+                           self.stop, stage="gain check")
+        flat_misfit, net_misfit = self._flat.misfit, net.misfit
+        if flat_misfit is None or net_misfit is None or not net.completed:
+            return None
+        floor = self._flat.solve.get("noise_floor")
+        floor = float(floor) if floor is not None and math.isfinite(floor) else 0.0
+        excess = float(flat_misfit) - floor
+        gain = (float(flat_misfit) - float(net_misfit)) / excess if excess > 0 else 0.0
+        previous = self.checks[-1]["gain"] if self.checks else None
+        if gain < self.min_gain:
+            decision, reason = "stop", (f"the network's start removes {gain:.1%} of the flat "
+                                        f"start's misfit above the noise floor (less than "
+                                        f"{self.min_gain:.1%})")
+        elif previous is not None and gain - previous < self.min_gain:
+            decision, reason = "stop", (f"the network's start gained {gain - previous:+.1%} "
+                                        f"since the previous check (less than "
+                                        f"{self.min_gain:.1%})")
+        else:
+            decision, reason = "continue", f"the network's start removes {gain:.1%}"
+        if decision == "stop":
+            self.stopped_reason = f"stopped after epoch {epoch}: {reason}"
+        return {"epoch": int(epoch), "gain": float(gain), "misfit_network": float(net_misfit),
+                "misfit_flat": float(flat_misfit), "noise_floor": floor,
+                "patterns": int(len(self._block)),
+                "seconds": time.perf_counter() - t0, "decision": decision, "reason": reason}
+
+
+def _central_block(positions: np.ndarray, count: int) -> np.ndarray:
+    """Indexes (sorted) of the ``count`` positions nearest the scan's centre."""
+    count = max(1, min(int(count), len(positions)))
+    centre = np.median(positions, axis=0)
+    nearest = np.argsort(np.sum((positions - centre) ** 2, axis=1), kind="stable")[:count]
+    return np.sort(nearest)
