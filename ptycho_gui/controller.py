@@ -80,7 +80,8 @@ class MainController(QObject):
         """Why ``kind`` cannot start now: session problems, then the data file's."""
         reasons = self.runs.run_blockers(kind)
         config = self.document.config
-        uses_data = kind == "train" or (kind == "infer" and not config.inference.data_path)
+        uses_data = kind in ("train", "reconstruct") or (kind == "infer"
+                                                        and not config.inference.data_path)
         if uses_data and config.data.path:
             if self.previews.inspecting:
                 reasons.append(f"inspecting {self.previews.inspecting}…")

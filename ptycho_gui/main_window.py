@@ -363,7 +363,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText("")
         if kind == "train":
             self.loss_view.clear()
-        if kind in ("train", "infer"):
+        if kind in ("train", "infer", "reconstruct"):
             # The new run's first frame gets colour levels of its own (not the range of the
             # image shown before, e.g. a truth file); the FRC of an earlier result goes.
             self.reconstruction_view.refit_next()

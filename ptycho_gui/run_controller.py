@@ -23,7 +23,7 @@ from engine.reporting import Progress, epoch_line
 
 from .dialogs import Dialogs
 from .document import SessionDocument
-from .jobs import RunOutput, infer_job, simulate_job, train_job
+from .jobs import RunOutput, engine_job, infer_job, simulate_job, train_job
 from .main_window import MainWindow
 from .progress import JobProgress, plan_for
 from .worker import Job, JobOutcome, JobRunner
@@ -34,7 +34,8 @@ NEWEST_RUN_SOURCE = f"{GUI_SOURCE} newest run"
 RUN_FOLDER_SOURCE = f"{GUI_SOURCE} new run folder"
 """Source label of the run folder a GUI training writes."""
 
-OUTPUT_KEYS = {"train": "training.output_dir", "infer": "inference.output"}
+OUTPUT_KEYS = {"train": "training.output_dir", "infer": "inference.output",
+               "reconstruct": "reconstruct.output_dir"}
 """The output path setting of each kind of run (asked about when a session file sets it
 outside the session's folder)."""
 
@@ -121,6 +122,7 @@ class RunController(QObject):
         w.action_simulate.triggered.connect(lambda: self.start_simulate())
         w.action_train.triggered.connect(lambda: self.start_train())
         w.action_infer.triggered.connect(lambda: self.start_infer())
+        w.action_reconstruct.triggered.connect(lambda: self.start_reconstruct())
         w.action_stop.triggered.connect(self.stop)
         self.runner.started.connect(self._on_runner_started)
         self.runner.finished.connect(self._on_runner_finished)
@@ -138,7 +140,7 @@ class RunController(QObject):
         """Why ``kind`` ("simulate", "train", "infer") cannot start now (empty: it can)."""
         reasons = [str(issue) for issue in self.document.issues]
         config = self.document.config
-        if kind == "train" and not config.data.path:
+        if kind in ("train", "reconstruct") and not config.data.path:
             reasons.append("choose a data file first (Data > path)")
         if kind == "infer":
             if not config.inference.checkpoint:
@@ -195,6 +197,23 @@ class RunController(QObject):
             extra = {"inference.overwrite": (True, f"{GUI_SOURCE} (asked)")}
         resolved = self._resolved("infer", extra)
         return resolved is not None and self._start(infer_job(resolved))
+
+    def start_reconstruct(self) -> bool:
+        """The solver alone on ``data.path`` (no network), into ``reconstruct.output_dir``:
+        the engine's ``reconstruct`` run, as ``ptycho-engine reconstruct``."""
+        if not self.confirm_outputs("reconstruct"):
+            return False
+        extra = None
+        section = self.document.config.reconstruct
+        folder = Path(self.document.folder, section.output_dir)
+        if held_files(folder) and not section.overwrite:
+            if not self.dialogs.ask_confirm(
+                    self.window, "Folder not empty",
+                    f"{folder} already holds a reconstruction. Replace its files?"):
+                return False
+            extra = {"reconstruct.overwrite": (True, f"{GUI_SOURCE} (asked)")}
+        resolved = self._resolved("reconstruct", extra)
+        return resolved is not None and self._start(engine_job("reconstruct", resolved))
 
     def confirm_outputs(self, kind: str) -> bool:
         """Ask before a run writes where the session file (not the user in this window)
@@ -338,7 +357,7 @@ class RunController(QObject):
         w = self.window
         if output.folder is not None:
             w.log("info", f"Output: {output.folder}")
-        if output.quality and output.kind == "infer":  # train logs its own quality line
+        if output.quality and output.kind in ("infer", "reconstruct"):  # train logs its own
             from engine.metrics import format_table
 
             w.log("info", f"quality against {output.ground_truth}:\n"

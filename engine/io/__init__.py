@@ -8,6 +8,7 @@ validates what it reads and raises a :class:`~engine.errors.DataError` naming th
 key, what was expected and what was found; every writer writes atomically and reproducibly.
 """
 
+from .arrays import ArrayInfo, list_arrays, read_array
 from .data import PtychoData
 from .diffraction import DiffractionData, read_diffraction, write_diffraction
 from .formats import FORMATS, detect, file_dialog_filters, readable_suffixes
@@ -21,6 +22,7 @@ from .product import Product, fill_unilluminated, read_product, write_product
 
 __all__ = [
     "FORMATS",
+    "ArrayInfo",
     "DiffractionData",
     "Geometry",
     "InspectReport",
@@ -32,10 +34,12 @@ __all__ = [
     "fill_unilluminated",
     "fit_probe_scale",
     "inspect",
+    "list_arrays",
     "load_dataset",
     "metres_to_pixels",
     "pixels_to_metres",
     "read_diffraction",
+    "read_array",
     "read_product",
     "readable_suffixes",
     "write_diffraction",
