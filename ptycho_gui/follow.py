@@ -114,6 +114,7 @@ class FollowWindow(QWidget):
         self.resize(900, 640)
         self.state: RunState | None = None
         self.last_poll_ms = 0.0
+        self._epochs_shown: list[int] = []
         self.status_label = FluidLabel("")
         self.status_label.setObjectName("follow-status")
         self.age_label = QLabel("")
@@ -149,14 +150,24 @@ class FollowWindow(QWidget):
             self.status_label.setText(describe_status(state))
             self.problems_label.setText("; ".join(state.info.problems))
         if changes.changed & {"epochs", "metrics"}:
-            epochs, values = loss_history(self.folder) if state.latest_metrics else ([], {})
-            self.loss_view.set_history(epochs, values)
+            self._show_losses(*loss_history(self.folder))
         if "image" in changes.changed:
             for picture, name in ((self.amplitude, AMPLITUDE_PNG), (self.phase, PHASE_PNG)):
                 if (self.folder / name).is_file():
                     picture.show_file(self.folder / name)
         self.age_label.setText(describe_age(state.seconds_since_update()))
         self.last_poll_ms = (time.perf_counter() - start) * 1000
+
+    def _show_losses(self, epochs: list[int], values: dict[str, list[float]]) -> None:
+        """Append the new epochs' losses (redrawing the whole plot costs ~40 ms); a history
+        that does not continue the one shown (a run started again) replaces it."""
+        shown = len(self._epochs_shown)
+        if epochs[:shown] == self._epochs_shown:
+            for i in range(shown, len(epochs)):
+                self.loss_view.add_metrics(epochs[i], {k: v[i] for k, v in values.items()})
+        else:
+            self.loss_view.set_history(epochs, values)
+        self._epochs_shown = list(epochs)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.timer.stop()
