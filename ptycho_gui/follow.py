@@ -39,6 +39,8 @@ def describe_status(state: RunState) -> str:
     """One line: "queued…", "running · epoch 3/10 · train loss 0.25", "completed · 10 epochs"."""
     epochs, total = state.epochs, state.info.max_epochs
     count = f"{epochs}/{total}" if epochs is not None and total else str(epochs or 0)
+    if not state.stamps:
+        return "no run files in this folder (yet)"
     if state.status == INCOMPLETE:
         if not state.started:
             return "queued: waiting for the job to start writing"

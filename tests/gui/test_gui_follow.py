@@ -43,6 +43,15 @@ def test_follow_a_folder_another_process_writes(window, qtbot, tmp_path):
     assert writer.returncode == 0  # the window never locked the writer out
 
 
+def test_follow_an_empty_folder_says_so(window, tmp_path):
+    follower = window.controller.cluster.follow(tmp_path)
+    assert follower.status_label.text() == "no run files in this folder (yet)"
+    assert follower.age_label.text() == "no files yet"
+    (tmp_path / "session.toml").write_text("schema_version = 1\n")
+    follower.poll()
+    assert follower.status_label.text().startswith("queued")
+
+
 def test_cluster_dialog_writes_submits_and_follows(window, qtbot, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
