@@ -25,6 +25,7 @@ from .cluster_dialog import ClusterController
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .jobs import RunOutput
+from .layout_dialog import open_layout_dialog
 from .main_window import MainWindow
 from .preview_controller import PreviewController
 from .results import OpenedResult
@@ -67,6 +68,8 @@ class MainController(QObject):
         self.results.result_opened.connect(self._on_results_result_opened)
         self.results.resume_requested.connect(self._on_results_resume_requested)
         self.results.infer_requested.connect(self.runs.infer_with)
+        window.action_declare_layout.triggered.connect(lambda: open_layout_dialog(
+            window, self.document, self.previews.request_data_preview))
         window.action_quit.triggered.connect(window.close)
         window.action_guide.triggered.connect(self.show_user_guide)
         window.action_shortcuts.triggered.connect(self.show_shortcuts)

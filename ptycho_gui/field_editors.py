@@ -201,6 +201,22 @@ def _open_file(parent: QWidget, caption: str, start: str) -> str:
     return QFileDialog.getOpenFileName(parent, caption, start)[0]
 
 
+DATA_FILE_KEYS = ("data.path", "data.diffraction_path", "inference.data_path")
+"""Settings naming a data file: their dialogs filter by the engine's format registry."""
+
+
+def data_file_filter() -> str:
+    """The data-file dialogs' filter: every format of :data:`engine.io.FORMATS` (compressed
+    forms included), then each format, then all files."""
+    from engine.io import file_dialog_filters
+
+    return ";;".join(file_dialog_filters())
+
+
+def open_data_file(parent: QWidget, caption: str, start: str) -> str:
+    return QFileDialog.getOpenFileName(parent, caption, start, data_file_filter())[0]
+
+
 def _save_file(parent: QWidget, caption: str, start: str) -> str:
     return QFileDialog.getSaveFileName(parent, caption, start)[0]
 
@@ -235,9 +251,9 @@ class PathEditor(FieldEditor):
         elif spec.meta.group == "output":
             self.dialog = _save_file
         else:
-            self.dialog = _open_file
+            self.dialog = open_data_file if spec.key in DATA_FILE_KEYS else _open_file
             menu = QMenu(self.button)
-            menu.addAction("Choose a file…", lambda: self.browse(_open_file))
+            menu.addAction("Choose a file…", lambda: self.browse(self.dialog))
             menu.addAction("Choose a folder…", lambda: self.browse(_folder))
             self.button.setMenu(menu)
             self.button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)

@@ -92,6 +92,8 @@ class DataPreview:
     object_shape: tuple[int, int] | None = None
     object_guess: np.ndarray | None = None
     object_pixel_size_m: float | None = None
+    bad_pixels: np.ndarray | None = None
+    """The detector mask (True = bad pixel, never in a loss), when the data have one."""
 
 
 def read_reconstruction(path: Path | None) -> Reconstruction | None:
@@ -239,6 +241,8 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         if dataset.object_guess is not None:
             preview.object_guess = np.asarray(dataset.object_guess)
         preview.object_pixel_size_m = dataset.object_pixel_size_m
+        if dataset.bad_pixels is not None:
+            preview.bad_pixels = np.asarray(dataset.bad_pixels, dtype=bool)
         warnings = preview.warnings + [str(w) for w in dataset.warnings]
         preview.warnings = list(dict.fromkeys(warnings))  # inspect and load say some twice
         return preview

@@ -485,12 +485,14 @@ class MainWindow(QMainWindow):
                   positions: np.ndarray | None = None,
                   object_shape: tuple[int, int] | None = None,
                   object_guess: np.ndarray | None = None,
-                  probe: np.ndarray | None = None, pixel_size: Any = None) -> None:
-        """The data of a file: patterns, scan positions and probe guess (what is known), in
-        metres when the object's pixel size is known."""
+                  probe: np.ndarray | None = None, pixel_size: Any = None,
+                  bad_pixels: np.ndarray | None = None) -> None:
+        """The data of a file: patterns (with the detector mask), scan positions and probe
+        guess (what is known), in metres when the object's pixel size is known."""
         self.set_pixel_size(pixel_size)
         if patterns is not None:
             self.pattern_browser.set_patterns(patterns, label)
+            self.pattern_browser.set_mask(bad_pixels)
         if positions is not None:
             self.positions_view.set_positions(positions, object_shape, background=object_guess)
         if probe is not None:

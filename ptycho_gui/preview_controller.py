@@ -143,7 +143,8 @@ class PreviewController(QObject):
         self.window.show_data(patterns=preview.patterns, label=label,
                               positions=preview.positions, object_shape=preview.object_shape,
                               object_guess=preview.object_guess, probe=preview.probe,
-                              pixel_size=preview.object_pixel_size_m)
+                              pixel_size=preview.object_pixel_size_m,
+                              bad_pixels=preview.bad_pixels)
         self.state_changed.emit()
 
     # -- live frames and results ----------------------------------------------------------------

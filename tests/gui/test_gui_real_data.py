@@ -54,3 +54,91 @@ def test_reconstruct_needs_data(window):
     window.controller.update_state()
     assert not window.action_reconstruct.isEnabled()
     assert "data file" in window.action_reconstruct.toolTip()
+
+
+def test_data_file_dialogs_filter_by_the_format_registry(window):
+    from engine.io import file_dialog_filters
+    from ptycho_gui.field_editors import data_file_filter, open_data_file
+
+    assert data_file_filter().split(";;") == file_dialog_filters()
+    assert "*.cxi" in data_file_filter() and "*.npz.bz2" in data_file_filter()
+    for key in ("data.path", "inference.data_path"):
+        assert window.form.editor(key).dialog is open_data_file
+    asked = []
+    window.form.editor("data.path").browse(
+        lambda parent, caption, start: asked.append(caption) or "/x/scan.cxi")
+    assert window.form.editor("data.path").value() == "/x/scan.cxi" and asked
+
+
+def npz_scan(path: Path, *, unshifted: bool) -> np.ndarray:
+    """An NPZ of another beamline's layout: 'frames' (1, 6, 16, 16) with a flagged pixel,
+    'pos' (6, 2) [row, column] corners; returns the centred frames."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[-8:8, -8:8]
+    centred = np.stack([100 * np.exp(-(yy**2 + xx**2) / 6.0) + rng.poisson(1, (16, 16))
+                        for _ in range(6)]).round().astype(np.float32)
+    frames = np.fft.ifftshift(centred, axes=(-2, -1)) if unshifted else centred.copy()
+    frames[:, 3, 5] = 65535  # a detector flag value: a masked pixel
+    pos = np.array([[r, c] for r in (0, 4) for c in (0, 4, 8)], dtype=np.float32)
+    np.savez(path, frames=frames[None], pos=pos)
+    return centred
+
+
+def test_layout_dialog_lists_arrays_previews_and_writes_the_settings(window, qtbot, tmp_path):
+    from ptycho_gui.layout_dialog import open_layout_dialog
+
+    c = window.controller
+    centred = npz_scan(tmp_path / "beamline.npz", unshifted=True)
+    window.form.editor("data.path").line.setText(str(tmp_path / "beamline.npz"))
+    dialog = open_layout_dialog(window, c.document, c.previews.request_data_preview)
+    qtbot.addWidget(dialog)
+    listed = {dialog.arrays.topLevelItem(i).text(0): dialog.arrays.topLevelItem(i).text(1)
+              for i in range(dialog.arrays.topLevelItemCount())}
+    assert listed == {"frames": "1 × 6 × 16 × 16", "pos": "6 × 2"}
+    # the shapes say which is which: patterns and positions are pre-selected
+    assert dialog.values()["data.layout_patterns"] == "frames"
+    assert dialog.values()["data.layout_positions"] == "pos"
+    for name, value in (("layout_position_order", "rowcol"),
+                        ("layout_position_origin", "corner"), ("fftshifted", "no")):
+        dialog.editors[name].setCurrentText(value)
+    dialog.refresh_preview()
+    qtbot.waitUntil(lambda: dialog.preview is not None and not dialog.runner.busy
+                    and dialog.message.text() != "Reading…", timeout=30_000)
+    preview = dialog.preview
+    assert preview.error == "", preview.error
+    # as stored: the zero frequency at the corner; as read: in the centre, like `centred`
+    assert preview.stored[0, 0] > preview.stored[8, 8]
+    assert preview.read[8, 8] == pytest.approx(centred[0, 8, 8])
+    assert preview.bad_pixels is not None and preview.bad_pixels.sum() >= 1
+    assert dialog.mask_item.isVisible()
+    assert len(preview.positions) == 6
+    assert "6 patterns" in dialog.message.text()
+    # a key that is not in the file: the engine's refusal, in the dialog
+    dialog.key_boxes["layout_positions"].setCurrentText("nope")
+    dialog.refresh_preview()
+    qtbot.waitUntil(lambda: not dialog.runner.busy and "nope" in dialog.message.text(),
+                    timeout=30_000)
+    dialog.key_boxes["layout_positions"].setCurrentText("pos")
+    with qtbot.waitSignal(c.previews.loader.finished, timeout=30_000):
+        dialog.accept()
+    config = c.document.config.data
+    assert (config.layout_patterns, config.layout_positions) == ("frames", "pos")
+    assert (config.layout_position_order, config.fftshifted) == ("rowcol", "no")
+    assert c.document.modified
+    qtbot.waitUntil(lambda: c.previews.data_preview is not None and not c.previews.loader.busy,
+                    timeout=30_000)
+    # the patterns view shows the data as read, with the flagged pixel masked in red (stored
+    # at [3, 5] with the zero frequency at [0, 0]: at [11, 13] once centred)
+    browser = window.pattern_browser
+    assert browser.counts.shape == (16, 16)
+    assert browser.bad_pixels[11, 13] and browser.mask_shown
+    assert "masked" in browser.readout_at(11, 13) and "masked" not in browser.readout_at(3, 5)
+    browser.mask_box.setChecked(False)
+    assert not browser.mask_shown
+
+
+def test_layout_dialog_needs_a_data_file(window):
+    from ptycho_gui.layout_dialog import open_layout_dialog
+
+    assert open_layout_dialog(window, window.controller.document) is None
+    assert "choose a data file" in window.state_label.text()
