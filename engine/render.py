@@ -74,13 +74,33 @@ _TABLES = {
 
 
 def colour_table(name: str) -> np.ndarray:
-    """``(256, 3)`` uint8 lookup table of colour map ``name`` (:data:`LINEAR_MAP`, ...)."""
-    try:
-        text = _TABLES[name]
-    except KeyError:
-        raise ValueError(f"unknown colour map {name!r}; expected one of {sorted(_TABLES)}") \
-            from None
-    return np.frombuffer(bytes.fromhex(text), dtype=np.uint8).reshape(256, 3).copy()
+    """``(256, 3)`` uint8 lookup table of colour map ``name``: :data:`LINEAR_MAP` and
+    :data:`CYCLIC_MAP` (the defaults), or any map of the colorcet library by its name
+    (``"fire"``, ``"CET_L17"``; pyqtgraph's spelling ``"CET-D1"`` too): a map the user chose
+    for a panel is exported with the same colours as on screen."""
+    text = _TABLES.get(name)
+    if text is not None:
+        return np.frombuffer(bytes.fromhex(text), dtype=np.uint8).reshape(256, 3).copy()
+    import colorcet
+
+    palette = colorcet.palette.get(name) or colorcet.palette.get(name.replace("-", "_"))
+    if palette is None:
+        raise ValueError(f"unknown colour map {name!r}; expected one of "
+                         f"{', '.join(colour_map_names())}")
+    table = np.array([list(bytes.fromhex(colour.lstrip("#"))) for colour in palette],
+                     dtype=np.uint8)
+    if len(table) != 256:  # resample to the 256 levels colorize indexes
+        table = table[np.linspace(0, len(table) - 1, 256).round().astype(np.intp)]
+    return table.copy()
+
+
+def colour_map_names() -> list[str]:
+    """The colour maps a user may choose: the defaults, then colorcet's named perceptual
+    maps (its categorical Glasbey palettes left out: they are not ordered)."""
+    import colorcet
+
+    named = sorted(n for n in colorcet.palette_n if not n.startswith("glasbey"))
+    return [LINEAR_MAP, CYCLIC_MAP] + [n for n in named if n not in _TABLES]
 
 
 COLOUR_MAPS = (LINEAR_MAP, CYCLIC_MAP)

@@ -16,15 +16,27 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
+    QMenu,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.render import CYCLIC_MAP, LINEAR_MAP, Display, format_length
+from engine.render import (
+    CYCLIC_MAP,
+    LINEAR_MAP,
+    Display,
+    colour_map_names,
+    colour_table,
+    format_length,
+)
 
 from ..qtenv import pyqtgraph_module
 from .imaging import COMPONENTS, HSV, UNWRAPPED, component_image, robust_levels
@@ -43,6 +55,40 @@ pg = pyqtgraph_module()
 
 DIVERGING_MAP = "CET-D1"
 
+DEFAULT_MAP = "default"
+"""The colour-map menu's first entry: the panel's own choice (linear, cyclic for the phase,
+diverging for differences)."""
+
+
+def qt_colormap(name: str) -> Any:
+    """pyqtgraph's colour map of ``name`` built from :func:`engine.render.colour_table`: the
+    screen and the PNG export draw with the same 256 colours."""
+    return pg.ColorMap(np.linspace(0.0, 1.0, 256), colour_table(name), name=name)
+
+
+def ask_levels(parent: QWidget, low: float, high: float) -> tuple[float, float] | None:
+    """Ask for the colour levels (low, high) of a panel; None when cancelled."""
+    from ..spinboxes import NumberBox
+
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("Colour levels")
+    boxes = []
+    form = QFormLayout(dialog)
+    for label, value in (("low", low), ("high", high)):
+        box = NumberBox()
+        box.setRange(-1e30, 1e30)
+        box.setValue(value)
+        form.addRow(label, box)
+        boxes.append(box)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                               | QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    form.addRow(buttons)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return (float(boxes[0].value()), float(boxes[1].value()))
+
 
 def add_image_plot(graphics: Any, colormap: str, label: str = "", row: int | None = None,
                    col: int | None = None) -> tuple[Any, Any, Any]:
@@ -56,7 +102,7 @@ def add_image_plot(graphics: Any, colormap: str, label: str = "", row: int | Non
     plot.invertY(True)
     image = pg.ImageItem()
     plot.addItem(image)
-    colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(colormap),
+    colorbar = pg.ColorBarItem(values=(0, 1), colorMap=qt_colormap(colormap),
                                interactive=True, width=15)
     colorbar.setImageItem(image, insert_in=plot)
     label_colorbar(colorbar, label)
@@ -115,10 +161,32 @@ class ImagePanel(QWidget):
         self.profile_button.setText("Profile")
         self.profile_button.setCheckable(True)
         self.profile_button.setToolTip("Draw a line on the image and plot the values along it")
+        self.user_maps: dict[str, str] = {}  # component -> colour map the user chose
+        self.ask_levels = ask_levels  # (parent, low, high) -> levels or None (tests swap it)
+        self.colours_button = QToolButton()
+        self.colours_button.setText("Colours")
+        self.colours_button.setToolTip("Colour map and levels of this panel")
+        self.colours_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.colours_menu = QMenu(self.colours_button)
+        self.colours_menu.addAction("Set levels…", self.edit_levels)
+        self.colours_menu.addSeparator()
+        self.map_actions = QActionGroup(self.colours_menu)
+        self.map_actions.setExclusive(True)
+        for name in [DEFAULT_MAP] + colour_map_names():
+            action = QAction(name, self.colours_menu)
+            action.setCheckable(True)
+            action.setData(name)
+            self.map_actions.addAction(action)
+            self.colours_menu.addAction(action)
+        self.map_actions.actions()[0].setChecked(True)
+        self.map_actions.triggered.connect(
+            lambda action: self.set_colormap(str(action.data())))
+        self.colours_button.setMenu(self.colours_menu)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.component_box)
         header.addWidget(self.fit_button)
+        header.addWidget(self.colours_button)
         header.addWidget(self.profile_button)
         self.graphics = pg.GraphicsLayoutWidget()
         self.colormap_name = self._colormap_name(component)
@@ -298,7 +366,43 @@ class ImagePanel(QWidget):
         if self.profile_on:  # also while the panel's tab is hidden: no stale numbers later
             self.profile.update_profile()
 
+    def set_colormap(self, name: str) -> None:
+        """Draw the current component with colour map ``name`` (one of
+        :func:`engine.render.colour_map_names`; :data:`DEFAULT_MAP`: the panel's own); the
+        export draws with it too. Each component keeps its own choice."""
+        if name == DEFAULT_MAP:
+            self.user_maps.pop(self.component, None)
+        else:
+            colour_table(name)  # an unknown name is refused before anything changes
+            self.user_maps[self.component] = name
+        self._reset_colormap()
+        self._check_map_action()
+
+    def set_levels(self, low: float, high: float) -> None:
+        """Fix the colour levels of this panel (live frames keep them; a new component,
+        "Fit levels" or a new run's first frame fits them again)."""
+        if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
+            raise ValueError(f"colour levels: expected low < high, found {low}, {high}")
+        self.colorbar.setLevels((low, high))
+
+    def edit_levels(self) -> None:
+        """Colours > Set levels…: ask for the levels and set them."""
+        chosen = self.ask_levels(self, *self.levels())
+        if chosen is None:
+            return
+        try:
+            self.set_levels(*chosen)
+        except ValueError as exc:
+            self.hovered.emit(str(exc))
+
+    def _check_map_action(self) -> None:
+        chosen = self.user_maps.get(self.component, DEFAULT_MAP)
+        for action in self.map_actions.actions():
+            action.setChecked(action.data() == chosen)
+
     def _colormap_name(self, component: str) -> str:
+        if component in self.user_maps:
+            return self.user_maps[component]
         if self.diverging:
             return DIVERGING_MAP
         return CYCLIC_MAP if component == "phase" else LINEAR_MAP
@@ -313,6 +417,7 @@ class ImagePanel(QWidget):
     # -- slots ----------------------------------------------------------------------------
     def _on_component_box_changed(self, component: str) -> None:
         self._reset_colormap()
+        self._check_map_action()
         label_colorbar(self.colorbar, self.value_label(component))
         self.profile.set_units(self.pixel_size, self.value_label(self._profile_component()))
         self._fresh = True
@@ -328,14 +433,15 @@ class ImagePanel(QWidget):
         if self._shown is None or self._shown.ndim != 2:
             return
         self.colorbar.setLevels(self._levels(self._shown, self.component, fit=True))
-        if self.component == "phase" and not self.diverging:
+        if self.component == "phase" and not self.diverging \
+                and self.component not in self.user_maps:
             self.colormap_name = LINEAR_MAP
-            self.colorbar.setColorMap(pg.colormap.get(LINEAR_MAP))
+            self.colorbar.setColorMap(qt_colormap(LINEAR_MAP))
             self._show_title(f"{self._title} (phase range fitted: linear colours)")
 
     def _reset_colormap(self) -> None:
         self.colormap_name = self._colormap_name(self.component)
-        self.colorbar.setColorMap(pg.colormap.get(self.colormap_name))
+        self.colorbar.setColorMap(qt_colormap(self.colormap_name))
         self._show_title(self._title)
 
     def _on_fit_button_clicked(self) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from engine.render import format_length
 
 from ..qtenv import pyqtgraph_module
-from .image_panel import LINEAR_MAP
+from .image_panel import LINEAR_MAP, qt_colormap
 from .physical import FitGroup, attach_scale_bar, set_physical_axes
 from .units import PixelSize, valid_pixel_size
 from .widgets import FluidLabel
@@ -38,7 +38,7 @@ class PositionsView(QWidget):
         set_physical_axes(self.plot, None)
         self.scale_bar = attach_scale_bar(self.plot)
         self.background = pg.ImageItem()
-        self.background.setColorMap(pg.colormap.get(LINEAR_MAP))
+        self.background.setColorMap(qt_colormap(LINEAR_MAP))
         self.plot.addItem(self.background)
         dashed = pg.mkPen("#888888", width=1, style=Qt.PenStyle.DashLine)
         self.outline = pg.PlotCurveItem(pen=dashed)

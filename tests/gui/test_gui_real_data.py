@@ -142,3 +142,48 @@ def test_layout_dialog_needs_a_data_file(window):
 
     assert open_layout_dialog(window, window.controller.document) is None
     assert "choose a data file" in window.state_label.text()
+
+
+def test_panel_colour_map_and_levels_reach_the_screen_and_the_png_export(qtbot, tmp_path):
+    from PIL import Image
+
+    from engine.render import colour_table
+    from ptycho_gui.export import export_reconstruction
+    from ptycho_gui.jobs import Reconstruction
+    from ptycho_gui.views.reconstruction import ReconstructionView
+
+    view = ReconstructionView()
+    qtbot.addWidget(view)
+    yy, xx = np.mgrid[0:48, 0:48]
+    obj = (0.2 + xx / 48.0) * np.exp(1j * (yy / 48.0 - 0.5))
+    view.set_object(obj.astype(np.complex64), caption="test")
+    panel = view.left
+    panel.set_component("amplitude")
+    menu_names = [a.data() for a in panel.map_actions.actions()]
+    assert menu_names[:3] == ["default", "viridis", "CET-C1"] and "fire" in menu_names
+    fire = next(a for a in panel.map_actions.actions() if a.data() == "fire")
+    fire.trigger()  # Colours > fire
+    assert panel.colorbar.colorMap().name == "fire" and fire.isChecked()
+    assert panel.display().cmap == "fire"
+    panel.ask_levels = lambda parent, low, high: (0.5, 1.0)
+    panel.edit_levels()  # Colours > Set levels…
+    assert panel.levels() == pytest.approx((0.5, 1.0))
+    view.set_object((obj * 1.01).astype(np.complex64), caption="live frame")
+    assert panel.levels() == pytest.approx((0.5, 1.0))  # a live frame keeps them
+    # the export draws with the panel's map and levels: the dimmest pixels (0.2 < 0.5) get
+    # fire's first colour (black), the brightest (>= 1.0) its last (white)
+    written = export_reconstruction(Reconstruction(obj=obj), tmp_path / "x.png",
+                                    displays=view.displays())
+    rgb = np.asarray(Image.open(written[0]).convert("RGB"))
+    table = colour_table("fire")
+    colours = {tuple(c) for c in rgb.reshape(-1, 3)}
+    assert tuple(table[0]) in colours and tuple(table[-1]) in colours
+    # each component keeps its own choice; "default" gives the panel's own map back
+    panel.set_component("phase")
+    assert panel.colorbar.colorMap().name == "CET-C1"
+    panel.set_component("amplitude")
+    assert panel.colorbar.colorMap().name == "fire"
+    panel.set_colormap("default")
+    assert panel.colorbar.colorMap().name == "viridis"
+    with pytest.raises(ValueError, match="unknown colour map 'nope'"):
+        panel.set_colormap("nope")
