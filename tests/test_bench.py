@@ -86,3 +86,19 @@ def test_bench_subprocess_stdout_is_one_json_object(tmp_path):
     figures = json.loads(proc.stdout)
     assert figures["inference"]["n_patterns"] == 64
     assert "Traceback" not in proc.stderr
+
+
+def test_bench_tries_batch_sizes_and_infers_with_the_fastest(capsys):
+    from engine.bench.suite import CPU_BATCH_SIZES, QUICK
+
+    assert main(["bench", "--quick", "--json", "--patterns", "100", *SMALL]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    sweep = figures["batch_sizes"]
+    tried = [row["batch_size"] for row in sweep["rows"]]
+    assert tried == list(CPU_BATCH_SIZES[:QUICK.sweep_sizes])
+    assert all(row["patterns_per_s"] > 0 and row["seconds"] > 0 for row in sweep["rows"])
+    best = max(sweep["rows"], key=lambda row: row["patterns_per_s"])
+    assert sweep["fastest"] == best["batch_size"]
+    # the end-to-end figure (network + stitching) is measured at the fastest batch size
+    assert figures["inference"]["batch_size"] == sweep["fastest"]
+    assert figures["memory"]["after_sweep_mib"] <= figures["memory"]["after_inference_mib"]

@@ -5,6 +5,9 @@ One run measures, with the session's model, batch sizes and execution settings:
 - **training throughput** in patterns per second, through Lightning and through a plain
   PyTorch loop over the same network, data and optimiser
   (:func:`engine.bench.measure_throughput`); the ratio is the framework overhead;
+- **the network alone** at several inference batch sizes (:func:`measure_batch_sizes`:
+  forward passes over groups already on the device, no stitching), the fastest of which
+  the next figure uses;
 - **inference throughput** of :func:`engine.model.reconstruct.reconstruct` (the code path
   of ``ptycho-engine infer``) over ``infer_patterns`` patterns (10,000 by default, 2,000 with
   ``quick``), with the network time (forward hooks) separated from the rest of the loop
@@ -49,18 +52,25 @@ class BenchSize:
         Timed and untimed optimisation steps of each training path.
     infer_patterns
         Patterns reconstructed by the inference benchmark.
+    sweep_patterns, sweep_sizes
+        Patterns of the network-alone batch-size sweep, and how many of the device's batch
+        sizes (:data:`CPU_BATCH_SIZES`, :data:`GPU_BATCH_SIZES`) it tries.
     """
 
     train_patterns: int
     steps: int
     warmup: int
     infer_patterns: int
+    sweep_patterns: int
+    sweep_sizes: int
 
 
-FULL = BenchSize(train_patterns=784, steps=40, warmup=5, infer_patterns=10_000)
+FULL = BenchSize(train_patterns=784, steps=40, warmup=5, infer_patterns=10_000,
+                 sweep_patterns=1024, sweep_sizes=4)
 """The reference run: 10,000 inference patterns (the issue's figure)."""
 
-QUICK = BenchSize(train_patterns=256, steps=20, warmup=3, infer_patterns=2_000)
+QUICK = BenchSize(train_patterns=256, steps=20, warmup=3, infer_patterns=2_000,
+                  sweep_patterns=256, sweep_sizes=2)
 """Well under a minute on two idle CPU cores (about a minute when they are shared)."""
 
 
@@ -175,10 +185,7 @@ class _ForwardTimer:
                          module.register_forward_hook(self._after)]
 
     def _sync(self) -> None:
-        if getattr(self.device, "type", "") == "cuda":
-            import torch
-
-            torch.cuda.synchronize(self.device)
+        _sync(self.device)
 
     def _before(self, *_: Any) -> None:
         self._sync()
@@ -195,8 +202,10 @@ class _ForwardTimer:
 
 
 def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
-                      reporter: Reporter | None = None) -> dict[str, Any]:
-    """Inference and stitching throughput of ``n_patterns`` patterns (see the module doc).
+                      reporter: Reporter | None = None,
+                      batch_size: int | None = None) -> dict[str, Any]:
+    """Inference and stitching throughput of ``n_patterns`` patterns (see the module doc),
+    in batches of ``batch_size`` patterns (default ``execution.inference_batch_size``).
 
     Returns
     -------
@@ -214,6 +223,7 @@ def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
     from ..training.setup import prepare_fit
 
     ex = session.execution
+    batch = int(ex.inference_batch_size if batch_size is None else batch_size)
     device = resolve_device(ex).torch_device()
     net = prepare_fit(session, data).module.net
     counts, positions, shape = inference_set(data, n_patterns, session.simulation.step_px,
@@ -223,7 +233,7 @@ def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
     try:
         stitched = reconstruct(net, counts, positions, shape,
                                n_neighbours=session.model.n_neighbours, seed=ex.seed,
-                               batch_size=ex.inference_batch_size, device=device,
+                               batch_size=batch, device=device,
                                weighting=session.inference.stitch_weighting,
                                refine_iterations=session.inference.refine_iterations,
                                alignment_passes=session.inference.alignment_passes,
@@ -236,7 +246,7 @@ def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
         "n_patterns": int(n_patterns),
         "N": int(data.N),
         "object_shape": list(shape),
-        "batch_size": int(ex.inference_batch_size),
+        "batch_size": batch,
         "total_s": stitched.seconds,
         "network_s": timer.seconds,
         "stitch_s": max(0.0, stitched.seconds - timer.seconds),
@@ -249,6 +259,73 @@ def measure_inference(session: SessionConfig, data: Any, n_patterns: int,
         "illuminated_fraction": covered,
         "device": str(device),
     }
+
+
+CPU_BATCH_SIZES = (64, 256, 1024)
+"""Inference batch sizes (patterns) tried on a CPU."""
+
+GPU_BATCH_SIZES = (256, 1024, 4096, 16384)
+"""Inference batch sizes (patterns) tried on a GPU."""
+
+
+def measure_batch_sizes(session: SessionConfig, data: Any, n_patterns: int,
+                        batch_sizes: tuple[int, ...], net: Any = None,
+                        reporter: Reporter | None = None) -> dict[str, Any]:
+    """Throughput of the network alone (no batch assembly, no stitching) at each of
+    ``batch_sizes`` (patterns per batch, ``batch // C`` groups) on the same ``n_patterns``
+    groups, assembled once on the device; one untimed batch first at each size.
+
+    Returns
+    -------
+    dict
+        ``n_patterns``, ``rows`` (``batch_size``, ``groups_per_batch``, ``seconds``,
+        ``patterns_per_s``) and ``fastest`` (the batch size of the highest throughput).
+    """
+    import torch
+
+    from ..physics import group_neighbours
+    from ..training.data import GroupDataset
+    from ..training.devices import resolve_device
+    from ..training.setup import prepare_fit
+
+    ex = session.execution
+    device = resolve_device(ex).torch_device()
+    if net is None:
+        net = prepare_fit(session, data).module.net
+    net = net.to(device).eval()
+    counts, positions, _ = inference_set(data, n_patterns, session.simulation.step_px, ex.seed)
+    groups = group_neighbours(positions, net.gridsize, session.model.n_neighbours, ex.seed)
+    batch = GroupDataset(counts, positions, groups).__getitems__(list(range(len(groups))))
+    all_counts = batch["counts"].to(device)
+    all_offsets = batch["offsets"].to(device)
+    total = int(all_counts.shape[0])
+    rows = []
+    with torch.no_grad():
+        for size in batch_sizes:
+            per = max(1, int(size) // net.channels)
+            net(all_counts[:per], all_offsets[:per])  # warm-up (allocations, kernels)
+            _sync(device)
+            t0 = time.perf_counter()
+            for first in range(0, total, per):
+                net(all_counts[first:first + per], all_offsets[first:first + per])
+            _sync(device)
+            seconds = time.perf_counter() - t0
+            rows.append({"batch_size": int(size), "groups_per_batch": per,
+                         "seconds": seconds, "patterns_per_s": total / seconds})
+            if reporter is not None:
+                reporter.log("info", f"bench: network alone, batches of {size} patterns: "
+                             f"{total / seconds:.0f} patterns/s")
+    net.to("cpu")
+    fastest = max(rows, key=lambda row: row["patterns_per_s"])
+    return {"n_patterns": total, "rows": rows, "fastest": fastest["batch_size"],
+            "device": str(device)}
+
+
+def _sync(device: Any) -> None:
+    if getattr(device, "type", "") == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
 
 
 def _session(config: SessionConfig | ResolvedConfig | None) -> SessionConfig:
@@ -321,10 +398,17 @@ def run_bench(config: SessionConfig | ResolvedConfig | None = None, *, quick: bo
                                   reporter=report)
     memory["after_training_mib"] = peak_rss_mib()
 
-    report.log("info", f"bench: inference and stitching of {n_infer} patterns")
+    sizes = (GPU_BATCH_SIZES if device.type == "cuda" else CPU_BATCH_SIZES)[:size.sweep_sizes]
+    report.log("info", f"bench: the network alone at batch sizes {', '.join(map(str, sizes))}")
+    sweep = measure_batch_sizes(session, data, size.sweep_patterns, sizes, reporter=report)
+    memory["after_sweep_mib"] = peak_rss_mib()
+
+    report.log("info", f"bench: inference and stitching of {n_infer} patterns in batches of "
+               f"{sweep['fastest']} (the fastest)")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    inference = measure_inference(session, data, n_infer, reporter=report)
+    inference = measure_inference(session, data, n_infer, reporter=report,
+                                  batch_size=sweep["fastest"])
     memory["after_inference_mib"] = peak_rss_mib()
     memory["peak_rss_mib"] = max(memory.values())
     memory["current_rss_mib"] = current_rss_mib()
@@ -349,6 +433,7 @@ def run_bench(config: SessionConfig | ResolvedConfig | None = None, *, quick: bo
         "environment": environment(device),
         "training": training,
         "inference": inference,
+        "batch_sizes": sweep,
         "memory": memory,
         "wall_time_s": time.perf_counter() - t0,
     }
@@ -371,9 +456,13 @@ def format_report(figures: dict[str, Any]) -> str:
         ("training: Lightning", f"{tr['lightning_patterns_per_s']:.0f} patterns/s"),
         ("Lightning overhead", f"{tr['overhead_percent']:+.1f} %  ({tr['steps']} steps of "
                                f"{tr['patterns_per_step']} patterns)"),
+        ("network alone by batch size", ", ".join(
+            f"{row['batch_size']}: {row['patterns_per_s']:.0f}"
+            for row in figures["batch_sizes"]["rows"]) + " patterns/s"),
         ("inference patterns", f"{inf['n_patterns']} of {inf['N']} x {inf['N']} px "
                                f"-> object {inf['object_shape'][0]} x {inf['object_shape'][1]}"),
-        ("inference total", f"{inf['total_s']:.2f} s = {inf['patterns_per_s']:.0f} patterns/s"),
+        ("inference total", f"{inf['total_s']:.2f} s = {inf['patterns_per_s']:.0f} patterns/s"
+                            f" (batches of {inf['batch_size']} patterns)"),
         ("  network", f"{inf['network_s']:.2f} s ({inf['patterns_through_network']} "
                       f"pattern evaluations: each pattern in each of its groups)"),
         ("  stitching + batching", f"{inf['stitch_s']:.2f} s"),

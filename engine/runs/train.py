@@ -386,14 +386,14 @@ class _Run:
         return self.gain_check
 
     def _on_gain_check(self, check: dict[str, Any]) -> None:
+        then = "training stops" if check["decision"] == "stop" else "training goes on"
         self.reporter.log("info", f"gain check after epoch {check['epoch']}: the solver "
                           f"({check['patterns']} patterns, "
                           f"{self.cfg.training.gain_check_solver_epochs} epochs) from the "
                           f"network's estimate reaches misfit {check['misfit_network']:.4g}, "
                           f"from a flat object {check['misfit_flat']:.4g} (noise floor "
-                          f"{check['noise_floor']:.4g}): {check['reason']}; "
-                          f"{'training stops' if check['decision'] == 'stop' else 'training goes on'}"
-                          f" ({check['seconds']:.1f} s)")
+                          f"{check['noise_floor']:.4g}): {check['reason']}; {then} "
+                          f"({check['seconds']:.1f} s)")
 
     def _check_start(self) -> None:
         """End a run stopped before it wrote anything (Ctrl-C during start-up)."""
