@@ -480,3 +480,23 @@ def test_gain_check_stops_training_where_the_network_adds_too_little(tiny_data, 
         assert 0 < stages[stage]["quality"]["amplitude_ssim"] <= 1
     assert any(m.startswith("stages: network") for _, m in rec.of("log"))
     assert (run_dir / "reconstruction.h5").is_file()
+
+
+def test_infer_reports_the_time_and_quality_of_each_stage(tiny_data, tmp_path):
+    """infer's result (what the CLI and GUI receive) and its log carry the network's and the
+    solver's seconds and, with a truth next to the data, their SSIMs."""
+    from engine.runs import train
+    from engine.runs.infer import infer
+
+    cfg = tiny_config(tiny_data, tmp_path / "run", training__max_epochs=1,
+                      refinement__epochs=2)
+    trained = train(cfg)
+    rec = Recorder()
+    result = infer(trained.checkpoints["last"], tiny_data, tmp_path / "out.h5", config=cfg,
+                   reporter=rec)
+    stages = result.to_dict()["stages"]
+    assert stages["start"]["kind"] == "network" and stages["start"]["seconds"] > 0
+    assert stages["solver"]["epochs"] == 2 and stages["solver"]["seconds"] > 0
+    for stage in ("start", "solver"):
+        assert 0 < stages[stage]["quality"]["phase_ssim"] <= 1
+    assert any(m.startswith("stages: network") and "solver" in m for _, m in rec.of("log"))

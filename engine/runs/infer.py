@@ -56,6 +56,9 @@ class InferenceResult:
     normalisation
         How the checkpoint was matched to the data's dose
         (:meth:`engine.model.pinn.DoseScale.to_dict`).
+    stages
+        Per stage (``start``: the network's stitching, ``solver``): seconds, and amplitude /
+        phase SSIM where a ground truth is known (:attr:`engine.runs.pipeline.Outcome.stages`).
     """
 
     output: Path | None
@@ -70,6 +73,7 @@ class InferenceResult:
     quality: dict[str, Any] | None = None
     ground_truth: str | None = None
     normalisation: dict[str, Any] | None = None
+    stages: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary (no arrays)."""
@@ -79,7 +83,7 @@ class InferenceResult:
             "patterns_per_s": self.patterns_per_s, "device": self.device,
             "pngs": [str(p) for p in self.pngs] if self.pngs else None,
             "quality": self.quality, "ground_truth": self.ground_truth,
-            "normalisation": self.normalisation,
+            "normalisation": self.normalisation, "stages": self.stages,
         }
 
 
@@ -212,7 +216,7 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         # The pipeline: the network's stitched estimate -> solve -> write -> score.
         start = Start("network", stitched.obj, stitched.mask,
                       module.net.effective_probe().detach().cpu().numpy(),
-                      "the network's stitched estimate")
+                      "the network's stitched estimate", float(stitched.seconds))
         outcome = solve_write_score(
             loaded, start, session, device=device, reporter=report, stop=stop,
             product=output, pngs=png_paths(output) if output is not None
@@ -234,7 +238,8 @@ def infer(checkpoint: str | os.PathLike[str], data: Any, out: str | os.PathLike[
         n_patterns=stitched.n_patterns, seconds=seconds,
         patterns_per_s=stitched.n_patterns / seconds if seconds > 0 else float("nan"),
         device=str(device), pngs=pngs,
-        quality=scores, ground_truth=truth_source, normalisation=dose.to_dict())
+        quality=scores, ground_truth=truth_source, normalisation=dose.to_dict(),
+        stages=outcome.stages)
     report.run_finished(result.to_dict())
     return result
 
