@@ -187,3 +187,17 @@ def test_panel_colour_map_and_levels_reach_the_screen_and_the_png_export(qtbot, 
     assert panel.colorbar.colorMap().name == "viridis"
     with pytest.raises(ValueError, match="unknown colour map 'nope'"):
         panel.set_colormap("nope")
+
+
+def test_probe_initial_choices_come_from_the_schema_and_reach_the_run(window):
+    from engine.config import field_specs
+
+    editor = window.form.editor("probe.initial")
+    box = editor.widget
+    offered = [box.itemText(i) for i in range(box.count())]
+    assert offered == list(field_specs()["probe.initial"].meta.choices)
+    assert {"file", "disk", "zone_plate", "from_data"} <= set(offered)
+    box.setCurrentText("disk")
+    document = window.controller.document
+    assert document.config.probe.initial == "disk"
+    assert document.run_config().config.probe.initial == "disk"
