@@ -14,7 +14,7 @@ def test_colorcet_maps_by_name_and_the_defaults_unchanged():
 
     fire = colour_table("fire")
     assert fire.shape == (256, 3) and fire.dtype == np.uint8
-    assert "#%02x%02x%02x" % tuple(fire[200]) == colorcet.palette["fire"][200]
+    assert "#" + bytes(fire[200]).hex() == colorcet.palette["fire"][200]
     # pyqtgraph's spelling of colorcet's CET maps (the GUI's difference panels)
     assert np.array_equal(colour_table("CET-D1"), colour_table("CET_D1"))
     assert tuple(colour_table(LINEAR_MAP)[0]) == (68, 1, 84)  # viridis, as before

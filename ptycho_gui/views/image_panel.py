@@ -66,8 +66,8 @@ def qt_colormap(name: str) -> Any:
     return pg.ColorMap(np.linspace(0.0, 1.0, 256), colour_table(name), name=name)
 
 
-def ask_levels(parent: QWidget, low: float, high: float) -> tuple[float, float] | None:
-    """Ask for the colour levels (low, high) of a panel; None when cancelled."""
+def levels_dialog(parent: QWidget | None, low: float, high: float) -> tuple[QDialog, list[Any]]:
+    """The "Colour levels" dialog, showing ``low`` and ``high``: (dialog, [low box, high box])."""
     from ..spinboxes import NumberBox
 
     dialog = QDialog(parent)
@@ -75,7 +75,7 @@ def ask_levels(parent: QWidget, low: float, high: float) -> tuple[float, float] 
     boxes = []
     form = QFormLayout(dialog)
     for label, value in (("low", low), ("high", high)):
-        box = NumberBox()
+        box = NumberBox(False)
         box.setRange(-1e30, 1e30)
         box.setValue(value)
         form.addRow(label, box)
@@ -85,6 +85,12 @@ def ask_levels(parent: QWidget, low: float, high: float) -> tuple[float, float] 
     buttons.accepted.connect(dialog.accept)
     buttons.rejected.connect(dialog.reject)
     form.addRow(buttons)
+    return dialog, boxes
+
+
+def ask_levels(parent: QWidget, low: float, high: float) -> tuple[float, float] | None:
+    """Ask for the colour levels (low, high) of a panel; None when cancelled."""
+    dialog, boxes = levels_dialog(parent, low, high)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return (float(boxes[0].value()), float(boxes[1].value()))

@@ -201,3 +201,13 @@ def test_probe_initial_choices_come_from_the_schema_and_reach_the_run(window):
     document = window.controller.document
     assert document.config.probe.initial == "disk"
     assert document.run_config().config.probe.initial == "disk"
+
+
+def test_levels_dialog_shows_the_panel_levels_and_reads_typed_ones(qtbot):
+    from ptycho_gui.views.image_panel import levels_dialog
+
+    dialog, (low, high) = levels_dialog(None, -0.25, 3.5)
+    qtbot.addWidget(dialog)
+    assert (low.value(), high.value()) == pytest.approx((-0.25, 3.5))
+    high.setValue(2.0)
+    assert high.value() == pytest.approx(2.0)
