@@ -77,7 +77,8 @@ def levels_dialog(parent: QWidget | None, low: float, high: float) -> tuple[QDia
     for label, value in (("low", low), ("high", high)):
         box = NumberBox(False)
         box.setRange(-1e30, 1e30)
-        box.setValue(value)
+        box.setValue(float(f"{value:.6g}"))  # float32 levels without their binary digits
+        box.setMinimumWidth(160)
         form.addRow(label, box)
         boxes.append(box)
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
