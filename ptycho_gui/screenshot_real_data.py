@@ -30,8 +30,7 @@ def masked_cxi(folder: Path) -> Path:
     pixels added (the mask the patterns view draws)."""
     import h5py
 
-    from engine.config import resolve_config
-    from engine.config.presets import preset_layer
+    from engine.config import preset_layer, resolve_config
     from engine.runs import run
 
     layer = {**preset_layer("tiny"), "simulation.output_dir": (str(folder), "screenshot")}

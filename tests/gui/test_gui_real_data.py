@@ -14,8 +14,7 @@ RUN_TIMEOUT_MS = 240_000
 
 def tiny_cxi(folder: Path) -> Path:
     """The simulator's tiny scan, written as CXI (dataset.cxi) among its files."""
-    from engine.config import resolve_config
-    from engine.config.presets import preset_layer
+    from engine.config import preset_layer, resolve_config
     from engine.runs import run
 
     layer = {**preset_layer("tiny"), "simulation.output_dir": (str(folder), "test")}
