@@ -186,8 +186,10 @@ def run_solver(solver: IterativeSolver, *, reporter: Reporter | None = None,
             if before - value <= tolerance * abs(before):
                 reason = "plateau"
                 break
-        # the time cap holds: no epoch is started that would end after it
-        if limit > 0 and 2 * time.perf_counter() - t_epoch - t0 >= limit:
+        # the time cap holds: no epoch is started that would end after it (with half an
+        # epoch's time left for the noise floor's pass over the scan)
+        now = time.perf_counter()
+        if limit > 0 and (now - t0) + 1.5 * (now - t_epoch) >= limit:
             reason = "time"
             break
     state, chosen = best[1], best[2]
