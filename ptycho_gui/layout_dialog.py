@@ -189,7 +189,8 @@ class LayoutDialog(QDialog):
         layout.addLayout(views, 1)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
-        self.resize(1200, 780)
+        screen = self.screen().availableGeometry()  # 1280 x 800 screens too
+        self.resize(min(1200, int(screen.width() * 0.92)), min(780, int(screen.height() * 0.9)))
         self._changed()
 
     # -- the file's arrays ----------------------------------------------------------------

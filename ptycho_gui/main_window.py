@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
         self.action_infer = self._action("Infer", "infer", "Ctrl+I",
                                          "Reconstruct with a trained checkpoint")
         self.action_reconstruct = self._action(
-            "Reconstruct", None, "Ctrl+Shift+R",
+            "Reconstruct", "reconstruct", "Ctrl+Shift+R",
             "Reconstruct data.path with the iterative solver alone (no network)")
         self.action_declare_layout = self._action(
             "&Declare data layout…", None, "Ctrl+L",
