@@ -111,7 +111,8 @@ def test_layout_as_a_table_and_as_three_part_keys(tmp_path):
         "[data.layout]\npatterns = 'data'\npositions = 'scan'\n"
         "position_order = 'rowcol'\nfftshifted = 'no'\n", encoding="utf-8")
     cfg = engine.resolve_config(session, overrides={"data.layout.probe": "probe"}).config.data
-    assert (cfg.layout_patterns, cfg.layout_positions, cfg.layout_probe) == ("data", "scan", "probe")
+    layout = (cfg.layout_patterns, cfg.layout_positions, cfg.layout_probe)
+    assert layout == ("data", "scan", "probe")
     assert (cfg.layout_position_order, cfg.fftshifted) == ("rowcol", "no")
     bad = tmp_path / "bad.toml"
     bad.write_text("schema_version = 1\n[data.layout]\npatterns_key = 'data'\n", encoding="utf-8")
