@@ -9,7 +9,7 @@ One run measures, with the session's model, batch sizes and execution settings:
   forward passes over groups already on the device, no stitching), the fastest of which
   the next figure uses;
 - **inference throughput** of :func:`engine.model.reconstruct.reconstruct` (the code path
-  of ``ptycho-engine infer``) over ``infer_patterns`` patterns (10,000 by default, 2,000 with
+  of ``ptycho-engine infer``) over ``infer_patterns`` patterns (10,000 by default, 500 with
   ``quick``), with the network time (forward hooks) separated from the rest of the loop
   (batch assembly and stitching);
 - **peak resident memory** of the process (``ru_maxrss``) after each stage, and the peak GPU
@@ -69,9 +69,10 @@ FULL = BenchSize(train_patterns=784, steps=40, warmup=5, infer_patterns=10_000,
                  sweep_patterns=1024, sweep_sizes=4)
 """The reference run: 10,000 inference patterns (the issue's figure)."""
 
-QUICK = BenchSize(train_patterns=256, steps=20, warmup=3, infer_patterns=2_000,
-                  sweep_patterns=256, sweep_sizes=2)
-"""Well under a minute on two idle CPU cores (about a minute when they are shared)."""
+QUICK = BenchSize(train_patterns=256, steps=20, warmup=3, infer_patterns=500,
+                  sweep_patterns=128, sweep_sizes=2)
+"""About a minute on two CPU cores shared with other work (load 6-8), with the default
+model (groups of 9): 2,000 inference patterns took 71 s of its 114 s there."""
 
 
 # -- memory and environment -----------------------------------------------------------------
@@ -348,7 +349,7 @@ def run_bench(config: SessionConfig | ResolvedConfig | None = None, *, quick: bo
     quick
         The :data:`QUICK` sizes (about a minute on two CPU cores) instead of :data:`FULL`.
     infer_patterns
-        Patterns of the inference benchmark (default 10,000, or 2,000 with ``quick``).
+        Patterns of the inference benchmark (default 10,000, or 500 with ``quick``).
     reporter
         Progress of each stage and log lines.
 

@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bench", help="measure training and inference throughput and peak memory here",
         description="Measure, in one run on this machine: training throughput in patterns "
         "per second through Lightning and through a plain PyTorch loop over the same model "
-        "and data (the ratio is Lightning's overhead); inference and stitching time for "
-        "10,000 patterns (synthetic, --patterns to change; 2,000 with --quick); peak "
+        "and data (the ratio is Lightning's overhead); the network alone at several "
+        "inference batch sizes; inference and stitching time, at the fastest, for "
+        "10,000 patterns (synthetic, --patterns to change; 500 with --quick); peak "
         "resident memory; the device, versions and settings. Model, batch sizes and "
         "hardware come from the session and flags, e.g. --accelerator gpu. Without --data a "
         "simulated scan (simulation settings) is the training data. With --quality: "
@@ -30,11 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="print one JSON object with every figure (progress goes to "
                         "stderr)")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer steps and 2,000 inference patterns: about a minute on "
+                        help="fewer steps and 500 inference patterns: about a minute on "
                         "two CPU cores")
     parser.add_argument("--patterns", metavar="N", type=int, default=None,
                         help="patterns of the inference benchmark (default 10,000; "
-                        "2,000 with --quick)")
+                        "500 with --quick)")
     parser.add_argument("--threads", metavar="N", type=int, default=None,
                         help="torch CPU threads (default: torch's choice, one per core); on a "
                         "machine shared with other jobs 1 is often faster")

@@ -376,11 +376,20 @@ class _Run:
             self.reporter.log("info", "gain check off for a beamtime model: it is made for "
                               "new scans, and trains all training.max_epochs")
             return None
+        from .refinement import refine_stage
+
         if canvas is None:
             canvas = PreviewCanvas(data.object_shape, module.net.probe)
+        session = dataclasses.replace(self.cfg, refinement=dataclasses.replace(
+            self.cfg.refinement, epochs=settings.gain_check_solver_epochs))
+        device, quiet = self.device_info.torch_device(), Reporter()
+
+        def solve(block: Any, obj: Any, mask: Any, probe: Any) -> Any:
+            return refine_stage(block, obj, mask, probe, session, device, quiet, self.stop,
+                                stage="gain check")
+
         self.gain_check = NetworkGainCheck(
-            data, canvas, self.cfg, self.device_info.torch_device(),
-            every=settings.gain_check_every, solver_epochs=settings.gain_check_solver_epochs,
+            data, canvas, solve, every=settings.gain_check_every,
             patterns=settings.gain_check_patterns, min_gain=settings.gain_check_min_gain,
             on_check=self._on_gain_check, stop=self.stop)
         return self.gain_check

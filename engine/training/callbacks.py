@@ -249,7 +249,8 @@ class NetworkGainCheck(L.Callback):
 
     Every ``every`` epochs (never after the last one: training ends then anyway) the live
     estimate training builds from its own batches (:class:`PreviewCanvas`, no extra pass of
-    the network) starts ``solver_epochs`` epochs of the session's solver on a fixed compact
+    the network) starts ``solve(block, obj, mask, probe)`` -- a few epochs of the session's
+    solver, returning an :class:`engine.runs.refinement.RefinedObject` -- on a fixed compact
     block of ``patterns`` patterns (those nearest the scan's centre); the same solver from a
     flat object with the data's probe, on the same block, is the baseline (run once). The
     gain is the fraction of the flat start's misfit above the Poisson noise floor that the
@@ -264,18 +265,13 @@ class NetworkGainCheck(L.Callback):
     "decision"}``; :attr:`stopped_reason` says why training was stopped (None: it was not).
     """
 
-    def __init__(self, data: Any, canvas: PreviewCanvas, session: Any, device: Any, *,
-                 every: int, solver_epochs: int, patterns: int, min_gain: float,
+    def __init__(self, data: Any, canvas: PreviewCanvas, solve: Callable[..., Any], *,
+                 every: int, patterns: int, min_gain: float,
                  on_check: Callable[[dict[str, Any]], None],
                  stop: StopToken | None = None) -> None:
-        import dataclasses
-
         self.data = data
         self.canvas = canvas
-        self.session = dataclasses.replace(
-            session, refinement=dataclasses.replace(session.refinement,
-                                                    epochs=int(solver_epochs)))
-        self.device = device
+        self.solve = solve
         self.every = int(every)
         self.min_gain = float(min_gain)
         self.on_check = on_check
@@ -318,23 +314,16 @@ class NetworkGainCheck(L.Callback):
         """One check after ``epoch`` epochs: the solver from the live estimate (with the
         network's ``probe``) against the solver from a flat object; None when there is no
         live estimate yet or the solver measured no misfit."""
-        from ..reporting import Reporter
-        from ..runs.refinement import refine_stage
-
         image = self.canvas.image()
         if image is None:
             return None
         t0 = time.perf_counter()
         block = self.data.subset(self._block)
-        quiet = Reporter()
         if self._flat is None:
-            self._flat = refine_stage(block, None, None, np.asarray(self.data.probe),
-                                      self.session, self.device, quiet, self.stop,
-                                      stage="gain check")
+            self._flat = self.solve(block, None, None, np.asarray(self.data.probe))
         mask = np.isfinite(image)
         start = np.where(mask, image, 1.0).astype(np.complex64)
-        net = refine_stage(block, start, mask, probe, self.session, self.device, quiet,
-                           self.stop, stage="gain check")
+        net = self.solve(block, start, mask, probe)
         flat_misfit, net_misfit = self._flat.misfit, net.misfit
         if flat_misfit is None or net_misfit is None or not net.completed:
             return None
