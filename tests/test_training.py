@@ -500,3 +500,33 @@ def test_infer_reports_the_time_and_quality_of_each_stage(tiny_data, tmp_path):
     for stage in ("start", "solver"):
         assert 0 < stages[stage]["quality"]["phase_ssim"] <= 1
     assert any(m.startswith("stages: network") and "solver" in m for _, m in rec.of("log"))
+
+
+def test_gain_check_goes_on_while_the_network_gains_and_stops_when_it_stops_gaining():
+    """The decision rule alone (a stand-in solver): a start that removes 30 % then 60 % of
+    the flat start's excess misfit keeps training; one that then stays at 61 % stops it."""
+    from types import SimpleNamespace
+
+    from engine.training.callbacks import NetworkGainCheck
+
+    positions = np.stack(np.meshgrid(np.arange(10.0), np.arange(10.0)), -1).reshape(-1, 2)
+    data = SimpleNamespace(positions=positions, probe=np.ones((1, 4, 4), np.complex64),
+                           subset=lambda idx: SimpleNamespace(n=len(idx)))
+    canvas = SimpleNamespace(image=lambda: np.ones((8, 8), np.complex64))
+    misfits = iter([11.0, 8.0, 5.0, 4.9])  # flat (once), then the network's three starts
+    blocks = []
+
+    def solve(block, obj, mask, probe):
+        blocks.append(block.n)
+        return SimpleNamespace(misfit=next(misfits), completed=True,
+                               solve={"noise_floor": 1.0})
+
+    checks = []
+    gain = NetworkGainCheck(data, canvas, solve, every=2, patterns=16, min_gain=0.05,
+                            on_check=checks.append)
+    decisions = [gain.measure(epoch, data.probe)["decision"] for epoch in (2, 4, 6)]
+    assert decisions == ["continue", "continue", "stop"]
+    assert [round(c["gain"], 2) for c in checks] == [0.3, 0.6, 0.61]
+    assert checks == gain.checks
+    assert blocks == [16, 16, 16, 16]
+    assert gain.stopped_reason.startswith("stopped after epoch 6: the network's start gained")

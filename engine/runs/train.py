@@ -365,12 +365,17 @@ class _Run:
         return self._finish(module, "cancelled" if cancelled else "completed")
 
     def _gain_check(self, data: Any, module: Any, canvas: Any) -> Any:
-        """The :class:`engine.training.callbacks.NetworkGainCheck` of this run (None: off,
-        or a beamtime model, whose worth is on new scans, not on the one it trains with)."""
+        """The :class:`engine.training.callbacks.NetworkGainCheck` of this run (None: off;
+        no solver after the network, whose estimate is then the result; or a beamtime
+        model, whose worth is on new scans, not on the one it trains with)."""
         from ..training.callbacks import NetworkGainCheck, PreviewCanvas
 
         settings = self.cfg.training
         if settings.gain_check_every <= 0:
+            return None
+        if self.cfg.refinement.epochs <= 0:
+            self.reporter.log("info", "gain check off: with refinement.epochs = 0 the "
+                              "network's estimate is the reconstruction")
             return None
         if self.cfg.beamtime.simulated_training:
             self.reporter.log("info", "gain check off for a beamtime model: it is made for "

@@ -301,10 +301,7 @@ class NetworkGainCheck(L.Callback):
         if trainer.is_global_zero and not (self.stop is not None and self.stop.is_set()):
             probe = pl_module.net.effective_probe().detach().cpu().numpy()
             check = self.measure(done, probe)
-            if check is not None:
-                should = check["decision"] == "stop"
-                self.checks.append(check)
-                self.on_check(check)
+            should = check is not None and check["decision"] == "stop"
         if trainer.world_size > 1:
             should = bool(trainer.strategy.broadcast(should, src=0))
         if should:
@@ -312,8 +309,9 @@ class NetworkGainCheck(L.Callback):
 
     def measure(self, epoch: int, probe: np.ndarray) -> dict[str, Any] | None:
         """One check after ``epoch`` epochs: the solver from the live estimate (with the
-        network's ``probe``) against the solver from a flat object; None when there is no
-        live estimate yet or the solver measured no misfit."""
+        network's ``probe``) against the solver from a flat object, added to :attr:`checks`
+        and passed to ``on_check``; None when there is no live estimate yet or the solver
+        measured no misfit."""
         image = self.canvas.image()
         if image is None:
             return None
@@ -344,10 +342,13 @@ class NetworkGainCheck(L.Callback):
             decision, reason = "continue", f"the network's start removes {gain:.1%}"
         if decision == "stop":
             self.stopped_reason = f"stopped after epoch {epoch}: {reason}"
-        return {"epoch": int(epoch), "gain": float(gain), "misfit_network": float(net_misfit),
-                "misfit_flat": float(flat_misfit), "noise_floor": floor,
-                "patterns": int(len(self._block)),
-                "seconds": time.perf_counter() - t0, "decision": decision, "reason": reason}
+        check = {"epoch": int(epoch), "gain": float(gain), "misfit_network": float(net_misfit),
+                 "misfit_flat": float(flat_misfit), "noise_floor": floor,
+                 "patterns": int(len(self._block)),
+                 "seconds": time.perf_counter() - t0, "decision": decision, "reason": reason}
+        self.checks.append(check)
+        self.on_check(check)
+        return check
 
 
 def _central_block(positions: np.ndarray, count: int) -> np.ndarray:
