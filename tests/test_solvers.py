@@ -198,3 +198,16 @@ def test_the_time_cap_ends_the_run_before_an_epoch_that_would_pass_it():
     per_epoch = result.seconds / (result.epochs + 1)  # + the start's misfit and the floor
     assert result.seconds < 2.0 + 2 * per_epoch + 0.5, (result.seconds, result.epochs)
     assert "time cap" in result.describe()
+
+
+def test_the_background_is_fitted_also_with_the_probe_fixed():
+    rng = np.random.default_rng(11)
+    truth = smooth_object(rng)
+    probe = defocused_probe(12.0, 1e5)
+    positions = _positions(rng)
+    counts = _counts(truth, probe, positions, rng, background=2.0)
+    result = solve(counts, positions, probe, SHAPE,
+                   _settings(epochs=15, patience=0, background=True, probe_start_epoch=2),
+                   seed=0, initial=truth)
+    assert float(np.median(result.background)) == pytest.approx(2.0, rel=0.3)
+    assert result.misfit_ratio < 1.1

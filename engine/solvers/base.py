@@ -443,6 +443,12 @@ class IterativeSolver:
         s = self.settings
         return bool(s.refine_probe) and self.epochs_done >= int(s.probe_start_epoch)
 
+    def refines_background(self) -> bool:
+        """The background is fitted from ``probe_start_epoch`` on (whether or not the probe
+        is refined)."""
+        return self.refine_background and self.epochs_done >= int(
+            self.settings.probe_start_epoch)
+
     def refines_positions(self) -> bool:
         s = self.settings
         return (self.supports_positions and bool(s.position_correction)
@@ -478,7 +484,7 @@ class IterativeSolver:
             self._apply_position_correction()
         else:
             self._shift_sum.zero_()
-        if self.refine_background and probe_update:
+        if self.refines_background():
             self._apply_background()
         else:
             self._bg_ratio.zero_()

@@ -58,7 +58,7 @@ class GradientSolver(IterativeSolver):
                 # the mean over the batch: one learning rate whatever the batch size
                 (loss / size).backward()
                 nll += float(loss.detach())
-                if self.refine_background and probe_update:
+                if self.refines_background():
                     with torch.no_grad():
                         self._accumulate_background(intensity.detach(), counts)
         if not probe_update:
