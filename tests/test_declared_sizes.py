@@ -37,10 +37,17 @@ RUNNER = """
 import atexit, json, os, resource, runpy, sys, time
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 start = time.monotonic()
+def _peak_rss_mib():
+    # VmHWM: the peak of this program's own memory. ru_maxrss also counts the parent's peak
+    # (Linux carries it across fork + exec), i.e. the test runner's after a long session.
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 def _stats():
     with open(os.environ["BOMB_STATS"], "w") as fh:
-        json.dump({{"wall_s": time.monotonic() - start,
-                   "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}, fh)
+        json.dump({{"wall_s": time.monotonic() - start, "max_rss_mib": _peak_rss_mib()}}, fh)
 atexit.register(_stats)
 mode = sys.argv[1]
 if mode == "cli":
