@@ -222,7 +222,7 @@ def write_cluster_job(resolved: ResolvedConfig, run_dir: str | os.PathLike[str],
         config, training=dataclasses.replace(config.training, output_dir=str(job.run_dir)))
     with open_output_folder(job.run_dir, "writing a cluster job",
                             overwrite=config.training.overwrite, setting="training.overwrite"):
-        save_session(run_config, job.session)
+        save_session(run_config, job.session, defaults=resolved.default_keys())
         atomic_write_text(job.script, batch_script(job, engine))
         job.script.chmod(0o755)
     return job

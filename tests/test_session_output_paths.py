@@ -47,3 +47,25 @@ def test_cli_config_validate_and_show_print_the_warning(tmp_path, capsys, action
     assert main(["config", *action, "--session", str(path)]) == 0
     err = capsys.readouterr().err
     assert err.startswith("warning: ") and "training.output_dir writes outside" in err
+
+
+def test_a_sessions_default_outputs_are_written_as_defaults_and_not_warned(tmp_path,
+                                                                          monkeypatch):
+    """A run folder's own session.toml (train, reconstruct, a cluster job) keeps the outputs
+    left at their defaults as defaults: reopened (a resume, the cluster job) they land in that
+    folder, and the file is not warned about outputs pointing back at the first folder."""
+    import engine
+    from engine.config import load_session, save_session
+
+    monkeypatch.chdir(tmp_path)
+    resolved = engine.resolve_config(None, overrides={"training.max_epochs": 3})
+    assert Path(resolved.config.inference.output).is_absolute()  # resolved in the working folder
+    session = save_session(resolved.config, tmp_path / "run" / "session.toml",
+                           defaults=resolved.default_keys())
+    assert output_path_warnings(session) == []
+    again = load_session(session)
+    assert Path(again.inference.output) == tmp_path / "run" / "reconstruction.h5"
+    assert again.training.max_epochs == 3
+    # without the default keys the baked-in absolute path points outside: warned
+    baked = save_session(resolved.config, tmp_path / "other" / "session.toml")
+    assert any("inference.output" in w for w in output_path_warnings(baked))

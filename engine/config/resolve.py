@@ -67,6 +67,11 @@ class ResolvedConfig:
         return [(key, data[s.section][s.name], self.sources[key])
                 for key, s in field_specs().items()]
 
+    def default_keys(self) -> list[str]:
+        """The keys whose value is the schema's default (what a run folder's own session
+        file writes as the default, see :func:`engine.config.save_session`)."""
+        return [key for key, source in self.sources.items() if source == DEFAULT_SOURCE]
+
 
 def flatten_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     """Accept ``{"training.max_epochs": 3}`` or ``{"training": {"max_epochs": 3}}`` (and a

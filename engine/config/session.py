@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -239,12 +239,17 @@ def load_session(path: str | os.PathLike[str]) -> SessionConfig:
     return config
 
 
-def _relative_paths(config: SessionConfig, folder: Path) -> dict[str, dict[str, Any]]:
+def _relative_paths(config: SessionConfig, folder: Path,
+                    defaults: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     data = config_to_dict(config)
     folder = folder.resolve()
+    keep_default = set(defaults)
     for spec in field_specs().values():
         value = data[spec.section][spec.name]
-        if spec.meta.path and isinstance(value, str) and os.path.isabs(value):
+        if spec.meta.path and spec.key in keep_default:
+            # a default path stays the default: it resolves against the new file's folder
+            data[spec.section][spec.name] = spec.default
+        elif spec.meta.path and isinstance(value, str) and os.path.isabs(value):
             try:
                 data[spec.section][spec.name] = Path(value).resolve().relative_to(folder).as_posix()
             except ValueError:
@@ -268,12 +273,16 @@ def _describe(spec: FieldSpec) -> str:
 
 
 def dumps_session(config: SessionConfig, folder: str | os.PathLike[str] | None = None,
-                  comments: bool = True) -> str:
+                  comments: bool = True, defaults: Iterable[str] = ()) -> str:
     """The TOML text of ``config``; with ``comments``, each field preceded by its help.
 
-    Paths inside ``folder`` (the session file's folder) are written relative to it.
+    Paths inside ``folder`` (the session file's folder) are written relative to it. Path
+    fields named in ``defaults`` (keys whose value came from the schema's default, e.g.
+    :func:`default_keys` of a resolved config) are written as that default, so they resolve
+    against the new file's folder instead of pointing back at the folder the run came from.
     """
-    data = _relative_paths(config, Path(folder)) if folder is not None else config_to_dict(config)
+    data = _relative_paths(config, Path(folder), defaults) if folder is not None \
+        else config_to_dict(config)
     if not comments:
         return tomli_w.dumps({"schema_version": SCHEMA_VERSION, **data})
     specs = field_specs()
@@ -302,8 +311,11 @@ def _wrap(text: str, width: int = 96) -> list[str]:
 
 
 def save_session(config: SessionConfig, path: str | os.PathLike[str],
-                 comments: bool = True) -> Path:
+                 comments: bool = True, defaults: Iterable[str] = ()) -> Path:
     """Validate and write ``config`` to ``path`` atomically; return the path.
+
+    ``defaults``: as :func:`dumps_session` (a run folder's own ``session.toml`` passes the
+    keys its resolved config took from the schema's defaults).
 
     Raises :class:`ConfigError` (and writes nothing) when the config is invalid.
     """
@@ -311,5 +323,6 @@ def save_session(config: SessionConfig, path: str | os.PathLike[str],
     issues = validate(config)
     if issues:
         raise ConfigError(issues, source=str(p))
-    atomic_write_text(p, dumps_session(config, folder=p.parent, comments=comments))
+    atomic_write_text(p, dumps_session(config, folder=p.parent, comments=comments,
+                                       defaults=defaults))
     return p

@@ -93,7 +93,7 @@ def reconstruct(config: SessionConfig | ResolvedConfig, reporter: Reporter | Non
         report.run_started({"kind": "reconstruct", "out_dir": str(out), "data": data.source,
                             "n_patterns": data.n_patterns, "N": data.N,
                             "start": start.kind, **device_info.to_dict(), "devices": 1})
-        save_session(cfg, plan.outputs["session"])
+        save_session(cfg, plan.outputs["session"], defaults=resolved.default_keys())
         write_json(plan.outputs["provenance"], {
             "kind": "reconstruct", "started": started.isoformat(timespec="seconds"),
             "sources": dict(resolved.sources), "resolved": device_info.to_dict(),

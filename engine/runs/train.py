@@ -340,7 +340,7 @@ class _Run:
         self._check_start()
         if trainer.is_global_zero:
             self.writing = True
-            self.run_dir.write_session(cfg)
+            self.run_dir.write_session(cfg, defaults=self.resolved.default_keys())
             self.run_dir.write_provenance(self._provenance(data, split, normalisers))
             self.reporter.run_started({
                 "run_dir": str(self.run_dir.path), **self.device,

@@ -24,7 +24,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,8 +164,10 @@ class RunDirectory:
             for ckpt in self.checkpoints.glob("*.ckpt"):
                 ckpt.unlink()
 
-    def write_session(self, config: SessionConfig) -> Path:
-        return save_session(config, self.file(SESSION))
+    def write_session(self, config: SessionConfig, defaults: Iterable[str] = ()) -> Path:
+        """The run's own ``session.toml``; path fields named in ``defaults`` (left at their
+        default) are written as the default, so they resolve inside the run folder."""
+        return save_session(config, self.file(SESSION), defaults=defaults)
 
     def write_provenance(self, payload: Mapping[str, Any]) -> Path:
         return write_json(self.file(PROVENANCE), payload)

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from engine.config import SessionConfig, config_to_dict, load_session, save_session
+from engine.config import SessionConfig, config_to_dict, load_session, resolve_config, save_session
 
 
 def error_boxes(window):
@@ -152,7 +152,9 @@ def test_new_session_restores_defaults(window):
     c = window.controller
     window.form.editor("training.max_epochs").widget.setValue(3)
     assert c.session.new_session()
-    assert config_to_dict(window.form.config()) == config_to_dict(SessionConfig())
+    # the defaults, with default paths made absolute (no session file: the working folder)
+    assert config_to_dict(window.form.config()) == config_to_dict(resolve_config(None).config)
+    assert window.form.config().training.max_epochs == SessionConfig().training.max_epochs
     assert window.windowTitle().startswith("untitled —")
 
 
