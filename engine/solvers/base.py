@@ -263,7 +263,7 @@ class IterativeSolver:
         cy, cx = float((power * yy).sum() / total), float((power * xx).sum() / total)
         width = float(torch.sqrt((power * ((yy - cy) ** 2 + (xx - cx) ** 2)).sum() / total))
         y, x = (yy - cy) / max(width, 1.0), (xx - cx) / max(width, 1.0)
-        polys = []
+        polys: list[torch.Tensor] = []
         order = 1
         while len(polys) < modes - have:
             polys += [x ** (order - k) * y ** k for k in range(order + 1)]
