@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import json
@@ -14,7 +15,13 @@ import pytest
 import torch
 from test_training_helpers import tiny_config
 
-from engine.config import ExecutionConfig, ModelConfig, absolutize_paths, load_session
+from engine.config import (
+    ExecutionConfig,
+    ModelConfig,
+    SessionConfig,
+    absolutize_paths,
+    load_session,
+)
 from engine.errors import ConfigError, DataError, RunError
 from engine.render import FIGURE_MARGIN, figure_zoom
 from engine.reporting import Reporter
@@ -161,8 +168,17 @@ def test_run_directory_holds_every_file(tiny_data, tmp_path):
     assert list((run_dir / "checkpoints").glob("best-*.ckpt"))
     assert result.checkpoints["best"] is not None and result.checkpoints["best"].is_file()
 
-    # session.toml re-runs as is: the same config, paths made absolute
-    assert load_session(run_dir / "session.toml") == absolutize_paths(resolved.config, Path.cwd())
+    # session.toml re-runs as is: the same config, paths made absolute; settings left at
+    # their default stay defaults there (outputs resolve inside the run folder)
+    expected = copy.deepcopy(absolutize_paths(resolved.config, Path.cwd()))
+    fresh = absolutize_paths(SessionConfig(), run_dir)
+    for key in resolved.default_keys():
+        *sections, name = key.split(".")
+        target, source = expected, fresh
+        for section in sections:
+            target, source = getattr(target, section), getattr(source, section)
+        setattr(target, name, getattr(source, name))
+    assert load_session(run_dir / "session.toml") == expected
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["epoch"] == 1  # the final epoch, even when it did not improve val_loss
 
