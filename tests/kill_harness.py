@@ -101,6 +101,12 @@ def workflow(kind: str, folder: Path, data: str, checkpoint: str | None,
         return "rerun" if recovery else "run"
     if kind == "train":
         values = dict(TINY, **{"data.path": data, "training.output_dir": str(folder)})
+        summary = folder / "summary.json"
+        if recovery and summary.is_file() and \
+                json.loads(summary.read_text()).get("status") == "completed":
+            # the kill came after the run had finished: nothing to recover (a resume of a
+            # finished run that asks for no more epochs is refused, issue 21)
+            return "finished"
         resume = recovery and (folder / "checkpoints" / "last.ckpt").is_file()
         if recovery and not resume:
             values["training.overwrite"] = True

@@ -81,7 +81,8 @@ def test_sigkill_mid_run_then_resume_completes(tiny_dataset, tmp_path):
     run = tmp_path / "run"
     epochs = 12
     args = ["train", "--no-progress-bar",
-            *cli_settings(tiny_dataset, run, training__max_epochs=epochs)]
+            *cli_settings(tiny_dataset, run, training__max_epochs=epochs,
+                          training__gain_check_every=0)]  # every epoch, then the resume
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", *args], cwd=tmp_path,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -76,7 +76,7 @@ def test_kills_during_simulate(tiny_dataset, tmp_path):
 @pytest.mark.slow
 def test_kills_during_training(tiny_dataset, tmp_path):
     report = run_harness("train", tmp_path, tiny_dataset)
-    check(report, {"resume", "restart"})
+    check(report, {"resume", "restart", "finished"})
     assert any(e["recovery"] == "resume" for e in report["seeds"])
 
 
