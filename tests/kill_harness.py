@@ -115,6 +115,8 @@ def workflow(kind: str, folder: Path, data: str, checkpoint: str | None,
         return "resume" if resume else ("restart" if recovery else "run")
     assert checkpoint is not None
     values = dict(TINY, **{"data.path": data})
+    if recovery:  # the killed run may have left a complete recon.h5: replacing it is asked for
+        values["inference.overwrite"] = True
     engine.infer(checkpoint, data, folder / "recon.h5", config=engine.resolve_config(
         overrides=values))
     return "rerun" if recovery else "run"

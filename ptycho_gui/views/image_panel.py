@@ -160,6 +160,11 @@ class ImagePanel(QWidget):
         self.component_box.addItems(list(components))
         self.component_box.setCurrentText(component)
         self.component_box.setToolTip("Which part of the complex image to show")
+        # Sized for a short name (longer ones are cut in the closed box, whole in its list):
+        # two side-by-side panels must fit a 1600 x 1000 screen at 150 % scaling.
+        self.component_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.component_box.setMinimumContentsLength(6)
         # Tool buttons: compact, so that the title keeps room in three side-by-side panels.
         self.fit_button = QToolButton()
         self.fit_button.setText("Fit levels")
