@@ -27,6 +27,7 @@ from engine.config import (
     copy_config,
     iter_fields,
     section_classes,
+    section_label,
 )
 
 from .field_editors import FieldEditor, allowed_range, field_label, make_editor
@@ -94,7 +95,7 @@ class ConfigForm(QWidget):
             scroll.setWidgetResizable(True)
             scroll.setFrameShape(QScrollArea.Shape.NoFrame)
             scroll.setWidget(inner)
-            index = self.tabs.addTab(scroll, section.capitalize())
+            index = self.tabs.addTab(scroll, section_label(section))
             cls = section_classes().get(section)
             doc = (cls.__doc__ or "").strip().splitlines()[0] if cls is not None else ""
             self.tabs.setTabToolTip(index, doc)
@@ -202,8 +203,9 @@ class ConfigForm(QWidget):
     def focus_field(self, key: str) -> None:
         """Bring the tab of ``key`` forward and focus its editor."""
         row = self.rows[key]
+        label = section_label(row.spec.section)
         for index in range(self.tabs.count()):
-            if self.tabs.tabText(index).lower() == row.spec.section:
+            if self.tabs.tabText(index) == label:
                 self.tabs.setCurrentIndex(index)
         row.editor.widget.setFocus(Qt.FocusReason.OtherFocusReason)
 

@@ -31,6 +31,7 @@ from .schema import (
     field_specs,
     iter_fields,
     section_classes,
+    section_label,
 )
 from .session import (
     absolutize_paths,
@@ -88,5 +89,6 @@ __all__ = [
     "resume_config",
     "save_session",
     "section_classes",
+    "section_label",
     "validate",
 ]

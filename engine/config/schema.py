@@ -1191,6 +1191,15 @@ def field_specs() -> dict[str, FieldSpec]:
     return {spec.key: spec for spec in iter_fields()}
 
 
+SECTION_LABELS = {"lsqml": "LSQML", "rpie": "rPIE"}
+"""How a section is titled where its name alone reads badly (GUI tabs); others: capitalised."""
+
+
+def section_label(section: str) -> str:
+    """The title of a section in the GUI: ``lsqml`` -> ``LSQML``, ``data`` -> ``Data``."""
+    return SECTION_LABELS.get(section, section.capitalize())
+
+
 def canonical_key(key: str) -> str:
     """The field a grouped spelling names: ``data.layout.patterns`` -> ``data.layout_patterns``.
 

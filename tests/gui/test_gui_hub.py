@@ -299,3 +299,12 @@ def test_status_bar_progress_text_fits_and_never_relayouts_the_window(window, qt
     window.show_state("x" * 400)
     window.reconstruction_view.caption.setText("live: " + "y" * 400)
     assert window.minimumSizeHint() == hint and window.width() == 1280
+
+
+def test_solver_sections_are_titled_as_their_algorithms(window):
+    """The options sections of the solvers read LSQML and rPIE (not 'Lsqml', 'Rpie'), and a
+    field of such a section still brings its tab forward."""
+    titles = [window.form.tabs.tabText(i) for i in range(window.form.tabs.count())]
+    assert "LSQML" in titles and "rPIE" in titles and "Lsqml" not in titles
+    window.form.focus_field("rpie.alpha")
+    assert window.form.tabs.tabText(window.form.tabs.currentIndex()) == "rPIE"
