@@ -46,6 +46,9 @@ class Reconstruction:
         Loss history for the loss view.
     object_pixel_size_m, probe_pixel_size_m
         ``(width, height)`` in metres when the product states them (axes and scale bars).
+    wavelength_m
+        The X-ray wavelength when the product states the photon energy (the probe's
+        propagation needs it).
     """
 
     obj: np.ndarray
@@ -56,6 +59,7 @@ class Reconstruction:
     loss_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     object_pixel_size_m: tuple[float, float] | None = None
     probe_pixel_size_m: tuple[float, float] | None = None
+    wavelength_m: float | None = None
 
 
 @dataclass
@@ -94,6 +98,8 @@ class DataPreview:
     object_pixel_size_m: float | None = None
     bad_pixels: np.ndarray | None = None
     """The detector mask (True = bad pixel, never in a loss), when the data have one."""
+    wavelength_m: float | None = None
+    """The X-ray wavelength when the photon energy is known."""
 
 
 def read_reconstruction(path: Path | None) -> Reconstruction | None:
@@ -114,7 +120,8 @@ def read_reconstruction(path: Path | None) -> Reconstruction | None:
         product_path=Path(path), loss_epochs=np.asarray(product.loss_epochs),
         loss_values=np.asarray(product.loss_values),
         object_pixel_size_m=product.object_pixel_size_m,
-        probe_pixel_size_m=product.probe_pixel_size_m)
+        probe_pixel_size_m=product.probe_pixel_size_m,
+        wavelength_m=product.geometry.wavelength_m)
 
 
 def engine_job(kind: str, resolved: ResolvedConfig) -> Job:
@@ -241,6 +248,7 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         if dataset.object_guess is not None:
             preview.object_guess = np.asarray(dataset.object_guess)
         preview.object_pixel_size_m = dataset.object_pixel_size_m
+        preview.wavelength_m = dataset.geometry.wavelength_m
         if dataset.bad_pixels is not None:
             preview.bad_pixels = np.asarray(dataset.bad_pixels, dtype=bool)
         warnings = preview.warnings + [str(w) for w in dataset.warnings]

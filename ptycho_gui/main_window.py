@@ -412,12 +412,15 @@ class MainWindow(QMainWindow):
                     positions: np.ndarray | None = None,
                     loss: tuple[list[int], list[float]] | None = None,
                     replace_loss: bool = False, pixel_size: Any = None,
-                    probe_pixel_size: Any = None) -> None:
+                    probe_pixel_size: Any = None, wavelength_m: float | None = None) -> None:
         """A finished reconstruction, with its probe, positions and loss history if known
         (the history replaces the curves shown when ``replace_loss``, else only fills an
-        empty view); with the object's (and probe's) pixel size the views are in metres."""
+        empty view); with the object's (and probe's) pixel size the views are in metres,
+        with the wavelength the probe can be propagated."""
         if pixel_size is not None:
             self.set_pixel_size(pixel_size, probe_pixel_size)
+        if wavelength_m is not None:
+            self.probe_view.set_wavelength(wavelength_m)
         self.reconstruction_view.set_object(obj, caption=caption, fit_levels=True)
         if probe is not None:
             self.probe_view.set_probe(probe)
@@ -450,7 +453,8 @@ class MainWindow(QMainWindow):
             self.show_result(recon.obj, f"{result.label}{status}: {result.source}",
                              probe=recon.probe, positions=recon.positions,
                              pixel_size=result.object_pixel_size_m,
-                             probe_pixel_size=result.probe_pixel_size_m)
+                             probe_pixel_size=result.probe_pixel_size_m,
+                             wavelength_m=recon.wavelength_m)
         else:
             self.reconstruction_view.clear()
             self.reconstruction_view.caption.setText(
@@ -486,10 +490,12 @@ class MainWindow(QMainWindow):
                   object_shape: tuple[int, int] | None = None,
                   object_guess: np.ndarray | None = None,
                   probe: np.ndarray | None = None, pixel_size: Any = None,
-                  bad_pixels: np.ndarray | None = None) -> None:
+                  bad_pixels: np.ndarray | None = None,
+                  wavelength_m: float | None = None) -> None:
         """The data of a file: patterns (with the detector mask), scan positions and probe
         guess (what is known), in metres when the object's pixel size is known."""
         self.set_pixel_size(pixel_size)
+        self.probe_view.set_wavelength(wavelength_m)
         if patterns is not None:
             self.pattern_browser.set_patterns(patterns, label)
             self.pattern_browser.set_mask(bad_pixels)

@@ -144,7 +144,8 @@ class PreviewController(QObject):
                               positions=preview.positions, object_shape=preview.object_shape,
                               object_guess=preview.object_guess, probe=preview.probe,
                               pixel_size=preview.object_pixel_size_m,
-                              bad_pixels=preview.bad_pixels)
+                              bad_pixels=preview.bad_pixels,
+                              wavelength_m=preview.wavelength_m)
         self.state_changed.emit()
 
     # -- live frames and results ----------------------------------------------------------------
@@ -184,7 +185,8 @@ class PreviewController(QObject):
                                 positions=recon.positions, loss=loss,
                                 replace_loss=output.kind == "open",
                                 pixel_size=recon.object_pixel_size_m,
-                                probe_pixel_size=recon.probe_pixel_size_m)
+                                probe_pixel_size=recon.probe_pixel_size_m,
+                                wavelength_m=recon.wavelength_m)
         # A run scored against a ground truth carries its FRC curves (summary.json's): shown
         # at once, not only after Runs > Open; a result without them clears the old ones.
         frc = (output.quality or {}).get("frc")

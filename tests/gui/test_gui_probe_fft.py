@@ -1,0 +1,96 @@
+"""The probe's modes, power and propagation along the beam; the object's spectrum
+(``ptycho_gui.model.optics``, numpy only, and the views that show them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ptycho_gui.model.optics import (
+    angular_spectrum,
+    frequency_unit,
+    mode_power_fractions,
+    object_spectrum,
+)
+
+WAVELENGTH = 1e-10  # 12.4 keV
+PIXEL = (50e-9, 50e-9)
+
+
+def gaussian(n: int = 128, waist_m: float = 0.3e-6) -> np.ndarray:
+    coords = (np.arange(n) - n // 2) * PIXEL[0]
+    r2 = coords[None, :] ** 2 + coords[:, None] ** 2
+    return np.exp(-r2 / waist_m ** 2).astype(np.complex128)
+
+
+def rms_radius(field: np.ndarray) -> float:
+    intensity = np.abs(field) ** 2
+    n = field.shape[-1]
+    coords = (np.arange(n) - n // 2) * PIXEL[0]
+    r2 = coords[None, :] ** 2 + coords[:, None] ** 2
+    return float(np.sqrt((intensity * r2).sum() / intensity.sum()))
+
+
+def test_a_gaussian_beam_widens_as_theory_says_and_propagates_back():
+    waist = 0.3e-6
+    rayleigh = np.pi * waist ** 2 / WAVELENGTH  # 2.8 mm
+    beam = gaussian(waist_m=waist)
+    far = angular_spectrum(beam, rayleigh, WAVELENGTH, PIXEL)
+    # At one Rayleigh range the beam's radius grows by sqrt(2); the power stays.
+    assert rms_radius(far) / rms_radius(beam) == pytest.approx(np.sqrt(2), rel=0.01)
+    assert np.sum(np.abs(far) ** 2) == pytest.approx(np.sum(np.abs(beam) ** 2), rel=1e-9)
+    back = angular_spectrum(far, -rayleigh, WAVELENGTH, PIXEL)
+    assert np.allclose(back, beam, atol=1e-9)
+    assert np.array_equal(angular_spectrum(beam, 0.0, WAVELENGTH, PIXEL), beam)
+    with pytest.raises(ValueError, match="wavelength"):
+        angular_spectrum(beam, 1e-3, 0.0, PIXEL)
+
+
+def test_mode_power_fractions_sum_to_one():
+    probe = np.ones((3, 4, 4), np.complex64)
+    probe[1] *= 0.5
+    probe[2] = 0
+    assert mode_power_fractions(probe) == pytest.approx([0.8, 0.2, 0.0])
+    assert mode_power_fractions(np.zeros((2, 4, 4))) == pytest.approx([0.0, 0.0])
+
+
+def test_object_spectrum_puts_a_grating_at_its_frequency():
+    rows, cols = 64, 128
+    x = np.arange(cols)
+    period_px = 8
+    obj = np.exp(1j * 0.5 * np.cos(2 * np.pi * x / period_px))[None, :].repeat(rows, 0)
+    obj = obj.astype(np.complex64)
+    obj[:4] = np.nan  # never illuminated: filled, no false edge
+    spectrum = object_spectrum(obj, (20e-9, 20e-9))
+    peak_row, peak_col = np.unravel_index(np.argmax(spectrum.log_amplitude),
+                                          spectrum.log_amplitude.shape)
+    assert peak_row == rows // 2
+    frequency = abs(peak_col - cols // 2) * spectrum.step[0]
+    assert frequency == pytest.approx(1 / (period_px * 20e-9))  # 6.25 per µm
+    assert spectrum.in_metres
+    assert frequency_unit(frequency) == ("1/µm", 1e6)
+    assert not object_spectrum(obj).in_metres
+
+
+def test_probe_view_propagates_the_modes_and_keeps_their_power(qtbot):
+    from ptycho_gui.views.probe_view import ProbeView
+
+    view = ProbeView()
+    qtbot.addWidget(view)
+    view.set_pixel_size(PIXEL)
+    probe = np.stack([gaussian(64), 0.5 * gaussian(64)]).astype(np.complex64)
+    view.set_probe(probe)
+    assert "mode 1 amplitude (80.0 %)" in view.graphics.ci.getItem(0, 0).titleLabel.text
+    assert "power 80.0 / 20.0 %" in view.info.text()
+    view.set_distance(1e-3)  # no wavelength yet: shown unpropagated, and why
+    assert "not propagated: propagation needs the photon energy" in view.info.text()
+    assert view.images[0][0].image.max() == pytest.approx(1.0, rel=1e-4)
+    view.set_wavelength(WAVELENGTH)
+    title = view.graphics.ci.getItem(0, 0).titleLabel.text
+    assert "at z = 1 mm" in title and "(80.0 %)" in title
+    assert "λ = 100 pm" in view.info.text()
+    # 1 mm is a third of this beam's Rayleigh range: its peak drops, its power stays.
+    peak = view.images[0][0].image.max()
+    assert 0.8 < peak < 0.99
+    assert np.sum(np.abs(view.shown[0]) ** 2) == pytest.approx(
+        np.sum(np.abs(probe[0].astype(np.complex128)) ** 2), rel=1e-4)
