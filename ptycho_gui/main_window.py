@@ -34,6 +34,7 @@ from engine.config import ConfigIssue, SessionConfig
 from .config_form import ConfigForm
 from .icons import icon
 from .views.compare import CompareView
+from .views.fft_view import FftView
 from .views.frc_view import FrcView
 from .views.log_pane import LogPane
 from .views.loss_view import LossView
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self.pattern_browser = PatternBrowser()
         self.positions_view = PositionsView()
         self.probe_view = ProbeView()
+        self.fft_view = FftView()
         self.frc_view = FrcView()
         self.compare_view = CompareView()
         for widget, title in ((self.reconstruction_view, "Reconstruction"),
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
                               (self.pattern_browser, "Patterns"),
                               (self.positions_view, "Positions"),
                               (self.probe_view, "Probe"),
+                              (self.fft_view, "FFT"),
                               (self.frc_view, "FRC"),
                               (self.compare_view, "Compare")):
             self.view_tabs.addTab(widget, title)
@@ -405,6 +408,7 @@ class MainWindow(QMainWindow):
     def show_frame(self, obj: np.ndarray, caption: str, probe: np.ndarray | None) -> None:
         """A live preview of the object (and probe) during a run."""
         self.reconstruction_view.set_object(obj, caption=caption)
+        self.fft_view.set_object(obj, caption)
         if probe is not None:
             self.probe_view.set_probe(probe)
 
@@ -422,6 +426,7 @@ class MainWindow(QMainWindow):
         if wavelength_m is not None:
             self.probe_view.set_wavelength(wavelength_m)
         self.reconstruction_view.set_object(obj, caption=caption, fit_levels=True)
+        self.fft_view.set_object(obj, caption)
         if probe is not None:
             self.probe_view.set_probe(probe)
         if positions is not None:
@@ -440,6 +445,7 @@ class MainWindow(QMainWindow):
         """Object pixel size in metres (a side or ``(width, height)``; None: pixels) for the
         reconstruction, positions and probe views (the probe's own when given)."""
         self.reconstruction_view.set_pixel_size(pixel_size)
+        self.fft_view.set_pixel_size(pixel_size)
         self.positions_view.set_pixel_size(pixel_size)
         self.probe_view.set_pixel_size(probe_pixel_size if probe_pixel_size is not None
                                        else pixel_size)
@@ -457,6 +463,7 @@ class MainWindow(QMainWindow):
                              wavelength_m=recon.wavelength_m)
         else:
             self.reconstruction_view.clear()
+            self.fft_view.clear()
             self.reconstruction_view.caption.setText(
                 f"{result.label}{status}: no reconstruction was written; its losses are in "
                 "the Loss tab")
@@ -514,6 +521,7 @@ class MainWindow(QMainWindow):
     def clear_result(self) -> None:
         """No reconstruction: empty the object, probe and loss views."""
         self.reconstruction_view.clear()
+        self.fft_view.clear()
         self.probe_view.clear()
         self.loss_view.clear()
         self.frc_view.clear()

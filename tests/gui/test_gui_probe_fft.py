@@ -94,3 +94,35 @@ def test_probe_view_propagates_the_modes_and_keeps_their_power(qtbot):
     assert 0.8 < peak < 0.99
     assert np.sum(np.abs(view.shown[0]) ** 2) == pytest.approx(
         np.sum(np.abs(probe[0].astype(np.complex128)) ** 2), rel=1e-4)
+
+
+def test_fft_tab_shows_the_objects_spectrum_in_inverse_micrometres(window, qtbot):
+    rows, cols = 64, 128
+    x = np.arange(cols)
+    obj = np.exp(1j * 0.5 * np.cos(2 * np.pi * x / 8))[None, :].repeat(rows, 0)
+    window.show_result(obj.astype(np.complex64), "grating", pixel_size=(20e-9, 20e-9))
+    view = window.fft_view
+    assert view.spectrum is None  # behind another tab: not computed
+    window.view_tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: view.spectrum is not None, timeout=2000)
+    assert window.view_tabs.tabText(window.view_tabs.currentIndex()) == "FFT"
+    assert view.plot.getAxis("bottom").labelText == "fx (1/µm)"
+    assert view.plot.getAxis("left").isVisible()
+    # The grating's two peaks sit at +-6.25 per µm on the frequency axis.
+    image = view.image.image
+    row, col = np.unravel_index(np.argmax(image), image.shape)
+    rect = view.image.boundingRect()
+    fx = view.image.mapToView(pg_point(col + 0.5, row + 0.5)).x()
+    assert rect.width() == cols
+    assert abs(fx) == pytest.approx(6.25, rel=1e-6)
+    assert "period 160 nm" in view.frequency_at(6.25, 0.0)[2]
+    assert "Nyquist 25 1/µm" in view.readout.text()
+    window.clear_result()
+    assert view.caption.text().startswith("No reconstruction yet")
+    assert not view.plot.getAxis("left").isVisible()
+
+
+def pg_point(x: float, y: float):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
