@@ -76,6 +76,9 @@ class RunOutput:
     message: str = ""
     quality: dict[str, Any] | None = None
     ground_truth: str | None = None
+    summary: dict[str, Any] | None = None
+    """The run's summary (train, reconstruct: ``summary.json``; infer: its result's
+    ``to_dict()``): per-stage quality and the misfit against its noise floor."""
 
 
 @dataclass
@@ -156,13 +159,13 @@ def _run_output(kind: str, raw: Any) -> RunOutput:
                          checkpoint=Path(checkpoint) if checkpoint else None,
                          reconstruction=read_reconstruction(raw.reconstruction),
                          quality=summary.get("quality"),
-                         ground_truth=summary.get("ground_truth"))
+                         ground_truth=summary.get("ground_truth"), summary=summary)
     if kind == "reconstruct":
         summary = raw.summary or {}
         return RunOutput("reconstruct", raw.status, raw=raw, folder=Path(raw.folder),
                          reconstruction=read_reconstruction(raw.product),
                          quality=summary.get("quality"),
-                         ground_truth=summary.get("ground_truth"))
+                         ground_truth=summary.get("ground_truth"), summary=summary)
     recon = read_reconstruction(raw.output)
     if recon is not None:
         recon.obj = np.asarray(raw.obj)  # the in-memory object keeps its NaN exactly
@@ -170,7 +173,8 @@ def _run_output(kind: str, raw: Any) -> RunOutput:
         recon = Reconstruction(obj=np.asarray(raw.obj))
     return RunOutput("infer", raw.status, raw=raw,
                      folder=Path(raw.output).parent if raw.output else None,
-                     reconstruction=recon, quality=raw.quality, ground_truth=raw.ground_truth)
+                     reconstruction=recon, quality=raw.quality, ground_truth=raw.ground_truth,
+                     summary=raw.to_dict())
 
 
 def simulate_job(resolved: ResolvedConfig, out_dir: Path) -> Job:

@@ -33,6 +33,7 @@ from engine.config import ConfigIssue, SessionConfig
 
 from .config_form import ConfigForm
 from .icons import icon
+from .model.quality import run_quality
 from .views.compare import CompareView
 from .views.fft_view import FftView
 from .views.frc_view import FrcView
@@ -370,6 +371,7 @@ class MainWindow(QMainWindow):
             # The new run's first frame gets colour levels of its own (not the range of the
             # image shown before, e.g. a truth file); the FRC of an earlier result goes.
             self.reconstruction_view.refit_next()
+            self.reconstruction_view.set_quality(None)  # the earlier result's
             self.frc_view.clear()
             self.view_tabs.setCurrentWidget(self.reconstruction_view)
 
@@ -436,6 +438,11 @@ class MainWindow(QMainWindow):
         if loss is not None and len(loss[1]) and not self.loss_view.history:
             self.loss_view.set_history(loss[0], {"train_loss": list(loss[1])})
 
+    def show_quality(self, summary: Mapping[str, Any] | None) -> None:
+        """Under the reconstruction: the run's per-stage quality and its misfit against the
+        noise floor, from its summary (None or a summary without them: nothing)."""
+        self.reconstruction_view.set_quality(run_quality(summary))
+
     def show_frc(self, frc: Mapping[str, Any] | None, pixel_size: Any = None,
                  caption: str = "") -> None:
         """The FRC curves of the result shown (None: it was not scored; the tab says why)."""
@@ -468,6 +475,7 @@ class MainWindow(QMainWindow):
                 f"{result.label}{status}: no reconstruction was written; its losses are in "
                 "the Loss tab")
         self.loss_view.set_history(result.loss_epochs, result.losses)
+        self.show_quality(result.summary)
         self.show_frc(result.frc, result.object_pixel_size_m, caption=result.label)
         if result.run is not None:
             self.runs_panel.select(result.run.path)

@@ -187,6 +187,7 @@ class PreviewController(QObject):
                                 pixel_size=recon.object_pixel_size_m,
                                 probe_pixel_size=recon.probe_pixel_size_m,
                                 wavelength_m=recon.wavelength_m)
+        self.window.show_quality(output.summary)
         # A run scored against a ground truth carries its FRC curves (summary.json's): shown
         # at once, not only after Runs > Open; a result without them clears the old ones.
         frc = (output.quality or {}).get("frc")

@@ -24,6 +24,7 @@ from engine.errors import ConfigError, DataError
 from engine.runs_index import (
     CHECKPOINTS,
     SESSION,
+    SUMMARY,
     RunInfo,
     is_run_folder,
     loss_history,
@@ -31,6 +32,7 @@ from engine.runs_index import (
 )
 
 from .jobs import Reconstruction, read_reconstruction
+from .model.quality import read_summary
 
 
 @dataclass
@@ -49,6 +51,9 @@ class OpenedResult:
         Epochs (0-based) and loss curves by name ("train_loss", "val_loss").
     run
         The run folder's summary when opened from a run, else None.
+    summary
+        The run folder's ``summary.json`` (empty for a bare product): per-stage quality and
+        the misfit against its noise floor (:func:`ptycho_gui.model.quality.run_quality`).
     """
 
     label: str
@@ -56,6 +61,7 @@ class OpenedResult:
     loss_epochs: list[int] = field(default_factory=list)
     losses: dict[str, list[float]] = field(default_factory=dict)
     run: RunInfo | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def source(self) -> Path:
@@ -173,6 +179,7 @@ def open_result(path: str | os.PathLike[str]) -> OpenedResult:
     result = OpenedResult(label=_label(target, run), reconstruction=recon, run=run)
     if run is not None:
         result.loss_epochs, result.losses = loss_history(run.path)
+        result.summary = read_summary(run.path / SUMMARY)
     if not result.losses and recon is not None and len(recon.loss_values):
         result.loss_epochs = [int(e) for e in recon.loss_epochs]
         result.losses = {"train_loss": [float(v) for v in recon.loss_values]}

@@ -1,4 +1,6 @@
-"""The live reconstruction: two linked image panels (amplitude and phase by default)."""
+"""The live reconstruction: two linked image panels (amplitude and phase by default), and
+under them a finished run's quality: per stage (prior, network, solver) and the final misfit
+against its Poisson noise floor (orange, with what to try, when far above)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from engine.render import Display
 
+from ..model.quality import RunQuality
 from .image_panel import ImagePanel
 from .widgets import FluidLabel
+
+HINT_STYLE = "color: #b26a00;"
 
 
 class ReconstructionView(QWidget):
@@ -31,10 +36,19 @@ class ReconstructionView(QWidget):
         footer = QHBoxLayout()
         footer.addWidget(self.caption, 1)
         footer.addWidget(self.readout, 1)
+        # One line each, whole in the tooltip: a long hint never widens or heightens the window.
+        self.stages_label = FluidLabel("")
+        self.stages_label.setObjectName("stages-label")
+        self.misfit_label = FluidLabel("")
+        self.misfit_label.setObjectName("misfit-label")
+        self.quality: RunQuality | None = None
         layout = QVBoxLayout(self)
         layout.addLayout(panels, 1)
         layout.addLayout(profiles)
         layout.addLayout(footer)
+        layout.addWidget(self.stages_label)
+        layout.addWidget(self.misfit_label)
+        self.set_quality(None)
         self.obj: np.ndarray | None = None
         self.left.hovered.connect(self.readout.setText)
         self.right.hovered.connect(self.readout.setText)
@@ -58,6 +72,18 @@ class ReconstructionView(QWidget):
         if caption:
             self.caption.setText(caption)
 
+    def set_quality(self, quality: RunQuality | None) -> None:
+        """A finished run's per-stage quality and misfit (None: hide both lines)."""
+        self.quality = quality
+        stages = quality.stages_text if quality is not None else ""
+        misfit = quality.misfit_text if quality is not None else ""
+        self.stages_label.setText(stages)
+        self.stages_label.setVisible(bool(stages))
+        self.misfit_label.setText(misfit)
+        self.misfit_label.setVisible(bool(misfit))
+        far = quality is not None and quality.far_above_floor
+        self.misfit_label.setStyleSheet(HINT_STYLE if far else "")
+
     def refit_next(self) -> None:
         """The next frame (a new run's first) gets colour levels of its own."""
         self.left.refit_next()
@@ -77,4 +103,5 @@ class ReconstructionView(QWidget):
         self.obj = None
         self.left.clear()
         self.right.clear()
+        self.set_quality(None)
         self.caption.setText("No reconstruction yet: run Train or Infer.")
