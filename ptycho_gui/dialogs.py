@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 SESSION_FILTER = "Session files (*.toml);;All files (*)"
-EXPORT_FILTER = ("Ptychodus product (*.h5);;PNG images (*.png);;"
+EXPORT_FILTER = ("Ptychodus product (*.h5);;CXI reconstruction (*.cxi);;PNG images (*.png);;"
                  "Float32 TIFF, amplitude and phase with pixel size (*.tif *.tiff)")
 PRODUCT_FILTER = "Ptychodus product (*.h5 *.hdf5);;All files (*)"
 

@@ -173,7 +173,8 @@ class MainWindow(QMainWindow):
                                            "Save the session to a new file")
         self.action_export = self._action(
             "&Export reconstruction…", "export", "Ctrl+E",
-            "Write the reconstruction as a product .h5, PNG pictures or float32 TIFF images")
+            "Write the reconstruction as a product .h5, a CXI file, PNG pictures or float32 TIFF "
+            "images")
         self.action_copy_view = self._action(
             "&Copy view", None, "Ctrl+Shift+C",
             "Copy the view shown (its images, axes and colour bars) to the clipboard")
