@@ -16,6 +16,7 @@ from engine.config import RefinementConfig, SessionConfig, field_specs
 from engine.physics import extract_patches, forward_intensity
 from engine.reporting import Reporter
 from engine.solvers import SOLVERS, LsqmlSolver, expected_deviance, get_solver, solve
+from engine.solvers.driver import run_solver
 
 
 def _star() -> np.ndarray:
@@ -80,15 +81,42 @@ def test_the_misfit_does_not_depend_on_the_batch_size_and_the_rule_keeps_its_min
                         initial=truth)
     assert small.misfit() == pytest.approx(whole.misfit(), rel=1e-5)
     # Growing batches (8 -> whole scan): the old running misfit jumped when the batches
-    # grew; the chosen epoch is the minimum of the whole-scan misfit.
-    result = solve(counts, positions, probe, SHAPE,
-                   _settings(epochs=60, batch_size=8, batch_growth=2, patience=5,
-                             tolerance=1e-3), seed=0)
-    assert result.stop_reason == "plateau" and result.epochs < 60
-    assert result.chosen_epoch == int(np.argmin(result.misfit))
-    assert result.chosen_epoch >= result.epochs - 5  # it stopped because it stopped falling
+    # grew. A plateau with batches smaller than the scan grows them instead of stopping, so
+    # the run stops with whole-scan batches; the state kept is the last one when its misfit
+    # is within patience x tolerance of the lowest, else the lowest.
+    solver = LsqmlSolver(counts, positions, probe, SHAPE,
+                         _settings(epochs=80, batch_size=8, batch_growth=30, patience=5,
+                                   tolerance=1e-3), seed=0)
+    result = run_solver(solver)
+    assert result.stop_reason == "plateau" and result.epochs < 80
+    assert solver.batch_size() == solver.m  # grown by the rule, not by the schedule
+    assert result.epochs < 30 * int(np.log2(solver.m / 8) + 1)
+    lowest = float(np.min(result.misfit))
+    kept = result.misfit[result.chosen_epoch]
+    assert kept <= lowest * (1 + 5 * 1e-3)
+    assert result.chosen_epoch in (int(np.argmin(result.misfit)), result.epochs)
     assert min(ssim(result.obj, truth)) > 0.8
     assert "plateau" in result.summary()["stop_reason"]
+
+
+def test_a_misfit_that_rose_keeps_the_epoch_of_its_minimum():
+    """A state that fits worse than an earlier one by more than the rule's tolerance (a
+    probe step gone wrong) is not returned: the lowest-misfit epoch is."""
+    truth, probe, positions, counts = _dataset()
+    solver = LsqmlSolver(counts, positions, probe, SHAPE,
+                         _settings(epochs=6, patience=0), seed=0, initial=truth)
+    original_epoch = solver.epoch
+
+    def spoiled(*args, **kwargs):
+        out = original_epoch(*args, **kwargs)
+        if solver.epochs_done >= 4:  # the last two epochs blur the object
+            solver.obj = solver.obj * 0.8
+        return out
+
+    solver.epoch = spoiled
+    result = run_solver(solver)
+    assert result.epochs == 6 and result.chosen_epoch == 3
+    assert result.misfit[3] == min(result.misfit)
 
 
 def test_the_noise_floor_of_the_truth_is_its_expected_deviance():

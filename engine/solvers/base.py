@@ -201,6 +201,9 @@ class IterativeSolver:
         if self.refine_background:
             self.background += BACKGROUND_START * self.mean_count / self.n_good
         self.epochs_done = 0
+        self.extra_doublings = 0
+        """Doublings of the batch size asked by the stopping rule (:meth:`grow_batch`), on
+        top of those of the ``batch_growth`` schedule."""
         # position correction: summed shift estimates of the running epoch
         self._shift_sum = torch.zeros((self.m, 2), dtype=torch.float64, device=self.device)
         # background EM: sum over the epoch's patterns of y / (I + b), and their number
@@ -514,14 +517,28 @@ class IterativeSolver:
 
     def batch_size(self) -> int:
         """Patterns per update in the coming epoch: ``batch_size``, doubled every
-        ``batch_growth`` epochs (small batches converge fast at first, the whole data set
-        averages the noise at the end)."""
+        ``batch_growth`` epochs and each time the misfit stopped falling at a smaller batch
+        (:meth:`grow_batch`): small batches converge fast at first, the whole data set
+        averages the noise at the end."""
         size = max(1, int(self.settings.batch_size))
         growth = int(self.settings.batch_growth)
-        if growth > 0:
-            size <<= min(30, self.epochs_done // growth)
+        doublings = self.extra_doublings + (self.epochs_done // growth if growth > 0 else 0)
+        size <<= min(30, doublings)
         cap = max(1, MAX_UPDATE_ELEMENTS // (int(self.probe.shape[0]) * self.n * self.n))
         return min(size, self.m, cap)
+
+    def grow_batch(self) -> bool:
+        """Double the batch size now (the stopping rule asks when the misfit stopped falling
+        before the batches covered the scan); False when it cannot grow (fixed batches,
+        or already the whole scan or the memory cap)."""
+        if int(self.settings.batch_growth) <= 0:
+            return False
+        before = self.batch_size()
+        self.extra_doublings += 1
+        if self.batch_size() > before:
+            return True
+        self.extra_doublings -= 1
+        return False
 
     # -- state -------------------------------------------------------------------------------
     def state(self) -> dict[str, torch.Tensor]:

@@ -6,10 +6,15 @@ so it means the same thing at every epoch. The run stops when that misfit has fa
 less than ``refinement.tolerance`` (relative) over the last ``refinement.patience`` epochs
 (*plateau*), at ``refinement.epochs`` (*epoch cap*), before an epoch that would end after
 ``refinement.time_limit_s`` judged by the last one's time (*time cap*), or at the stop token
-(*stopped*). The state returned (object, probe, positions,
-background) is the one of the lowest whole-scan misfit, epoch 0 being the starting state;
-:class:`SolveResult` says which epoch and why the run ended, and how far the misfit is from
-its Poisson noise floor.
+(*stopped*). A plateau reached while the mini-batches are smaller than the scan is their
+noise, not the data's: the batch size doubles (:meth:`IterativeSolver.grow_batch`) and the
+window starts again, so a run stops on a plateau only with whole-scan batches.
+
+The state returned (object, probe, positions, background) is the last one when its misfit
+is within what the rule calls no change (``patience x tolerance``, relative) of the lowest
+(a lower misfit there is photon noise fitted by smaller batches), else the one of the
+lowest whole-scan misfit, epoch 0 being the starting state; :class:`SolveResult` says which
+epoch and why the run ended, and how far the misfit is from its Poisson noise floor.
 """
 
 from __future__ import annotations
@@ -155,6 +160,7 @@ def run_solver(solver: IterativeSolver, *, reporter: Reporter | None = None,
     reason = "epochs"
     start = solver.misfit(stop)
     misfit = [start] if start is not None else []
+    since = 0  # the stopping window starts here (moved when the batches grow)
     best = (start if start is not None else math.inf, solver.state(), 0)
     if start is None:
         reason = "stopped"
@@ -181,11 +187,17 @@ def run_solver(solver: IterativeSolver, *, reporter: Reporter | None = None,
                            f"({time.perf_counter() - t_epoch:.2f} s)")
         if value < best[0]:
             best = (value, solver.state(), solver.epochs_done)
-        if window > 0 and len(misfit) > window:
+        if window > 0 and len(misfit) - since > window:
             before = misfit[-1 - window]
             if before - value <= tolerance * abs(before):
-                reason = "plateau"
-                break
+                # a plateau before the batches cover the scan is the mini-batches' noise:
+                # larger batches, and a new window, before the run may stop
+                if not solver.grow_batch():
+                    reason = "plateau"
+                    break
+                since = len(misfit) - 1
+                report.log("info", f"refinement epoch {solver.epochs_done}: the misfit "
+                                   f"stopped falling; batches of {solver.batch_size()} patterns")
         # the time cap holds: no epoch is started that would end after it (with half an
         # epoch's time left for the noise floor's pass over the scan)
         now = time.perf_counter()
@@ -193,11 +205,17 @@ def run_solver(solver: IterativeSolver, *, reporter: Reporter | None = None,
             reason = "time"
             break
     state, chosen = best[1], best[2]
+    if (reason in ("plateau", "epochs", "time") and misfit and chosen < solver.epochs_done
+            and misfit[-1] - best[0] <= window * tolerance * abs(best[0])):
+        # within what the stopping rule calls no change, the lowest misfit is the noise
+        # fitted by a smaller batch: the last state (the most patterns averaged) is kept
+        state, chosen = solver.state(), solver.epochs_done
     solver.obj, solver.probe = state["obj"], state["probe"]
     solver.background = state["background"]
     solver._set_positions(state["positions"])
     floor = solver.noise_floor() if misfit and reason != "stopped" else float("nan")
-    ratio = best[0] / floor if floor > 0 and math.isfinite(best[0]) else float("nan")
+    kept = misfit[chosen] if len(misfit) > chosen else math.inf
+    ratio = kept / floor if floor > 0 and math.isfinite(kept) else float("nan")
     obj, mask = solver.result_arrays(state["obj"])
     offset = (state["positions"] - solver.nominal)
     offset = offset - offset.mean(dim=0)
