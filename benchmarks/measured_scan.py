@@ -42,7 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from engine.config import resolve_config
     from engine.io import load_dataset
-    from engine.metrics import fourier_shift, frc_curve, frc_resolution, registration_shift
     from engine.reporting import Reporter
     from engine.runs.refinement import refine_stage
 
@@ -65,19 +64,30 @@ def main(argv: list[str] | None = None) -> int:
         m = data.n_patterns
         a = run("even patterns", np.arange(0, m, 2))
         b = run("odd patterns", np.arange(1, m, 2))
-        region = a["mask"] & b["mask"]
-        oa = np.where(region, a["obj"], 0)
-        ob = np.where(region, b["obj"], 0)
-        shift = registration_shift(oa, ob, region) or (0.0, 0.0)
-        ob = fourier_shift(ob, shift)
-        ob = ob * np.exp(-1j * np.angle(np.vdot(ob[region], oa[region])))
-        out = {"shift_yx": shift}
-        for name, fa, fb in (("amplitude", np.abs(oa), np.abs(ob)),
-                             ("phase", np.angle(oa), np.angle(ob))):
-            freq, frc = frc_curve(fa, fb, region)
-            out[f"{name}_frc_resolution_px"] = round(frc_resolution(freq, frc), 2)
-        print(json.dumps(out), flush=True)
+        print(json.dumps(halves_frc(a["obj"], a["mask"], b["obj"], b["mask"])), flush=True)
     return 0
+
+
+def halves_frc(obj_a, mask_a, obj_b, mask_b) -> dict:
+    """FRC resolution (px, 1/7 threshold) of amplitude and phase of two half-scan
+    reconstructions on one object frame: over the pixels both illuminate, the second
+    registered onto the first (sub-pixel shift, then the global phase)."""
+    import numpy as np
+
+    from engine.metrics import fourier_shift, frc_curve, frc_resolution, registration_shift
+
+    region = mask_a & mask_b
+    oa = np.where(region, obj_a, 0)
+    ob = np.where(region, obj_b, 0)
+    shift = registration_shift(oa, ob, region) or (0.0, 0.0)
+    ob = fourier_shift(ob, shift)
+    ob = ob * np.exp(-1j * np.angle(np.vdot(ob[region], oa[region])))
+    out = {"shift_yx": shift}
+    for name, fa, fb in (("amplitude", np.abs(oa), np.abs(ob)),
+                         ("phase", np.angle(oa), np.angle(ob))):
+        freq, frc = frc_curve(fa, fb, region)
+        out[f"{name}_frc_resolution_px"] = round(frc_resolution(freq, frc), 2)
+    return out
 
 
 if __name__ == "__main__":
