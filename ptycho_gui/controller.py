@@ -68,6 +68,7 @@ class MainController(QObject):
         self.results.result_opened.connect(self._on_results_result_opened)
         self.results.resume_requested.connect(self._on_results_resume_requested)
         self.results.infer_requested.connect(self.runs.infer_with)
+        self.results.newest_checkpoint_found.connect(self._on_results_newest_checkpoint_found)
         window.action_declare_layout.triggered.connect(lambda: open_layout_dialog(
             window, self.document, self.previews.request_data_preview))
         window.action_quit.triggered.connect(window.close)
@@ -119,13 +120,15 @@ class MainController(QObject):
         self.window.show_state("Ready")
         self.previews.forget_data()
         if self.document.path is not None:  # a session file: show its newest run's result
-            self.results.open_newest_run()
-            # After a restart Infer works at once: with the newest completed run's checkpoint
-            # unless the session names one.
-            if (not self.document.config.inference.checkpoint
-                    and (checkpoint := self.results.newest_checkpoint()) is not None):
-                self.runs.follow_checkpoint(checkpoint)
+            self.results.show_newest_run()  # once its runs are listed (off the GUI thread)
         self.update_state()
+
+    def _on_results_newest_checkpoint_found(self, checkpoint: Path) -> None:
+        # After a restart Infer works at once: with the newest completed run's checkpoint
+        # unless the session names one.
+        if not self.document.config.inference.checkpoint:
+            self.runs.follow_checkpoint(checkpoint)
+            self.update_state()
 
     def _on_runs_result_ready(self, output: RunOutput) -> None:
         self.previews.show_newest_frame()  # the final frame if one waits, then the result
@@ -197,6 +200,8 @@ class MainController(QObject):
         self.runs.closing = True
         ok = self.previews.shutdown(timeout_s)
         ok = self.window.compare_view.shutdown(timeout_s) and ok
+        ok = self.window.runs_panel.shutdown(timeout_s) and ok
+        ok = self.results.shutdown(timeout_s) and ok
         return self.runs.shutdown(timeout_s) and ok
 
     def _restore_window(self) -> None:

@@ -260,3 +260,27 @@ def data_preview_job(data: DataConfig, generation: int) -> Job:
         return preview
 
     return Job("preview", run, {"generation": generation, "path": data.path})
+
+
+def list_runs_job(folder: Path) -> Job:
+    """List the runs of ``folder`` (``engine.runs_index.list_runs``: every run folder's
+    summary, provenance and settings read), newest first."""
+
+    def run(reporter: Reporter, stop: threading.Event) -> list[Any]:
+        from engine.runs_index import list_runs
+
+        return list_runs(folder)
+
+    return Job("list-runs", run, {"folder": folder})
+
+
+def read_results_job(paths: tuple[Path, ...], purpose: str) -> Job:
+    """Read products or run folders (:func:`ptycho_gui.results.open_result`) for the views:
+    ``purpose`` "open" (one) or "compare" (two)."""
+
+    def run(reporter: Reporter, stop: threading.Event) -> list[Any]:
+        from .results import open_result
+
+        return [open_result(path) for path in paths]
+
+    return Job("read-results", run, {"paths": paths, "purpose": purpose})

@@ -8,6 +8,10 @@ the Runs panel's requests and calls the window's intent methods
 (:meth:`~ptycho_gui.main_window.MainWindow.show_opened_result`, ...). Resuming a run and
 exporting the result shown belong to the run and preview controllers: it asks for them with
 signals the main controller connects.
+
+Nothing here reads files on the GUI thread: the Runs panel lists its folder on a thread of
+its own, and opened and compared results are read on the ``read-results`` thread (the
+newest request wins).
 """
 
 from __future__ import annotations
@@ -19,21 +23,22 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.config import GUI_SOURCE
 from engine.errors import EngineError
-from engine.runs_index import SESSION, list_runs
+from engine.runs_index import SESSION
 
 from .dialogs import Dialogs
 from .document import SessionDocument
+from .jobs import read_results_job
 from .main_window import MainWindow
 from .results import (
     KEPT_ON_LOAD,
     OpenedResult,
     flat_settings,
     newest_completed,
-    open_result,
     run_checkpoint,
     run_settings,
     settings_diff,
 )
+from .worker import JobOutcome, NewestJobRunner
 
 
 class ResultsController(QObject):
@@ -48,11 +53,14 @@ class ResultsController(QObject):
         Continue the run in this folder from its ``last.ckpt``.
     infer_requested(Path)
         Reconstruct the session's data with this checkpoint (a run's best or last).
+    newest_checkpoint_found(Path)
+        After :meth:`show_newest_run`: the checkpoint of the newest completed run.
     """
 
     result_opened = Signal(object)
     resume_requested = Signal(Path)
     infer_requested = Signal(Path)
+    newest_checkpoint_found = Signal(Path)
 
     def __init__(self, window: MainWindow, document: SessionDocument, dialogs: Dialogs,
                  parent: QObject | None = None) -> None:
@@ -62,6 +70,10 @@ class ResultsController(QObject):
         self.dialogs = dialogs
         self.current: OpenedResult | None = None
         self.runs_folder: Path | None = None
+        self.reader = NewestJobRunner("read-results", self)
+        self.reader.finished.connect(self._on_reader_finished)
+        self._newest_wanted = False
+        window.runs_panel.listed.connect(self._on_runs_panel_listed)
         window.runs_panel.open_requested.connect(self.open_path)
         window.runs_panel.compare_requested.connect(self.compare)
         window.runs_panel.resume_requested.connect(self.resume_requested)
@@ -74,50 +86,68 @@ class ResultsController(QObject):
         self.follow_output_folder()
 
     # -- intents --------------------------------------------------------------------------
-    def open_path(self, path: str | os.PathLike[str]) -> OpenedResult | None:
-        """Read a product ``.h5`` or a run folder and show it (errors: log and dialog)."""
-        try:
-            result = open_result(path)
-        except (EngineError, OSError) as exc:
-            self.window.log("error", f"Cannot open {path}: {exc}")
-            self.dialogs.show_error(self.window, "Cannot open the reconstruction", str(exc), "")
-            return None
+    @property
+    def reading(self) -> bool:
+        """A result is being read (off the GUI thread)."""
+        return self.reader.busy
+
+    def open_path(self, path: str | os.PathLike[str]) -> bool:
+        """Read a product ``.h5`` or a run folder off the GUI thread, then show it (errors:
+        log and dialog; the result shown stays)."""
+        return self.reader.request(read_results_job((Path(path),), "open"))
+
+    def compare(self, a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+        """Read two results off the GUI thread, then show them side by side (A the
+        reference) with their difference."""
+        return self.reader.request(read_results_job((Path(a), Path(b)), "compare"))
+
+    def show_newest_run(self) -> None:
+        """Once the Runs panel has listed the output folder: show its newest completed run
+        that has a reconstruction, else the newest with one (a session opened again after a
+        restart shows where it left off; a cancelled run is not picked over a completed
+        one), and report the newest completed run's checkpoint
+        (:attr:`newest_checkpoint_found`)."""
+        self._newest_wanted = True
+        panel = self.window.runs_panel
+        if not panel.loading and panel.folder == self.runs_folder:
+            self._on_runs_panel_listed()
+
+    def _on_runs_panel_listed(self) -> None:
+        if not self._newest_wanted:
+            return
+        self._newest_wanted = False
+        runs = self.window.runs_panel.runs
+        shown = (run for run in runs if run.reconstruction is not None)
+        newest = next((run for run in runs
+                       if run.status == "completed" and run.reconstruction is not None),
+                      None) or next(shown, None)
+        if newest is not None:
+            self.open_path(newest.path)
+        done = newest_completed(runs)
+        checkpoint = run_checkpoint(done) if done is not None else None
+        if checkpoint is not None:
+            self.newest_checkpoint_found.emit(checkpoint)
+
+    def _on_reader_finished(self, outcome: JobOutcome) -> None:
+        paths, purpose = outcome.job.context["paths"], outcome.job.context["purpose"]
+        if outcome.status != "completed":
+            what = f"open {paths[0]}" if purpose == "open" else "compare"
+            title = "Cannot open the reconstruction" if purpose == "open" else "Cannot compare"
+            self.window.log("error", f"Cannot {what}: {outcome.error}")
+            self.dialogs.show_error(self.window, title, outcome.error,
+                                    "" if outcome.user_error else outcome.details)
+            return
+        results: list[OpenedResult] = outcome.result
+        if purpose == "compare":
+            self.window.show_comparison(results[0], results[1])
+            return
+        result = results[0]
         self.current = result
         self.window.show_opened_result(result)
         self.window.log("info", f"Opened {result.source}")
         if result.run is not None and result.run.quality_text:
             self.window.log("info", f"{result.label}: {result.run.quality_text}")
         self.result_opened.emit(result)
-        return result
-
-    def compare(self, a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-        """Show two results side by side (A the reference) with their difference."""
-        try:
-            first, second = open_result(a), open_result(b)
-        except (EngineError, OSError) as exc:
-            self.window.log("error", f"Cannot compare: {exc}")
-            self.dialogs.show_error(self.window, "Cannot compare", str(exc), "")
-            return False
-        self.window.show_comparison(first, second)
-        return True
-
-    def open_newest_run(self) -> OpenedResult | None:
-        """Show the newest completed run of the output folder that has a reconstruction,
-        else the newest with one (a session opened again after a restart shows where it left
-        off; a cancelled run is not picked over a completed one); None when there is none."""
-        if self.runs_folder is None:
-            return None
-        shown = [run for run in list_runs(self.runs_folder) if run.reconstruction is not None]
-        newest = next((run for run in shown if run.status == "completed"),
-                      shown[0] if shown else None)
-        return self.open_path(newest.path) if newest is not None else None
-
-    def newest_checkpoint(self) -> Path | None:
-        """The checkpoint of the newest completed run of the output folder (None: none)."""
-        if self.runs_folder is None:
-            return None
-        run = newest_completed(list_runs(self.runs_folder))
-        return run_checkpoint(run) if run is not None else None
 
     def infer_with_run(self, run_folder: Path) -> None:
         """Ask for an inference with the checkpoint of ``run_folder``."""
@@ -185,6 +215,10 @@ class ResultsController(QObject):
         if folder != self.runs_folder:
             self.runs_folder = folder
             self.window.show_runs_folder(folder)
+
+    def shutdown(self, timeout_s: float) -> bool:
+        """End the reading thread (a read under way is waited for)."""
+        return self.reader.shutdown(timeout_s)
 
     def refresh_runs(self, running: str | os.PathLike[str] | None = None) -> None:
         """A run started or ended: list the runs again (``running``: the folder trained now)."""

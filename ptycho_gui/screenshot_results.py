@@ -14,7 +14,7 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 SHOT_WIDTH = 1200
@@ -30,6 +30,18 @@ def _settle(seconds: float = 0.8) -> None:
         time.sleep(0.02)
 
 
+def _until(done: Callable[[], bool], timeout_s: float) -> None:
+    """Run the event loop until ``done()`` (TimeoutError when late)."""
+    from PySide6.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > end:
+            raise TimeoutError(f"still waiting after {timeout_s} s")
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
 def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Path,
                             size: tuple[int, int] = (1500, 920)) -> list[Path]:
     """Open the newest run of ``runs`` with units, compare it with ``truth``; save the shots."""
@@ -42,6 +54,7 @@ def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Pa
     c = window.controller
     assert c is not None
     c.session.set_field("training.output_dir", str(runs))
+    _until(lambda: not window.runs_panel.loading, 60)  # listed off the GUI thread
     listed = window.runs_panel.runs
     if not listed:
         raise RuntimeError(f"no runs in {runs}")
@@ -63,6 +76,7 @@ def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Pa
         written.append(path)
 
     c.results.open_path(newest.path)
+    _until(lambda: not c.results.reading, 60)  # read off the GUI thread
     window.runs_dock.raise_()
     shot("runs-panel")
     view = window.reconstruction_view
@@ -73,7 +87,9 @@ def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Pa
     view.left.set_component("amplitude")
     window.view_tabs.setCurrentWidget(window.frc_view)
     shot("frc")
-    if c.results.compare(truth, newest.path) and window.compare_view.busy:
+    c.results.compare(truth, newest.path)
+    _until(lambda: not c.results.reading, 60)  # both read off the GUI thread
+    if window.compare_view.busy:
         _wait(window.compare_view.compared, 120)  # compared off the GUI thread
     shot("compare")
     window.close()

@@ -243,3 +243,74 @@ class JobRunner(QObject):
         self._job = None
         self._stop = None
         self.finished.emit(outcome)
+
+
+class NewestJobRunner(QObject):
+    """Runs the newest of a stream of requests (listing a folder, reading results) off the
+    GUI thread: a request made while one runs waits, replacing any request waiting before it,
+    and only the outcome of the newest request is reported. The thread ends when nothing
+    waits, so an idle runner holds no thread.
+
+    Signals
+    -------
+    finished(object)
+        The :class:`JobOutcome` of the newest request (superseded ones are dropped).
+    """
+
+    finished = Signal(object)
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._runner: JobRunner | None = None
+        self._waiting: Job | None = None
+        self._closed = False
+
+    @property
+    def busy(self) -> bool:
+        """A request runs or waits."""
+        return self._runner is not None and self._runner.busy or self._waiting is not None
+
+    @property
+    def holds_thread(self) -> bool:
+        """A worker thread exists (only while a request runs)."""
+        return self._runner is not None
+
+    def request(self, job: Job) -> bool:
+        """Run ``job`` now, or after the running one (which is then superseded); False once
+        shut down."""
+        if self._closed:
+            return False
+        if self._runner is not None and self._runner.busy:
+            self._waiting = job
+            return True
+        if self._runner is None:
+            self._runner = JobRunner(self.name, self)
+            self._runner.finished.connect(self._on_runner_finished)
+        return self._runner.start(job)
+
+    def _end_runner(self, timeout_s: float) -> bool:
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return True
+        ended = runner.shutdown(timeout_s)  # idle: the thread ends at once
+        runner.deleteLater()
+        return ended
+
+    @Slot(object)
+    def _on_runner_finished(self, outcome: JobOutcome) -> None:
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and not self._closed and self._runner is not None:
+            self._runner.start(waiting)  # the finished request was superseded: dropped
+            return
+        self._end_runner(5.0)
+        if not self._closed:
+            self.finished.emit(outcome)
+
+    def shutdown(self, timeout_s: float) -> bool:
+        """No new requests; the running one is asked to stop and waited for."""
+        self._closed = True
+        self._waiting = None
+        if self._runner is not None:
+            self._runner.stop()
+        return self._end_runner(timeout_s)

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from engine.errors import EngineError
 
 from ..results import OpenedResult, open_result
-from ..worker import Job, JobOutcome, JobRunner
+from ..worker import Job, JobOutcome, NewestJobRunner
 from .frc_view import FrcView
 from .image_panel import ImagePanel
 from .units import PixelSize, valid_pixel_size
@@ -87,11 +87,11 @@ class CompareView(QWidget):
         self._aligned: Any = None
         # Comparisons run on a thread of their own, which lives only while one runs (a view
         # destroyed while idle takes no running thread with it); only the newest request's
-        # result is shown.
-        self._comparer: JobRunner | None = None
+        # result is shown (NewestJobRunner).
+        self._comparer = NewestJobRunner("compare", self)
+        self._comparer.finished.connect(self._on_comparer_finished)
         self._closed = False
         self._request = 0
-        self._waiting = False  # a newer request waits for the running comparison to end
         # Replaced in tests: returns a chosen file path or "".
         self.choose_file: Callable[[str], str] = self._choose_file
         self.open_a_button = QPushButton("Open A…")
@@ -193,35 +193,16 @@ class CompareView(QWidget):
     @property
     def busy(self) -> bool:
         """A comparison is being computed."""
-        return self._comparer is not None and self._comparer.busy
+        return self._comparer.busy
 
     def _start_newest(self) -> None:
-        if self.busy:
-            self._waiting = True
-            return
-        self._waiting = False
         a, b = self._objects()
         if a is None or b is None or self._closed:
             return
-        if self._comparer is None:
-            self._comparer = JobRunner("compare", self)
-            self._comparer.finished.connect(self._on_comparer_finished)
-        self._comparer.start(compare_job(a, b, self.register_box.isChecked(),
+        self._comparer.request(compare_job(a, b, self.register_box.isChecked(),
                                          self.ramp_box.isChecked(), self._request))
 
-    def _end_comparer(self, timeout_s: float) -> bool:
-        runner, self._comparer = self._comparer, None
-        if runner is None:
-            return True
-        ended = runner.shutdown(timeout_s)  # idle: the thread ends at once
-        runner.deleteLater()
-        return ended
-
     def _on_comparer_finished(self, outcome: JobOutcome) -> None:
-        if self._waiting:
-            self._start_newest()
-            return
-        self._end_comparer(SHUTDOWN_TIMEOUT_S)
         if outcome.job.context["request"] != self._request or self.a is None \
                 or self.b is None:
             return  # superseded (a result was cleared meanwhile)
@@ -256,7 +237,7 @@ class CompareView(QWidget):
     def shutdown(self, timeout_s: float) -> bool:
         """End the comparison thread (a running comparison is waited for); no new ones."""
         self._closed = True
-        return self._end_comparer(timeout_s)
+        return self._comparer.shutdown(timeout_s)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """A compare view shown as its own window ends its thread when closed (inside the

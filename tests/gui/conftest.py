@@ -81,3 +81,28 @@ def pytest_collection_modifyitems(config, items):
             # The offscreen platform cannot propagate size hints: harmless, not ours.
             item.add_marker(pytest.mark.qt_log_ignore("propagateSizeHints"))
             item.add_marker(pytest.mark.timeout(180))
+
+
+@pytest.fixture
+def wait_listed(qtbot):
+    """``wait_listed(panel)``: until the Runs panel has listed its folder (off-thread) and
+    filled its table."""
+
+    def wait(panel, timeout=10_000):
+        qtbot.waitUntil(lambda: not panel.loading and not panel.lister.busy, timeout=timeout)
+
+    return wait
+
+
+@pytest.fixture
+def wait_read(qtbot):
+    """``wait_read(window)``: until the results asked for (Runs > Open, Compare, a session's
+    newest run) have been read off the GUI thread and shown."""
+
+    def wait(window, timeout=10_000):
+        c = window.controller
+        panel = window.runs_panel
+        qtbot.waitUntil(lambda: not panel.loading and not panel.lister.busy
+                        and not c.results.reading, timeout=timeout)
+
+    return wait

@@ -65,12 +65,13 @@ def test_a_finished_run_shows_its_stages_and_misfit_and_a_new_run_clears_them(wi
     assert not view.misfit_label.isVisibleTo(window)
 
 
-def test_an_opened_run_folder_shows_the_quality_of_its_summary(window, tmp_path):
+def test_an_opened_run_folder_shows_the_quality_of_its_summary(window, tmp_path, wait_read):
     run = tmp_path / "run-001"
     run.mkdir()
     (run / "summary.json").write_text(json.dumps(summary(ratio=1.05, hint="")),
                                       encoding="utf-8")
     window.controller.results.open_path(run)
+    wait_read(window)
     view = window.reconstruction_view
     assert "1.05 × the Poisson noise floor" in view.misfit_label.text()
     assert view.misfit_label.styleSheet() == ""

@@ -82,12 +82,13 @@ def test_open_result_reads_products_and_run_folders(tmp_path):
         open_result(tmp_path / "junk.h5")
 
 
-def test_runs_panel_lists_opens_compares_and_resumes(qtbot, tmp_path):
+def test_runs_panel_lists_opens_compares_and_resumes(qtbot, tmp_path, wait_listed):
     _run(tmp_path / "run-001", _object(), truth=_object())
     _run(tmp_path / "run-002", _object(seed=1), status="cancelled", last_ckpt=True)
     panel = RunsPanel()
     qtbot.addWidget(panel)
     panel.set_folder(tmp_path)
+    wait_listed(panel)
     assert panel.table.topLevelItemCount() == 2 and "2 runs" in panel.folder_label.text()
     first = panel.table.topLevelItem(0)
     texts = [first.text(i) for i in range(7)]
@@ -113,6 +114,7 @@ def test_runs_panel_lists_opens_compares_and_resumes(qtbot, tmp_path):
     assert set(compared.args) == {tmp_path / "run-001", tmp_path / "run-002"}
     _run(tmp_path / "run-003", _object(seed=2))
     panel.refresh()
+    wait_listed(panel)
     assert panel.table.topLevelItemCount() == 3
     assert len(panel.selected_runs()) == 2  # the selection survives a refresh
     assert format_duration(3723) == "1:02:03" and format_duration(None) == ""
@@ -150,7 +152,7 @@ def test_compare_view_links_zoom_and_shows_the_aligned_difference(qtbot, tmp_pat
     with qtbot.waitSignal(view.compared, timeout=10000):
         view.swap_button.click()
     assert view.a is b and view.panel_a.title.text() == "A: rec.h5"
-    assert view._comparer is None  # no thread left running while idle
+    assert not view._comparer.holds_thread  # no thread left running while idle
 
 
 def test_compare_view_lines_up_objects_of_different_sizes(qtbot, tmp_path):
@@ -188,7 +190,8 @@ def test_frc_view_in_inverse_metres_and_resolution_in_nm(qtbot):
     assert "ground truth" in view.info.text() and not view.threshold.isVisible()
 
 
-def test_window_opens_another_tools_product_in_metres_and_exports_it(window, qtbot, tmp_path):
+def test_window_opens_another_tools_product_in_metres_and_exports_it(window, qtbot, tmp_path,
+                                                                     wait_read):
     c = window.controller
     obj = _object()
     other = _product(tmp_path / "ptychodus-recon.h5", obj, pixel=25e-9)
@@ -210,23 +213,27 @@ def test_window_opens_another_tools_product_in_metres_and_exports_it(window, qtb
     c.dialogs.show_error = lambda parent, title, message, details: errors.append(message)
     (tmp_path / "broken.h5").write_bytes(b"not hdf5")
     c.results.open_path(tmp_path / "broken.h5")  # the Runs panel's way of opening
+    wait_read(window)
     assert errors and "broken.h5" in errors[0]
     assert view.obj.shape == obj.shape  # the previous result stays
     c.results.open_path(other)
+    wait_read(window)
     assert window.view_tabs.currentWidget() is view
 
 
-def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path):
+def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path, wait_read):
     c = window.controller
     out = tmp_path / "beamtime"
     _run(out / "run-001", _object(), truth=_object())
     _run(out / "run-002", None, status="cancelled", last_ckpt=True)
     c.session.set_field("training.output_dir", str(out))
     panel = window.runs_panel
+    wait_read(window)
     assert panel.folder == out and panel.table.topLevelItemCount() == 2
     # Open a run: reconstruction, loss curves (metrics.csv) and FRC against ground truth
     panel.select(out / "run-001")
     panel.open_button.click()
+    wait_read(window)
     assert window.reconstruction_view.obj is not None
     assert window.loss_view.history["val_loss"][1][0] == 1.5
     assert window.frc_view.resolutions_px  # the run was scored against ground truth
@@ -236,6 +243,7 @@ def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path):
     c.runs.start_train = lambda resume_from=None: resumed.append(resume_from) or True
     panel.select(out / "run-002")
     panel.open_button.click()
+    wait_read(window)
     assert window.view_tabs.currentWidget() is window.loss_view
     panel.resume_button.click()
     assert resumed == [out / "run-002"]
@@ -245,20 +253,23 @@ def test_runs_panel_follows_the_sessions_output_folder(window, qtbot, tmp_path):
     assert shown[0][0] == "Settings of run-002" and "[training]" in shown[0][1]
     # The run this window trains now is marked running and cannot be resumed
     window.refresh_runs(out / "run-002")
+    wait_read(window)
     row = next(panel.table.topLevelItem(i) for i in range(panel.table.topLevelItemCount())
                if panel.table.topLevelItem(i).text(0) == "run-002")
     assert row.text(1) == "running"
     panel.select(out / "run-002")
     assert not panel.resume_button.isEnabled()
     window.refresh_runs(None)
+    wait_read(window)
     # Compare two runs: the comparison tab with both
     _run(out / "run-003", _object(seed=1))
     c.runs.state_changed.emit()  # a run ended: the list is read again (next event-loop turn)
     qtbot.waitUntil(lambda: panel.table.topLevelItemCount() == 3, timeout=2000)
+    wait_read(window)
     panel.select(out / "run-001", out / "run-003")
     with qtbot.waitSignal(window.compare_view.compared, timeout=10000):
-        panel.compare_button.click()
-        assert window.view_tabs.currentWidget() is window.compare_view
+        panel.compare_button.click()  # both read off the GUI thread, then compared
+    assert window.view_tabs.currentWidget() is window.compare_view
     assert window.compare_view.difference is not None
 
 
@@ -272,7 +283,7 @@ def test_data_preview_pixel_size_puts_the_live_views_in_metres(window):
     assert window.positions_view.pixel_size is None  # a file without geometry: pixels
 
 
-def test_opening_a_session_shows_its_newest_run_after_a_restart(window, tmp_path):
+def test_opening_a_session_shows_its_newest_run_after_a_restart(window, tmp_path, wait_read):
     from engine.config import SessionConfig, save_session
 
     out = tmp_path / "runs"
@@ -282,6 +293,7 @@ def test_opening_a_session_shows_its_newest_run_after_a_restart(window, tmp_path
     config.training.output_dir = str(out)
     session = save_session(config, tmp_path / "beamtime.toml")
     assert window.controller.session.open_session(session)
+    wait_read(window)
     assert window.reconstruction_view.obj is not None
     assert window.reconstruction_view.caption.text().startswith("run-001 (completed)")
     assert window.action_export.isEnabled()
@@ -351,7 +363,7 @@ def test_a_large_comparison_runs_off_the_gui_thread(qtbot, tmp_path):
 
 
 def test_after_a_restart_infer_uses_the_newest_completed_run_not_a_cancelled_one(
-        window, qtbot, tmp_path):
+        window, qtbot, tmp_path, wait_read):
     from engine.config import SessionConfig, save_session
 
     out = tmp_path / "runs"
@@ -362,6 +374,7 @@ def test_after_a_restart_infer_uses_the_newest_completed_run_not_a_cancelled_one
     config.training.output_dir = str(out)
     c = window.controller
     assert c.session.open_session(save_session(config, tmp_path / "beamtime.toml"))
+    wait_read(window)
     # The completed run is shown and inferred with, although the cancelled one is newer.
     assert window.reconstruction_view.caption.text().startswith("run-001 (completed)")
     assert c.document.config.inference.checkpoint == str(done / "checkpoints/best-0003.ckpt")
@@ -378,16 +391,17 @@ def test_after_a_restart_infer_uses_the_newest_completed_run_not_a_cancelled_one
     assert not c.runs.checkpoint_follows_runs()
 
 
-def test_runs_panel_cannot_infer_with_a_run_without_checkpoint(qtbot, tmp_path):
+def test_runs_panel_cannot_infer_with_a_run_without_checkpoint(qtbot, tmp_path, wait_listed):
     _run(tmp_path / "run-001", _object())
     panel = RunsPanel()
     qtbot.addWidget(panel)
     panel.set_folder(tmp_path)
+    wait_listed(panel)
     panel.select(tmp_path / "run-001")
     assert panel.open_button.isEnabled() and not panel.infer_button.isEnabled()
 
 
-def test_runs_panel_loads_a_runs_settings_and_diffs_two_runs(window, tmp_path):
+def test_runs_panel_loads_a_runs_settings_and_diffs_two_runs(window, tmp_path, wait_read):
     from engine.config import SessionConfig, save_session
 
     out = tmp_path / "runs"
@@ -401,6 +415,7 @@ def test_runs_panel_loads_a_runs_settings_and_diffs_two_runs(window, tmp_path):
     c = window.controller
     c.session.set_field("training.output_dir", str(out))
     panel = window.runs_panel
+    wait_read(window)
     shown = []
     c.dialogs.show_text = lambda parent, title, text, folder=None: shown.append((title, text))
     panel.select(first, second)
