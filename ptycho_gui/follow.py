@@ -6,7 +6,9 @@ that sees a file change reads the folder (small JSON/CSV files and the two PNG f
 writer's lock is never taken: the job is never held up by the window. Shown: the status
 (queued, running with its epoch, completed...), "updated N s ago" (the newest file's
 modification time), the loss curves of ``metrics.csv`` and the run's amplitude and phase
-figures once it writes them.
+figures once it writes them. A training run writes its figures only when it ends (its live
+estimate stays in the job's memory, the folder holds only ``metrics.csv`` and checkpoints
+meanwhile), and the placeholders say so.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from .views.widgets import FluidLabel
 
 POLL_INTERVAL_MS = 2000
 """Time between two polls of the followed folder."""
+
+NO_FIGURE_YET = ("not written yet: a run writes its figures when it ends (until then its "
+                 "epochs and losses show its progress)")
 
 
 def describe_status(state: RunState) -> str:
@@ -72,8 +77,9 @@ class _Picture(QLabel):
     """A PNG figure scaled to the label (never widening the window)."""
 
     def __init__(self, caption: str) -> None:
-        super().__init__(f"{caption}: not written yet")
+        super().__init__(f"{caption}: {NO_FIGURE_YET}")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWordWrap(True)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setMinimumSize(160, 160)
         self.source = QPixmap()

@@ -25,6 +25,8 @@ def test_follow_a_folder_another_process_writes(window, qtbot, tmp_path):
     follower = c.cluster.followers[-1]
     assert follower.isVisible() and follower.folder == run.resolve()
     assert follower.status_label.text().startswith("queued")
+    # A training writes its figures when it ends: the placeholders say so meanwhile.
+    assert "writes its figures when it ends" in follower.amplitude.text()
     follower.timer.setInterval(100)
     writer = subprocess.Popen([sys.executable, str(WRITER), str(run), "4", "0.5"], cwd=ROOT)
     try:
