@@ -269,16 +269,17 @@ class ProbeConfig:
     initial: str = setting(
         "auto",
         "Starting probe: the data file's (or data.probe_path), a flat disk, a Fresnel zone "
-        "plate from its physical parameters, or one estimated from the data (inverse FFT of "
-        "the square root of the mean pattern). 'auto': the file's, else a disk sized by the "
-        "scan step, with a warning.",
+        "plate from its physical parameters, or one retrieved from the data (the mean "
+        "pattern's far-field amplitude inside the disk's support). 'auto': the file's, else "
+        "the disk when its far field matches the mean pattern's (correlation 0.8 or more), "
+        "else the one from the data, with a note saying which.",
         choices=("auto", "file", "disk", "zone_plate", "from_data"),
         group="initial",
     )
     disk_diameter_px: float = setting(
         0.0,
-        "Diameter of the 'disk' probe in object pixels (0: 2.7 times the median scan step, "
-        "about 63% overlap).",
+        "Diameter of the 'disk' probe, and of the support of the 'from_data' probe, in "
+        "object pixels (0: 2.7 times the median scan step, about 63% overlap).",
         unit="px",
         min=0.0,
         max=8192.0,

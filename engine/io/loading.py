@@ -35,7 +35,15 @@ from .formats.base import RawSource
 from .issues import Issues
 from .lazy import FrameOps, LazyPatterns, PatternArray
 from .npz import open_npz, read_member
-from .probe_models import disk_probe, probe_from_data, resample_probe, zone_plate_probe
+from .probe_models import (
+    DISK_MATCH,
+    auto_start,
+    disk_diameter,
+    disk_probe,
+    probe_from_data,
+    resample_probe,
+    zone_plate_probe,
+)
 from .probe_scale import fill_bad_pixels, fit_probe_scale
 from .product import fill_unilluminated, read_product
 from .sniff import check_position_units, detector_mask, is_unshifted, median_step
@@ -240,7 +248,8 @@ def _geometry_in_frame(geometry: Any, ops: FrameOps, stored_n: int) -> Any:
 
 
 def _initial_probe(raw: RawSource, cfg: DataConfig, probe_cfg: ProbeConfig, ops: FrameOps,
-                   stored_n: int, n: int, geometry: Any, scan: Any, metadata: dict[str, Any],
+                   stored_n: int, n: int, geometry: Any, patterns: PatternArray,
+                   bad_pixels: np.ndarray | None, metadata: dict[str, Any],
                    issues: Issues, positions: np.ndarray | None) -> tuple[np.ndarray, str]:
     """The starting probe ``(modes, n, n)`` and the key it came from (``probe.initial``)."""
     probe = raw.probe
@@ -250,27 +259,33 @@ def _initial_probe(raw: RawSource, cfg: DataConfig, probe_cfg: ProbeConfig, ops:
         key = f"{Path(cfg.probe_path).name} probe"
         metadata["probe_source"] = str(cfg.probe_path)
     mode = probe_cfg.initial
+    step = median_step(positions, distinct=True) if positions is not None else None
+    diameter = disk_diameter(n, probe_cfg.disk_diameter_px, step)
+    mean = np.zeros((n, n))  # of the engine's counts: every mask and conversion applied
+    if mode == "from_data" or (mode == "auto" and probe is None):
+        sampled = sampled_mean_pattern(patterns)
+        mean = mean if sampled is None else sampled
     if mode == "auto":
-        # Without a probe, a disk sized by the scan step: on simulated scans it refines to a
-        # far better object than the mean-pattern estimate (docs/formats.md).
-        mode = "file" if probe is not None else "disk"
+        # Without a probe: the disk where its far field looks like the data's, else the probe
+        # retrieved from the mean pattern (measured in docs/formats.md).
+        mode = "file"
         if probe is None:
-            issues.correct(f"{issues.source}: {key}: no probe in the file; starting from a "
-                           "disk of 2.7 median scan steps (probe.initial = 'auto'); set "
+            mode, match = auto_start(mean, diameter, bad_pixels)
+            how = ("a disk of 2.7 median scan steps" if mode == "disk" else
+                   "a probe retrieved from the mean pattern (probe.initial = 'from_data')")
+            issues.correct(f"{issues.source}: {key}: no probe in the file; starting from "
+                           f"{how}: the disk's far field matches the data's by {match:.2f} "
+                           f"(the disk from {DISK_MATCH}; probe.initial = 'auto'); set "
                            "probe.initial (disk, zone_plate, from_data) or data.probe_path "
                            "to choose, and refine the probe (refinement.refine_probe)")
     metadata["probe_initial"] = mode
     if mode == "disk":
-        return disk_probe(n, probe_cfg.disk_diameter_px, median_step(positions, distinct=True)
-                          if positions is not None else None), "probe.initial = 'disk'"
+        return disk_probe(n, diameter), "probe.initial = 'disk'"
     if mode == "zone_plate":
         return zone_plate_probe(n, probe_cfg, geometry, issues.source), \
             "probe.initial = 'zone_plate'"
     if mode == "from_data":
-        mean = scan.pixel_sum if scan.pixel_sum is not None else np.ones((stored_n, stored_n))
-        mean = np.where(raw.bad_pixels, 0.0, mean) if raw.bad_pixels is not None and \
-            raw.bad_pixels.shape == mean.shape else mean
-        return probe_from_data(ops.apply(mean[None])[0]), "probe.initial = 'from_data'"
+        return probe_from_data(mean, diameter, bad_pixels), "probe.initial = 'from_data'"
     if probe is None:
         issues.problem(key, "a probe (N, N) or (modes, N, N)", "none in the file; set "
                        "probe.initial = 'from_data', 'disk' or 'zone_plate', or "
@@ -360,7 +375,7 @@ def read_source(cfg: DataConfig, issues: Issues, *, lazy: bool | None = None,
     metadata = dict(raw.metadata, measurement_source=how, format=fmt.name,
                     format_label=source.describe(fmt.label), files=list(raw.files))
     probe_arr, _probe_key = _initial_probe(raw, cfg, probe_cfg, ops, stored_n, n, geometry,
-                                           scan, metadata, issues,
+                                           patterns, bad_pixels, metadata, issues,
                                            positions if positions_ok else None)
 
     obj = _object_guess(raw, issues) if not (ops.bin > 1 or ops.crop) else None
@@ -396,14 +411,18 @@ SCALE_SAMPLE = 256
 in memory and from disk, so ``inspect``, ``train`` and ``infer`` agree on the scale."""
 
 
+def sampled_mean_pattern(patterns: PatternArray) -> np.ndarray | None:
+    """Mean of up to :data:`SCALE_SAMPLE` evenly spaced patterns (None: no patterns)."""
+    block = np.asarray(patterns[sample_indices(len(patterns), SCALE_SAMPLE)], np.float64)
+    return block.mean(axis=0) if len(block) else None
+
+
 def measured_mean_counts(data: PtychoData) -> float:
     """Mean total counts per pattern over up to :data:`SCALE_SAMPLE` evenly spaced patterns."""
-    block = np.asarray(data.patterns[sample_indices(data.n_patterns, SCALE_SAMPLE)],
-                       np.float64)
-    if not len(block):
+    mean = sampled_mean_pattern(data.patterns)
+    if mean is None:
         return float("nan")
-    mean = fill_bad_pixels(block.mean(axis=0), data.bad_pixels)
-    return float(mean.sum())
+    return float(fill_bad_pixels(mean, data.bad_pixels).sum())
 
 
 def apply_probe_scale(data: PtychoData, mode: str, issues: Issues) -> None:
