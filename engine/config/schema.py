@@ -724,8 +724,11 @@ class RefinementConfig:
         unit="epochs", min=0, max=5000, step=10,
     )
     time_limit_s: float = setting(
-        600.0,
-        "Most wall time of the solver; the state of lowest misfit so far is kept. 0: none.",
+        0.0,
+        "Most wall time of the solver (a beamtime budget); the run then keeps its best state "
+        "so far. 0: none, the run ends when the misfit stops falling or at "
+        "refinement.epochs (a fixed cap would cut large scans short: an epoch's time grows "
+        "with the number of patterns).",
         unit="s", min=0.0, max=1e6, step=60.0, group="stopping",
     )
     patience: int = setting(
