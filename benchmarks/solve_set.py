@@ -3,10 +3,18 @@ session defaults: the product written with the refined probe and positions and s
 shared scorer; positions against the truth (``truth.npz``, mean offset removed) and the
 probe modes' power fractions against the truth's when the set has them.
 
+``--oracle`` gives the same solver the truth's probe modes and positions (``truth.npz``:
+``probe_modes``, ``xcoords``/``ycoords``) and keeps both fixed (``refinement.refine_probe`` and
+``refinement.position_correction`` off, ``probe.modes`` = the truth's); everything else (the
+background, the stopping rule, the caps) stays at the session defaults. It is the "oracle"
+of issue 18's target: what this solver reaches when the probe and positions are not the
+problem.
+
 Run from the repository root::
 
     OMP_WAIT_POLICY=PASSIVE nice -n 10 python benchmarks/solve_set.py \\
         ../shared/data/ptychodus/realistic_a [--set refinement.algorithm=rpie] [--out r.h5]
+        [--oracle]
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                     metavar="SECTION.FIELD=VALUE")
     ap.add_argument("--out", type=Path, default=None, help="keep the product here")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--oracle", action="store_true",
+                    help="the true probe modes and positions (truth.npz), both kept fixed")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -46,13 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     from engine.runs.refinement import refine_stage
 
     overrides = {k: (v, "benchmark") for k, v in (o.split("=", 1) for o in args.overrides)}
-    session = resolve_config(cli=overrides).config
     args.folder = args.folder.resolve()
+    probe, start = None, None
+    if args.oracle:
+        with np.load(args.folder / "truth.npz", allow_pickle=False) as oracle:
+            probe = np.asarray(oracle["probe_modes"], np.complex64)
+            start = np.stack([oracle["xcoords"], oracle["ycoords"]], 1).astype(np.float64)
+        overrides.update({"refinement.refine_probe": ("false", "oracle"),
+                          "refinement.position_correction": ("false", "oracle"),
+                          "probe.modes": (str(len(probe)), "oracle")})
+    session = resolve_config(cli=overrides).config
     data = load_dataset(str(args.folder / "product.h5"))
+    probe = data.probe if probe is None else probe
     t0 = time.perf_counter()
-    refined = refine_stage(data, None, None, data.probe, session, "cpu", Reporter(), None)
+    refined = refine_stage(data, None, None, probe, session, "cpu", Reporter(), None,
+                           positions=start)
     row = {"set": args.folder.name, "seconds": round(time.perf_counter() - t0, 1),
-           **refined.solve}
+           "oracle": args.oracle, **refined.solve}
     truth_npz = args.folder / "truth.npz"
     if truth_npz.exists():
         truth = np.load(truth_npz, allow_pickle=False)
