@@ -45,6 +45,8 @@ class FftView(QWidget):
         self.fit_group.add(self.plot)
         self.caption = FluidLabel(NO_OBJECT)
         self.readout = FluidLabel("")
+        for label in (self.caption, self.readout):
+            label.setContentsMargins(4, 0, 4, 0)  # the view has no margins: off the border
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics, 1)

@@ -26,6 +26,7 @@ from .widgets import FluidLabel
 
 pg = pyqtgraph_module()
 
+TITLE_SIZE = "9pt"
 MAX_DISTANCE_UM = 1e6
 """The propagation distance box spans +-1 m (in micrometres)."""
 
@@ -50,6 +51,7 @@ class ProbeView(QWidget):
             " downstream of the sample plane). Needs the photon energy and the pixel size.")
         self.distance_box.valueChanged.connect(self._on_distance_box_value_changed)
         controls = QHBoxLayout()
+        controls.setContentsMargins(4, 2, 4, 2)
         controls.addWidget(QLabel("Propagate by z ="))
         controls.addWidget(self.distance_box)
         controls.addWidget(self.info, 1)
@@ -73,6 +75,7 @@ class ProbeView(QWidget):
         for mode in range(len(self.images)):
             for col in (0, 1):
                 set_physical_axes(self.graphics.getItem(mode, col), self.pixel_size)
+        self._label_last_row_only()
         for bar in self.scale_bars:
             bar.set_pixel_size(self.pixel_size)
         if self.probe is not None:
@@ -125,7 +128,9 @@ class ProbeView(QWidget):
         assert probe is not None
         share = mode_power_fractions(probe)
         self.shown = self._propagated(probe)
-        at = f" at z = {format_length(self.distance_m)}" if self.shown is not probe else ""
+        # Short titles in a smaller font: a title sets its column's minimum width, and a long
+        # one pushed the phase column's colour bar label out of the view at 1280 px.
+        at = f" · z {format_length(self.distance_m)}" if self.shown is not probe else ""
         for mode, (amp_item, phase_item) in enumerate(self.images):
             amp = np.abs(self.shown[mode]).astype(np.float32)
             amp_item.setImage(amp, autoLevels=False)
@@ -134,8 +139,8 @@ class ProbeView(QWidget):
                                 autoLevels=False)
             self.colorbars[mode][1].setLevels(PHASE_LEVELS)
             plots = self.graphics.ci.getItem(mode, 0), self.graphics.ci.getItem(mode, 1)
-            plots[0].setTitle(f"mode {mode + 1} amplitude{at} ({100 * share[mode]:.1f} %)")
-            plots[1].setTitle(f"mode {mode + 1} phase{at}")
+            plots[0].setTitle(f"mode {mode + 1} · {100 * share[mode]:.1f} %{at}", size=TITLE_SIZE)
+            plots[1].setTitle(f"mode {mode + 1} phase", size=TITLE_SIZE)
             if refit:
                 self.fit_groups[mode].refit()  # phase is linked to amplitude
         self._update_info(probe)
@@ -167,6 +172,14 @@ class ProbeView(QWidget):
                     plot.setYLink(self.graphics.getItem(mode, 0))
             self.images.append((items[0], items[1]))
             self.colorbars.append((bars[0], bars[1]))
+        self._label_last_row_only()
+
+    def _label_last_row_only(self) -> None:
+        """Only the last row names its x axis (the rows share it): each mode's images get
+        the height of the labels they no longer repeat (three modes at 150 %)."""
+        for mode in range(len(self.images) - 1):
+            for col in (0, 1):
+                self.graphics.getItem(mode, col).getAxis("bottom").showLabel(False)
 
     def _update_info(self, probe: np.ndarray) -> None:
         n_rows, n_cols = probe.shape[-2:]

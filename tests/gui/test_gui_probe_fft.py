@@ -77,23 +77,28 @@ def test_probe_view_propagates_the_modes_and_keeps_their_power(qtbot):
 
     view = ProbeView()
     qtbot.addWidget(view)
+    view.resize(700, 500)  # the view's width at 150 % on a 1600 x 1000 screen
+    view.show()
     view.set_pixel_size(PIXEL)
     probe = np.stack([gaussian(64), 0.5 * gaussian(64)]).astype(np.complex64)
     view.set_probe(probe)
-    assert "mode 1 amplitude (80.0 %)" in view.graphics.ci.getItem(0, 0).titleLabel.text
+    assert view.graphics.ci.getItem(0, 0).titleLabel.text == "mode 1 · 80.0 %"
     assert "power 80.0 / 20.0 %" in view.info.text()
     view.set_distance(1e-3)  # no wavelength yet: shown unpropagated, and why
     assert "not propagated: propagation needs the photon energy" in view.info.text()
     assert view.images[0][0].image.max() == pytest.approx(1.0, rel=1e-4)
     view.set_wavelength(WAVELENGTH)
-    title = view.graphics.ci.getItem(0, 0).titleLabel.text
-    assert "at z = 1 mm" in title and "(80.0 %)" in title
+    assert view.graphics.ci.getItem(0, 0).titleLabel.text == "mode 1 · 80.0 % · z 1 mm"
     assert "λ = 100 pm" in view.info.text()
     # 1 mm is a third of this beam's Rayleigh range: its peak drops, its power stays.
     peak = view.images[0][0].image.max()
     assert 0.8 < peak < 0.99
     assert np.sum(np.abs(view.shown[0]) ** 2) == pytest.approx(
         np.sum(np.abs(probe[0].astype(np.complex128)) ** 2), rel=1e-4)
+    # The titles never push the phase column's colour bar label out of the view.
+    qtbot.wait(20)
+    label = view.colorbars[0][1].axis.label
+    assert label.mapRectToScene(label.boundingRect()).right() <= view.graphics.width()
 
 
 def test_fft_tab_shows_the_objects_spectrum_in_inverse_micrometres(window, qtbot):
