@@ -35,7 +35,9 @@ class FrcView(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setLabel("left", "FRC")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.plot.addLegend(offset=(-10, 10))
+        # One row (amplitude, phase): the comparison's short FRC plot at 1280 x 800 cut the
+        # second row of a stacked legend.
+        self.legend = self.plot.addLegend(offset=(-10, 10), colCount=2)
         self.plot.setYRange(-0.1, 1.05, padding=0)
         dashed = pg.mkPen("#888888", width=1, style=Qt.PenStyle.DashLine)
         self.threshold = pg.InfiniteLine(angle=0, pen=dashed, label="threshold {value:.3g}",

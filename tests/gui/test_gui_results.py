@@ -186,6 +186,8 @@ def test_frc_view_in_inverse_metres_and_resolution_in_nm(qtbot):
     assert view.resolutions_px["phase"] == 2.0  # never below: Nyquist
     assert "20 nm" in view.info.text()
     assert view.threshold.label.toPlainText() == "threshold 0.143"
+    # The legend is one row: both names fit a short plot (the comparison's, at 1280 x 800).
+    assert view.legend.columnCount == 2 and len(view.legend.items) == 2
     view.set_frc(None)
     assert "ground truth" in view.info.text() and not view.threshold.isVisible()
 
