@@ -42,7 +42,7 @@ def test_a_scan_without_its_probe_ends_near_the_known_probe_result(tiny_data, tm
     np.savez(bare, **{k: v for k, v in contents.items() if k != "probeGuess"})
     loaded = load_dataset(bare)  # probe.initial = auto: the disk, said with its match
     assert loaded.metadata["probe_initial"] == "disk"
-    assert any("no probe in the file; starting from a disk" in w and "matches the data's by"
+    assert any("no probe in the file; starting from a disk of" in w and "matches the data's by"
                in w for w in loaded.warnings)
 
     # The known probe's result is settled by 25 epochs (0.995 / 0.995, the same at 100);

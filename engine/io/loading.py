@@ -271,7 +271,8 @@ def _initial_probe(raw: RawSource, cfg: DataConfig, probe_cfg: ProbeConfig, ops:
         mode = "file"
         if probe is None:
             mode, match = auto_start(mean, diameter, bad_pixels)
-            how = ("a disk of 2.7 median scan steps" if mode == "disk" else
+            how = (f"a disk of {diameter:.1f} px (probe.disk_diameter_px; 0: 2.7 median scan "
+                   "steps)" if mode == "disk" else
                    "a probe retrieved from the mean pattern (probe.initial = 'from_data')")
             issues.correct(f"{issues.source}: {key}: no probe in the file; starting from "
                            f"{how}: the disk's far field matches the data's by {match:.2f} "
