@@ -15,7 +15,7 @@ from engine.atomic import atomic_path
 from engine.render import Display, png_paths, write_object_pngs
 
 from .jobs import Reconstruction
-from .views.units import valid_pixel_size
+from .model.units import valid_pixel_size
 
 
 def export_reconstruction(recon: Reconstruction, path: str | Path,

@@ -44,9 +44,9 @@ from engine.errors import EngineError
 from engine.reporting import Reporter
 
 from .document import SessionDocument
+from .model.imaging import log_counts, robust_levels
 from .qtenv import pyqtgraph_module
 from .views.image_panel import LINEAR_MAP, add_image_plot
-from .views.imaging import log_counts, robust_levels
 from .views.patterns import add_mask_overlay, mask_rgba
 from .views.positions import PositionsView
 from .worker import Job, JobOutcome, JobRunner

@@ -25,7 +25,7 @@ from .dialogs import Dialogs
 from .document import SessionDocument
 from .jobs import RunOutput, engine_job, infer_job, simulate_job, train_job
 from .main_window import MainWindow
-from .progress import JobProgress, plan_for
+from .model.progress import JobProgress, plan_for
 from .worker import Job, JobOutcome, JobRunner
 
 NEWEST_RUN_SOURCE = f"{GUI_SOURCE} newest run"

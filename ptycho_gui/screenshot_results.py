@@ -47,8 +47,8 @@ def make_result_screenshots(runs: Path, truth: Path, out_dir: Path, work_dir: Pa
     """Open the newest run of ``runs`` with units, compare it with ``truth``; save the shots."""
     from PySide6.QtCore import Qt
 
+    from .model.imaging import HSV
     from .screenshot import _wait, screenshot_window
-    from .views.imaging import HSV
 
     window = screenshot_window(work_dir, size)
     c = window.controller

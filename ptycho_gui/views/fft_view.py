@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from engine.render import LINEAR_MAP, format_length, robust_levels
 
 from ..model.optics import Spectrum, frequency_unit, object_spectrum
+from ..model.units import PixelSize, valid_pixel_size
 from ..qtenv import pyqtgraph_module
 from .image_panel import add_image_plot, show_plot_axes
 from .physical import AXIS_WIDTH, FitGroup
-from .units import PixelSize, valid_pixel_size
 from .widgets import FluidLabel
 
 pg = pyqtgraph_module()

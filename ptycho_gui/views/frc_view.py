@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.render import format_length
 
+from ..model.units import PixelSize, valid_pixel_size
 from ..qtenv import pyqtgraph_module
-from .units import PixelSize, valid_pixel_size
 
 pg = pyqtgraph_module()
 

@@ -38,8 +38,9 @@ from engine.render import (
     format_length,
 )
 
+from ..model.imaging import COMPONENTS, HSV, UNWRAPPED, component_image, robust_levels
+from ..model.units import COMPONENT_UNITS, PixelSize, valid_pixel_size
 from ..qtenv import pyqtgraph_module
-from .imaging import COMPONENTS, HSV, UNWRAPPED, component_image, robust_levels
 from .physical import (
     FitGroup,
     attach_colour_wheel,
@@ -48,7 +49,6 @@ from .physical import (
     set_physical_axes,
 )
 from .profile import LineProfile
-from .units import COMPONENT_UNITS, PixelSize, valid_pixel_size
 from .widgets import FluidLabel
 
 pg = pyqtgraph_module()

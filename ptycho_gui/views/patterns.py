@@ -16,11 +16,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..model.imaging import log_counts, robust_levels
+from ..model.units import COMPONENT_UNITS
 from ..qtenv import pyqtgraph_module
 from .image_panel import LINEAR_MAP, add_image_plot, show_plot_axes
-from .imaging import log_counts, robust_levels
 from .physical import FitGroup, label_colorbar
-from .units import COMPONENT_UNITS
 from .widgets import FluidLabel
 
 pg = pyqtgraph_module()

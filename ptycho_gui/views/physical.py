@@ -16,9 +16,9 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPixmap
 
 from engine.render import scale_bar
 
+from ..model.imaging import hsv_image
+from ..model.units import PixelSize
 from ..qtenv import pyqtgraph_module
-from .imaging import hsv_image
-from .units import PixelSize
 
 pg = pyqtgraph_module()
 GraphicsWidgetAnchor = pg.GraphicsWidgetAnchor

@@ -8,10 +8,10 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.render import format_length
 
+from ..model.units import PixelSize, valid_pixel_size
 from ..qtenv import pyqtgraph_module
 from .image_panel import LINEAR_MAP, qt_colormap
 from .physical import FitGroup, attach_scale_bar, set_physical_axes
-from .units import PixelSize, valid_pixel_size
 from .widgets import FluidLabel
 
 pg = pyqtgraph_module()

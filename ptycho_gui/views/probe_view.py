@@ -16,12 +16,12 @@ from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, 
 
 from engine.render import format_length
 
+from ..model.imaging import PHASE_LEVELS
 from ..model.optics import angular_spectrum, mode_power_fractions
+from ..model.units import PixelSize, valid_pixel_size
 from ..qtenv import pyqtgraph_module
 from .image_panel import CYCLIC_MAP, LINEAR_MAP, add_image_plot, value_label
-from .imaging import PHASE_LEVELS
 from .physical import FitGroup, attach_scale_bar, set_physical_axes
-from .units import PixelSize, valid_pixel_size
 from .widgets import FluidLabel
 
 pg = pyqtgraph_module()

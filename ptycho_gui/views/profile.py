@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from engine.render import format_length
 
+from ..model.units import PixelSize, line_profile
 from ..qtenv import pyqtgraph_module
 from .physical import AXIS_WIDTH
-from .units import PixelSize, line_profile
 from .widgets import FluidLabel
 
 pg = pyqtgraph_module()

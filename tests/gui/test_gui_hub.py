@@ -137,8 +137,8 @@ def test_compare_images_keep_their_height_at_1280_with_the_runs_panel(window, qt
 
 
 def test_colour_wheel_sits_beside_the_image_not_over_it(qtbot):
+    from ptycho_gui.model.imaging import HSV
     from ptycho_gui.views.image_panel import ImagePanel
-    from ptycho_gui.views.imaging import HSV
 
     panel = ImagePanel(component="amplitude")
     qtbot.addWidget(panel)
@@ -259,8 +259,8 @@ def test_copy_view_puts_the_shown_view_on_the_clipboard(window, qtbot):
 
 
 def test_unwrapped_phase_view_removes_the_2_pi_jumps(qtbot):
+    from ptycho_gui.model.imaging import UNWRAPPED
     from ptycho_gui.views.image_panel import ImagePanel
-    from ptycho_gui.views.imaging import UNWRAPPED
 
     yy, xx = np.mgrid[:48, :64]
     ramp = 0.4 * xx  # 25 rad across: four turns on the wrapped phase

@@ -10,7 +10,7 @@ import pytest
 
 from engine.config import SessionConfig
 from engine.reporting import Progress
-from ptycho_gui.progress import JobProgress, plan_for
+from ptycho_gui.model.progress import JobProgress, plan_for
 from ptycho_gui.worker import Job
 
 SETUP_S = 3.0  # loading data, building the model: no progress reports

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from engine.render import format_length, nice_length, scale_bar
+from ptycho_gui.model.imaging import HSV
+from ptycho_gui.model.units import line_profile
 from ptycho_gui.views.image_panel import ImagePanel
-from ptycho_gui.views.imaging import HSV
 from ptycho_gui.views.physical import colour_wheel_rgba
-from ptycho_gui.views.units import line_profile
 
 
 def test_lengths_scale_bars_and_profiles_in_metres():
@@ -122,8 +122,8 @@ def test_probe_and_positions_in_metres_with_colour_bars(qtbot):
 
 
 def test_reconstruction_view_units_from_a_square_pixel_side(qtbot):
+    from ptycho_gui.model.units import valid_pixel_size
     from ptycho_gui.views.reconstruction import ReconstructionView
-    from ptycho_gui.views.units import valid_pixel_size
 
     assert valid_pixel_size(5e-9) == (5e-9, 5e-9)
     assert valid_pixel_size((0.0, 1e-9)) is None and valid_pixel_size(None) is None

@@ -9,8 +9,8 @@ from PIL import Image
 
 from engine.render import FIGURE_MARGIN, figure_zoom
 from ptycho_gui.export import export_png
+from ptycho_gui.model.imaging import COMPONENTS, HSV, component_image, hsv_image
 from ptycho_gui.views.image_panel import ImagePanel
-from ptycho_gui.views.imaging import COMPONENTS, HSV, component_image, hsv_image
 from ptycho_gui.views.loss_view import LossView
 from ptycho_gui.views.patterns import PatternBrowser
 from ptycho_gui.views.positions import PositionsView
