@@ -24,11 +24,11 @@ from . import help
 from .cluster_dialog import ClusterController
 from .dialogs import Dialogs
 from .document import SessionDocument
-from .jobs import RunOutput
 from .layout_dialog import open_layout_dialog
 from .main_window import MainWindow
+from .model.products import RunOutput
+from .model.results import OpenedResult
 from .preview_controller import PreviewController
-from .results import OpenedResult
 from .results_controller import ResultsController
 from .run_controller import RunController
 from .session_controller import SessionController

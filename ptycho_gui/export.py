@@ -14,7 +14,7 @@ import numpy as np
 from engine.atomic import atomic_path
 from engine.render import Display, png_paths, write_object_pngs
 
-from .jobs import Reconstruction
+from .model.products import Reconstruction
 from .model.units import valid_pixel_size
 
 

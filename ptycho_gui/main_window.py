@@ -48,7 +48,7 @@ from .views.widgets import FluidLabel
 
 if TYPE_CHECKING:
     from .controller import MainController
-    from .results import OpenedResult
+    from .model.results import OpenedResult
 
 APP_NAME = "Ptycho PINN"
 

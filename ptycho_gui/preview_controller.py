@@ -16,8 +16,9 @@ from engine.reporting import PreviewFrame
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .export import export_reconstruction
-from .jobs import DataPreview, Reconstruction, RunOutput, data_preview_job, open_result_job
+from .jobs import data_preview_job, open_result_job
 from .main_window import MainWindow
+from .model.products import DataPreview, Reconstruction, RunOutput
 from .worker import JobOutcome, JobRunner
 
 PREVIEW_MIN_INTERVAL_MS = 100

@@ -29,7 +29,7 @@ from .dialogs import Dialogs
 from .document import SessionDocument
 from .jobs import read_results_job
 from .main_window import MainWindow
-from .results import (
+from .model.results import (
     KEPT_ON_LOAD,
     OpenedResult,
     flat_settings,

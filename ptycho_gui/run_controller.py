@@ -23,8 +23,9 @@ from engine.reporting import Progress, epoch_line
 
 from .dialogs import Dialogs
 from .document import SessionDocument
-from .jobs import RunOutput, engine_job, infer_job, simulate_job, train_job
+from .jobs import engine_job, infer_job, simulate_job, train_job
 from .main_window import MainWindow
+from .model.products import RunOutput
 from .model.progress import JobProgress, plan_for
 from .worker import Job, JobOutcome, JobRunner
 

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 
 from engine.errors import EngineError
 
+from ..model.results import OpenedResult, open_result
 from ..model.units import PixelSize, valid_pixel_size
-from ..results import OpenedResult, open_result
 from ..worker import Job, JobOutcome, NewestJobRunner
 from .frc_view import FrcView
 from .image_panel import ImagePanel

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from engine.runs_index import INCOMPLETE, RunInfo
 
 from ..jobs import list_runs_job
-from ..results import run_checkpoint
+from ..model.results import run_checkpoint
 from ..worker import JobOutcome, NewestJobRunner
 from .widgets import FluidLabel
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ptycho_gui.jobs import Reconstruction, RunOutput
+from ptycho_gui.model.products import Reconstruction, RunOutput
 from ptycho_gui.worker import Job
 
 RUN_TIMEOUT_MS = 20_000

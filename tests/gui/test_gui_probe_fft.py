@@ -140,7 +140,7 @@ def test_export_as_cxi_writes_object_probe_modes_and_positions(window, tmp_path)
     from engine.io import Geometry, write_product
     from engine.io.formats.base import Source
     from engine.io.formats.cxi import read_object
-    from ptycho_gui.jobs import read_reconstruction
+    from ptycho_gui.model.products import read_reconstruction
 
     obj = np.full((40, 48), 0.9 * np.exp(0.3j), np.complex64)
     obj[:3] = np.nan  # never illuminated

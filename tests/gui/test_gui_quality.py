@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from ptycho_gui.jobs import Reconstruction, RunOutput
+from ptycho_gui.model.products import Reconstruction, RunOutput
 from ptycho_gui.model.quality import run_quality
 
 HINT = ("the misfit is 2.5 times the Poisson noise floor: the probe may need more incoherent "

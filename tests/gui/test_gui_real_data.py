@@ -148,7 +148,7 @@ def test_panel_colour_map_and_levels_reach_the_screen_and_the_png_export(qtbot, 
 
     from engine.render import colour_table
     from ptycho_gui.export import export_reconstruction
-    from ptycho_gui.jobs import Reconstruction
+    from ptycho_gui.model.products import Reconstruction
     from ptycho_gui.views.reconstruction import ReconstructionView
 
     view = ReconstructionView()

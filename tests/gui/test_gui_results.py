@@ -10,7 +10,7 @@ from engine.config import SessionConfig
 from engine.errors import DataError
 from engine.io import write_product
 from engine.metrics import evaluate
-from ptycho_gui.results import open_result
+from ptycho_gui.model.results import open_result
 from ptycho_gui.views.compare import CompareView, centre_offsets
 from ptycho_gui.views.frc_view import FrcView
 from ptycho_gui.views.runs_panel import RunsPanel, format_duration
@@ -441,3 +441,14 @@ def test_runs_panel_loads_a_runs_settings_and_diffs_two_runs(window, tmp_path, w
     panel.load_settings_button.click()
     assert "session.toml" in errors[0] and "max_epochs" in errors[0]
     assert c.document.config.training.max_epochs == 7  # nothing changed
+
+
+def test_a_run_without_settings_file_is_refused_in_one_readable_line(tmp_path):
+    from engine.errors import ConfigError
+    from ptycho_gui.model.results import run_settings
+
+    with pytest.raises(ConfigError) as refused:
+        run_settings(tmp_path)
+    assert refused.value.issues == ["no settings file in this run folder (expected "
+                                    "session.toml)"]
+    assert str(tmp_path / "session.toml") in str(refused.value)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine.config import SessionConfig, save_session
 from ptycho_gui import run_controller
-from ptycho_gui.jobs import RunOutput
+from ptycho_gui.model.products import RunOutput
 from ptycho_gui.worker import Job
 
 

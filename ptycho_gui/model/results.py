@@ -31,8 +31,8 @@ from engine.runs_index import (
     read_run,
 )
 
-from .jobs import Reconstruction, read_reconstruction
-from .model.quality import read_summary
+from .products import Reconstruction, read_reconstruction
+from .quality import read_summary
 
 
 @dataclass
@@ -115,7 +115,9 @@ def run_settings(run_folder: str | os.PathLike[str], absolute: bool = True) -> d
     """
     path = Path(run_folder) / SESSION
     if not path.is_file():
-        raise ConfigError(f"{path}: no settings file in this run folder (expected session.toml)")
+        # ConfigError takes a list of problems (a bare string was split into its characters)
+        raise ConfigError(["no settings file in this run folder (expected session.toml)"],
+                          source=str(path))
     values = flat_settings(absolutize_paths(load_session(path), path.parent))
     if not absolute:
         specs = field_specs()
