@@ -201,6 +201,7 @@ class MainController(QObject):
         ok = self.previews.shutdown(timeout_s)
         ok = self.window.compare_view.shutdown(timeout_s) and ok
         ok = self.window.runs_panel.shutdown(timeout_s) and ok
+        ok = self.window.fft_view.shutdown(timeout_s) and ok
         ok = self.results.shutdown(timeout_s) and ok
         return self.runs.shutdown(timeout_s) and ok
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,6 +34,7 @@ from ..model.units import PixelSize, valid_pixel_size
 from ..worker import Job, JobOutcome, NewestJobRunner
 from .frc_view import FrcView
 from .image_panel import ImagePanel
+from .widgets import ThreadedView
 
 COMPARED = ("phase", "amplitude")
 SHUTDOWN_TIMEOUT_S = 30.0
@@ -66,7 +66,7 @@ def centre_offsets(shape_a: tuple[int, ...], shape_b: tuple[int, ...]
             ((shape_b[0] - h) // 2, (shape_b[1] - w) // 2))
 
 
-class CompareView(QWidget):
+class CompareView(ThreadedView):
     """Results A and B (linked zoom and pan) and the difference B - A.
 
     Signals
@@ -234,17 +234,11 @@ class CompareView(QWidget):
         text += self._pixel_warning()
         self._report(text)
 
-    def shutdown(self, timeout_s: float) -> bool:
+    def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
         """End the comparison thread (a running comparison is waited for); no new ones."""
         self._closed = True
         return self._comparer.shutdown(timeout_s)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        """A compare view shown as its own window ends its thread when closed (inside the
-        main window, the window's controller does it)."""
-        if self.isWindow():
-            self.shutdown(SHUTDOWN_TIMEOUT_S)
-        super().closeEvent(event)
 
     def _objects(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         def obj(result: OpenedResult | None) -> np.ndarray | None:

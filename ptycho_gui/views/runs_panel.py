@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -31,7 +31,7 @@ from engine.runs_index import INCOMPLETE, RunInfo
 from ..jobs import list_runs_job
 from ..model.results import run_checkpoint
 from ..worker import JobOutcome, NewestJobRunner
-from .widgets import FluidLabel
+from .widgets import FluidLabel, ThreadedView
 
 FILL_ROWS = 200
 """Rows added to the table per event-loop turn (about 15 ms of the GUI thread)."""
@@ -72,7 +72,7 @@ def run_row(run: RunInfo, running: bool = False) -> list[str]:
             epochs, format_duration(run.wall_time_s), run.quality_text]
 
 
-class RunsPanel(QWidget):
+class RunsPanel(ThreadedView):
     """A table of runs, newest first, with Open, Compare and Resume.
 
     Signals
@@ -271,12 +271,6 @@ class RunsPanel(QWidget):
         self._fill_timer.stop()
         return self.lister.shutdown(timeout_s)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        """A panel shown as its own window ends its thread when closed (inside the main
-        window, the window's controller does it)."""
-        if self.isWindow():
-            self.shutdown()
-        super().closeEvent(event)
 
     def select(self, *paths: str | os.PathLike[str]) -> None:
         """Select the runs of ``paths`` (others are deselected)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QResizeEvent
+from PySide6.QtGui import QCloseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGridLayout,
@@ -131,3 +131,25 @@ class SectionBar(QWidget):
     def _on_tabs_current_changed(self, index: int) -> None:
         if 0 <= index < len(self.buttons):
             self.buttons[index].setChecked(True)
+
+
+THREAD_SHUTDOWN_S = 30.0
+"""How long a view closed as its own window waits for its worker thread's request to end."""
+
+
+class ThreadedView(QWidget):
+    """A view with a worker thread of its own (listing, computing off the GUI thread).
+
+    Subclasses implement :meth:`shutdown`; inside the main window the window's controller
+    calls it when the application closes, and a view shown as its own window calls it when
+    it is closed (a thread outliving its view would abort the application).
+    """
+
+    def shutdown(self, timeout_s: float = THREAD_SHUTDOWN_S) -> bool:
+        """End the view's thread (a request under way is waited for); True when it ended."""
+        raise NotImplementedError
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self.isWindow():
+            self.shutdown()
+        super().closeEvent(event)

@@ -122,6 +122,12 @@ def test_fft_tab_shows_the_objects_spectrum_in_inverse_micrometres(window, qtbot
     assert abs(fx) == pytest.approx(6.25, rel=1e-6)
     assert "period 160 nm" in view.frequency_at(6.25, 0.0)[2]
     assert "Nyquist 25 1/µm" in view.readout.text()
+    # A new frame while the tab is shown: computed off the GUI thread, then drawn.
+    window.show_frame(np.ones((256, 256), np.complex64), "live: epoch 1, step 3", None)
+    assert view.busy
+    qtbot.waitUntil(lambda: not view.busy and view.spectrum.log_amplitude.shape == (256, 256),
+                    timeout=5000)
+    assert view.caption.text() == "spectrum of live: epoch 1, step 3"
     window.clear_result()
     assert view.caption.text().startswith("No reconstruction yet")
     assert not view.plot.getAxis("left").isVisible()
