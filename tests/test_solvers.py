@@ -239,3 +239,28 @@ def test_the_background_is_fitted_also_with_the_probe_fixed():
                    seed=0, initial=truth)
     assert float(np.median(result.background)) == pytest.approx(2.0, rel=0.3)
     assert result.misfit_ratio < 1.1
+
+
+def test_holding_the_probe_tilt_moves_the_ambiguous_ramp_back_out_of_the_object():
+    """``O e^{ik.r}`` with ``P e^{-ik.u}`` fits the data as well as ``O`` with ``P``; with
+    ``refinement.hold_probe_tilt`` the probe's tilt returns to the start's and the object
+    loses the ramp, the misfit unchanged."""
+    truth, probe, positions, counts = _dataset()
+    solver = LsqmlSolver(counts, positions, probe, SHAPE, _settings(hold_probe_tilt=True),
+                         seed=0, initial=truth)
+    before = solver.misfit()
+    ky, kx = 0.01, -0.02  # rad / px
+    u = torch.arange(N, dtype=torch.float64)
+    yy = torch.arange(SHAPE[0], dtype=torch.float64)[:, None]
+    xx = torch.arange(SHAPE[1], dtype=torch.float64)[None, :]
+    solver.probe = solver.probe * torch.polar(torch.ones(N, N, dtype=torch.float64),
+                                              -(ky * u[:, None] + kx * u[None, :])).to(
+        solver.probe.dtype)
+    solver.obj = solver.obj * torch.polar(torch.ones(SHAPE, dtype=torch.float64),
+                                          ky * yy + kx * xx).to(solver.obj.dtype)
+    ramped = solver.misfit()
+    assert ramped == pytest.approx(before, rel=0.02)  # the data hardly see the ramp
+    assert np.angle(solver.obj.numpy() / truth).std() > 0.5  # a 2.6 rad tilt in the image
+    solver._hold_probe_tilt()
+    assert solver.misfit() == pytest.approx(before, rel=2e-3)
+    assert np.angle(solver.obj.numpy() / truth).std() < 0.01

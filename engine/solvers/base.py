@@ -66,6 +66,21 @@ def orthogonalise(probe: torch.Tensor) -> torch.Tensor:
     return (s[:, None].to(vh.dtype) * vh).reshape(k, n, n)
 
 
+TILT_EPS = 1e-5
+"""A probe phase tilt (rad/px) below which :meth:`IterativeSolver._hold_probe_tilt` leaves
+the probe and the object alone."""
+
+
+def probe_tilt(probe: torch.Tensor) -> tuple[float, float]:
+    """The probe's mean phase gradient ``(ky, kx)`` in rad/px, every mode together: the
+    phase of the summed products of neighbouring pixels, weighted by their amplitudes (the
+    centre of its far field; robust to phase wraps and to any beam shape)."""
+    p = probe.to(torch.complex128)
+    ky = torch.angle((p[..., 1:, :] * p[..., :-1, :].conj()).sum())
+    kx = torch.angle((p[..., :, 1:] * p[..., :, :-1].conj()).sum())
+    return float(ky), float(kx)
+
+
 def laplacian(obj: torch.Tensor) -> torch.Tensor:
     """5-point Laplacian with replicated edges."""
     padded = torch.nn.functional.pad(torch.view_as_real(obj).permute(2, 0, 1)[None],
@@ -190,6 +205,7 @@ class IterativeSolver:
         self.power = float(self.probe.abs().square().sum())
         self.rng = np.random.default_rng(int(seed))
         self.probe = self._with_modes(int(modes) if modes else 0)
+        self._tilt0 = probe_tilt(self.probe)
         self.obj = self._start(initial)
         self.mask = self._illuminated()
         # photons per illuminated object pixel: the dose that sets the smoothness prior
@@ -436,6 +452,31 @@ class IterativeSolver:
         probe = orthogonalise(probe)
         self.probe = probe * math.sqrt(self.power / float(probe.abs().square().sum()))
 
+    def _hold_probe_tilt(self) -> None:
+        """Move a linear phase ramp the probe picked up into the object.
+
+        ``O e^{ik.r}`` with ``P e^{-ik.r}`` fits the data exactly as ``O`` with ``P`` (each
+        exit wave only gains a constant phase), so a refined probe drifts along that ramp and
+        leaves its opposite in the object: a phase tilt across the field that costs phase
+        SSIM, more on larger fields. The probe's mean phase gradient is held at the starting
+        probe's; the difference goes to the object (and its momentum) with the opposite sign.
+        """
+        ky, kx = (t - t0 for t, t0 in zip(probe_tilt(self.probe), self._tilt0, strict=True))
+        if max(abs(ky), abs(kx)) < TILT_EPS:
+            return
+        n = self.n
+        u = torch.arange(n, dtype=torch.float64, device=self.device)
+        ramp = torch.polar(torch.ones(n, n, dtype=torch.float64, device=self.device),
+                           -(ky * u[:, None] + kx * u[None, :]))
+        self.probe = self.probe * ramp.to(self.probe.dtype)
+        h, w = self.shape
+        yy = torch.arange(h, dtype=torch.float64, device=self.device)[:, None]
+        xx = torch.arange(w, dtype=torch.float64, device=self.device)[None, :]
+        back = torch.polar(torch.ones(h, w, dtype=torch.float64, device=self.device),
+                           ky * yy + kx * xx).to(self.obj.dtype)
+        self.obj = self.obj * back
+        self.velocity = self.velocity * back
+
     def mode_power(self) -> list[float]:
         """Fraction of the probe's power in each mode, strongest first."""
         power = self.probe.abs().square().sum(dim=(-2, -1))
@@ -487,6 +528,8 @@ class IterativeSolver:
             self._apply_position_correction()
         else:
             self._shift_sum.zero_()
+        if probe_update and bool(getattr(s, "hold_probe_tilt", False)):
+            self._hold_probe_tilt()
         if self.refines_background():
             self._apply_background()
         else:
