@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, QTimer
 
 from . import help
-from .cluster_dialog import ClusterController
+from .cluster.controller import ClusterController
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .layout_dialog import open_layout_dialog

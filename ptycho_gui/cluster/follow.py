@@ -30,8 +30,8 @@ from engine.runs_index import (
     watch_run,
 )
 
-from .views.loss_view import LossView
-from .views.widgets import FluidLabel
+from ..views.loss_view import LossView
+from ..views.widgets import FluidLabel
 
 POLL_INTERVAL_MS = 2000
 """Time between two polls of the followed folder."""
