@@ -8,7 +8,7 @@ closing).
   progress and results.
 - :class:`~ptycho_gui.preview_controller.PreviewController`: the data preview, live frames,
   the result and its export.
-- :class:`~ptycho_gui.results_controller.ResultsController`: File > Open reconstruction, the
+- :class:`~ptycho_gui.runs_panel.controller.ResultsController`: File > Open reconstruction, the
   Runs panel (open, compare, resume) and the comparison view.
 
 None of them touches a widget: they call the window's intent methods.
@@ -29,8 +29,8 @@ from .main_window import MainWindow
 from .model.products import RunOutput
 from .model.results import OpenedResult
 from .preview_controller import PreviewController
-from .results_controller import ResultsController
 from .run_controller import RunController
+from .runs_panel.controller import ResultsController
 from .session_controller import SessionController
 
 SHUTDOWN_TIMEOUT_S = 5.0

@@ -34,6 +34,7 @@ from engine.config import ConfigIssue, SessionConfig
 from .config_form import ConfigForm
 from .icons import icon
 from .model.quality import run_quality
+from .runs_panel.view import RunsPanel
 from .views.compare import CompareView
 from .views.fft_view import FftView
 from .views.frc_view import FrcView
@@ -43,7 +44,6 @@ from .views.patterns import PatternBrowser
 from .views.positions import PositionsView
 from .views.probe_view import ProbeView
 from .views.reconstruction import ReconstructionView
-from .views.runs_panel import RunsPanel
 from .views.widgets import FluidLabel
 
 if TYPE_CHECKING:

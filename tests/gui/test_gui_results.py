@@ -11,9 +11,9 @@ from engine.errors import DataError
 from engine.io import write_product
 from engine.metrics import evaluate
 from ptycho_gui.model.results import open_result
+from ptycho_gui.runs_panel.view import RunsPanel, format_duration
 from ptycho_gui.views.compare import CompareView, centre_offsets
 from ptycho_gui.views.frc_view import FrcView
-from ptycho_gui.views.runs_panel import RunsPanel, format_duration
 
 PIXEL = 10e-9
 

@@ -15,7 +15,7 @@ FIRST = datetime(2026, 12, 1, 9, 0, 0)
 
 
 def test_two_thousand_runs_list_without_blocking_the_gui_thread(qtbot, tmp_path, wait_listed):
-    from ptycho_gui.views.runs_panel import RunsPanel
+    from ptycho_gui.runs_panel.view import RunsPanel
 
     for i in range(RUNS):
         run = tmp_path / f"run-{i:04d}"

@@ -30,8 +30,8 @@ from engine.runs_index import INCOMPLETE, RunInfo
 
 from ..jobs import list_runs_job
 from ..model.results import run_checkpoint
+from ..views.widgets import FluidLabel, ThreadedView
 from ..worker import JobOutcome, NewestJobRunner
-from .widgets import FluidLabel, ThreadedView
 
 FILL_ROWS = 200
 """Rows added to the table per event-loop turn (about 15 ms of the GUI thread)."""

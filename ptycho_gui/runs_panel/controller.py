@@ -25,11 +25,11 @@ from engine.config import GUI_SOURCE
 from engine.errors import EngineError
 from engine.runs_index import SESSION
 
-from .dialogs import Dialogs
-from .document import SessionDocument
-from .jobs import read_results_job
-from .main_window import MainWindow
-from .model.results import (
+from ..dialogs import Dialogs
+from ..document import SessionDocument
+from ..jobs import read_results_job
+from ..main_window import MainWindow
+from ..model.results import (
     KEPT_ON_LOAD,
     OpenedResult,
     flat_settings,
@@ -38,7 +38,7 @@ from .model.results import (
     run_settings,
     settings_diff,
 )
-from .worker import JobOutcome, NewestJobRunner
+from ..worker import JobOutcome, NewestJobRunner
 
 
 class ResultsController(QObject):
