@@ -36,3 +36,23 @@ def test_the_model_package_never_imports_qt_or_the_views():
             if level > 1:  # from .. import: outside the model package (views, controllers)
                 bad.append(f"{path.name}:{line} imports {'.' * level}{module}")
     assert not bad, "ptycho_gui/model must stay Qt-free: " + "; ".join(bad)
+
+
+GUI = MODEL.parent
+CONTROLLERS = ("controller", "run_controller", "session_controller", "preview_controller",
+               "main_window", "app")
+
+
+def test_views_never_reach_the_controllers_or_the_window():
+    """Shared views (``ptycho_gui/views``) and the features' views show what they are given
+    and emit requests; controllers decide (their modules are never imported by a view)."""
+    views = sorted((GUI / "views").glob("*.py")) + [GUI / "runs_panel" / "view.py",
+                                                     GUI / "cluster" / "follow.py"]
+    bad = []
+    for path in views:
+        for module, level, line in _imports(path):
+            name = module.split(".")[-1] if module else ""
+            absolute = level == 0 and module.startswith("ptycho_gui.")
+            if (level > 0 or absolute) and (name in CONTROLLERS or name == "controller"):
+                bad.append(f"{path.relative_to(GUI)}:{line} imports {'.' * level}{module}")
+    assert not bad, "a view imports a controller: " + "; ".join(bad)
