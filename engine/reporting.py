@@ -211,3 +211,35 @@ class TqdmReporter(Reporter):
 
     def run_finished(self, summary: Mapping[str, Any]) -> None:
         self.close()
+
+
+class TeeReporter(Reporter):
+    """Hands every event to each of ``reporters`` in turn (the CLI's progress bars and the
+    run folder's live preview file, :mod:`engine.live_preview`)."""
+
+    def __init__(self, *reporters: Reporter) -> None:
+        self.reporters = reporters
+
+    def run_started(self, info: Mapping[str, Any]) -> None:
+        for one in self.reporters:
+            one.run_started(info)
+
+    def progress(self, progress: Progress) -> None:
+        for one in self.reporters:
+            one.progress(progress)
+
+    def metrics(self, epoch: int, values: Mapping[str, float]) -> None:
+        for one in self.reporters:
+            one.metrics(epoch, values)
+
+    def preview(self, frame: PreviewFrame) -> None:
+        for one in self.reporters:
+            one.preview(frame)
+
+    def log(self, level: str, message: str) -> None:
+        for one in self.reporters:
+            one.log(level, message)
+
+    def run_finished(self, summary: Mapping[str, Any]) -> None:
+        for one in self.reporters:
+            one.run_finished(summary)

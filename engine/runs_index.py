@@ -49,9 +49,12 @@ METRIC_COLUMNS = ("epoch", "train_loss", "val_loss", "lr", "epoch_time_s", "patt
 RUN_MARKERS = (SESSION, SUMMARY, CHECKPOINTS)
 AMPLITUDE_PNG = "amplitude.png"
 PHASE_PNG = "phase.png"
-IMAGE_FILES = (AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION)
-"""The run's images and reconstruction, written when its training ends (what a followed run
-shows)."""
+LIVE_PREVIEW = "live/preview.npz"
+"""The newest preview frame of a run under way (:mod:`engine.live_preview`), removed when it
+ends."""
+IMAGE_FILES = (AMPLITUDE_PNG, PHASE_PNG, RECONSTRUCTION, LIVE_PREVIEW)
+"""The run's images: its figures and reconstruction, written when its training ends, and
+the live preview meanwhile (what a followed run shows)."""
 WATCHED_FILES = (SESSION, PROVENANCE, METRICS, SUMMARY, *IMAGE_FILES)
 """The files whose modification times :func:`watch_run` compares between two polls."""
 

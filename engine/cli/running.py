@@ -27,6 +27,7 @@ def run_kind(kind: str, resolved: ResolvedConfig, entry: Any = None) -> Any:
     ``entry(resolved, reporter, stop)`` replaces the kind's own entry (a beamtime
     training is planned as a training)."""
     from ..runs import run, run_plan
+    from ..runs.entries import followed
 
     load_heavy_modules()
     reporter = PlanReporter(run_plan(kind, resolved),
@@ -34,8 +35,9 @@ def run_kind(kind: str, resolved: ResolvedConfig, entry: Any = None) -> Any:
     stop = threading.Event()
     try:
         with interrupt_sets(stop), quiet_lightning():
-            if entry is not None:
-                return entry(resolved, reporter, stop)
+            if entry is not None:  # the run folder's live preview, as run() keeps it
+                with followed(kind, resolved, reporter) as teed:
+                    return entry(resolved, teed, stop)
             return run(kind, resolved, reporter, stop)
     finally:
         reporter.close()
