@@ -42,6 +42,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from .atomic import atomic_path

@@ -21,7 +21,7 @@ PUBLIC_PACKAGES = {"engine", "engine.config", "engine.io", "engine.physics", "en
                    "engine.metrics", "engine.model", "engine.training", "engine.runs",
                    "engine.bench"}
 PUBLIC_MODULES = {"engine.errors", "engine.reporting", "engine.atomic", "engine.render",
-                  "engine.runs_index", "engine.locks", "engine.cluster"}
+                  "engine.runs_index", "engine.locks", "engine.cluster", "engine.live_preview"}
 
 
 def _module_name(path: Path) -> str:

@@ -5,10 +5,13 @@ finds nothing changed costs a few ``stat`` calls, so it runs on the GUI thread; 
 that sees a file change reads the folder (small JSON/CSV files and the two PNG figures). The
 writer's lock is never taken: the job is never held up by the window. Shown: the status
 (queued, running with its epoch, completed...), "updated N s ago" (the newest file's
-modification time), the loss curves of ``metrics.csv`` and the run's amplitude and phase
-figures once it writes them. A training run writes its figures only when it ends (its live
-estimate stays in the job's memory, the folder holds only ``metrics.csv`` and checkpoints
-meanwhile), and the placeholders say so.
+modification time), the loss curves of ``metrics.csv`` and the run's amplitude and phase.
+While the job trains, the pictures are its live preview (``live/preview.npz``, which a run
+keeps up to date every few seconds: :mod:`engine.live_preview`) with its stage, epoch and
+age; when it ends, its own figures (``amplitude.png``, ``phase.png``). The preview is read
+only when its modification time changed (a ~2 MB file at most: a few ms); a frame that cannot
+be read (replaced or removed mid-read) is tried again at the next poll, the last good one
+staying on screen.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QPixmap, QResizeEvent
+from PySide6.QtGui import QCloseEvent, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from engine.live_preview import LiveFrame, read_live_preview
+from engine.render import amplitude_rgb, phase_rgb
 from engine.runs_index import (
     AMPLITUDE_PNG,
     INCOMPLETE,
+    LIVE_PREVIEW,
     PHASE_PNG,
     RunState,
     loss_history,
@@ -36,8 +43,8 @@ from ..views.widgets import FluidLabel
 POLL_INTERVAL_MS = 2000
 """Time between two polls of the followed folder."""
 
-NO_FIGURE_YET = ("not written yet: a run writes its figures when it ends (until then its "
-                 "epochs and losses show its progress)")
+NO_FIGURE_YET = ("nothing to show yet: the live preview appears with the job's first "
+                 "training frame, the run's figures when it ends")
 
 
 def describe_status(state: RunState) -> str:
@@ -66,11 +73,33 @@ def describe_age(seconds: float | None) -> str:
     """ "updated 12 s ago", "updated 3 min ago", "no files yet"."""
     if seconds is None:
         return "no files yet"
+    return f"updated {_ago(seconds)}"
+
+
+def _ago(seconds: float) -> str:
     if seconds < 120:
-        return f"updated {seconds:.0f} s ago"
+        return f"{seconds:.0f} s ago"
     if seconds < 7200:
-        return f"updated {seconds / 60:.0f} min ago"
-    return f"updated {seconds / 3600:.1f} h ago"
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+def describe_live(frame: LiveFrame, now: float | None = None) -> str:
+    """ "live preview · train · epoch 3 · step 120 · updated 4 s ago"."""
+    age = max(0.0, (time.time() if now is None else now) - frame.time)
+    parts = ["live preview", frame.stage or "?", f"epoch {frame.epoch + 1}",
+             f"step {frame.step}", f"updated {_ago(age)}"]
+    if frame.binning > 1:
+        parts.append(f"every {frame.binning}th pixel")
+    return " · ".join(parts)
+
+
+def _pixmap(rgb: np.ndarray) -> QPixmap:
+    """An ``(H, W, 3)`` uint8 picture as a pixmap."""
+    rgb = np.ascontiguousarray(rgb)
+    height, width = rgb.shape[:2]
+    image = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())
 
 
 class _Picture(QLabel):
@@ -85,7 +114,9 @@ class _Picture(QLabel):
         self.source = QPixmap()
 
     def show_file(self, path: Path) -> bool:
-        pixmap = QPixmap(str(path))
+        return self.show_pixmap(QPixmap(str(path)))
+
+    def show_pixmap(self, pixmap: QPixmap) -> bool:
         if pixmap.isNull():
             return False
         self.source = pixmap
@@ -111,6 +142,9 @@ class FollowWindow(QWidget):
         The last :class:`~engine.runs_index.RunState` seen (None before the first poll).
     last_poll_ms
         How long the last poll took on the GUI thread.
+    live
+        The live preview frame on screen (None when the pictures are the run's figures or
+        nothing).
     """
 
     def __init__(self, folder: str | Path, interval_ms: int = POLL_INTERVAL_MS,
@@ -123,12 +157,16 @@ class FollowWindow(QWidget):
         self.state: RunState | None = None
         self.last_poll_ms = 0.0
         self._epochs_shown: list[int] = []
+        self.live: LiveFrame | None = None
+        self._live_mtime: float | None = None  # of the preview file last read successfully
         self.status_label = FluidLabel("")
         self.status_label.setObjectName("follow-status")
         self.age_label = QLabel("")
         self.age_label.setObjectName("follow-age")
         self.problems_label = FluidLabel("")
         self.problems_label.setStyleSheet("color: #d32f2f;")
+        self.live_label = FluidLabel("")
+        self.live_label.setObjectName("follow-live")
         self.amplitude = _Picture("amplitude")
         self.phase = _Picture("phase")
         self.loss_view = LossView()
@@ -141,6 +179,7 @@ class FollowWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.problems_label)
+        layout.addWidget(self.live_label)
         layout.addLayout(pictures, 3)
         layout.addWidget(self.loss_view, 2)
         self.timer = QTimer(self)
@@ -159,12 +198,30 @@ class FollowWindow(QWidget):
             self.problems_label.setText("; ".join(state.info.problems))
         if changes.changed & {"epochs", "metrics"}:
             self._show_losses(*loss_history(self.folder))
-        if "image" in changes.changed:
+        if state.image == self.folder / LIVE_PREVIEW:
+            # Read again while the last try failed (replaced or removed mid-read).
+            if state.image_mtime != self._live_mtime:
+                self._show_live(state.image_mtime)
+        elif "image" in changes.changed:
+            self.live, self._live_mtime = None, None
+            self.live_label.setText("")
             for picture, name in ((self.amplitude, AMPLITUDE_PNG), (self.phase, PHASE_PNG)):
                 if (self.folder / name).is_file():
                     picture.show_file(self.folder / name)
+        if self.live is not None:
+            self.live_label.setText(describe_live(self.live))
         self.age_label.setText(describe_age(state.seconds_since_update()))
         self.last_poll_ms = (time.perf_counter() - start) * 1000
+
+    def _show_live(self, mtime: float | None) -> None:
+        """Show the live preview file; on a failed read keep what is shown (next poll retries)."""
+        frame = read_live_preview(self.folder)
+        if frame is None:
+            return
+        obj = frame.obj
+        self.amplitude.show_pixmap(_pixmap(amplitude_rgb(obj)))
+        self.phase.show_pixmap(_pixmap(phase_rgb(obj)))
+        self.live, self._live_mtime = frame, mtime
 
     def _show_losses(self, epochs: list[int], values: dict[str, list[float]]) -> None:
         """Append the new epochs' losses (redrawing the whole plot costs ~40 ms); a history

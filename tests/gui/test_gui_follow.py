@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from engine.cluster import SCRIPT, write_cluster_job
 from engine.config import resolve_config
 
@@ -25,16 +27,31 @@ def test_follow_a_folder_another_process_writes(window, qtbot, tmp_path):
     follower = c.cluster.followers[-1]
     assert follower.isVisible() and follower.folder == run.resolve()
     assert follower.status_label.text().startswith("queued")
-    # A training writes its figures when it ends: the placeholders say so meanwhile.
-    assert "writes its figures when it ends" in follower.amplitude.text()
+    # Nothing to show before the job's first frame: the placeholders say what will come.
+    assert "live preview appears" in follower.amplitude.text()
     follower.timer.setInterval(100)
     writer = subprocess.Popen([sys.executable, str(WRITER), str(run), "4", "0.5"], cwd=ROOT)
+    live: list[tuple[int, str, int]] = []
+
+    def look() -> bool:
+        seen.append(follower.status_label.text())
+        if follower.live is not None:
+            live.append((follower.live.epoch, follower.live_label.text(),
+                         follower.amplitude.source.cacheKey()))
+        return seen[-1].startswith("completed")
+
     try:
         seen: list[str] = []
-        qtbot.waitUntil(lambda: seen.append(follower.status_label.text())
-                        or seen[-1].startswith("completed"), timeout=15000)
+        qtbot.waitUntil(look, timeout=15000)
     finally:
         writer.wait(timeout=10)
+    # While it ran, the pictures were its live preview, replaced as new frames came.
+    epochs = [epoch for epoch, _, _ in live]
+    assert len(set(epochs)) >= 3 and epochs == sorted(epochs)
+    assert re.fullmatch(r"live preview · train · epoch \d · step \d+ · updated \d+ s ago",
+                        live[-1][1])
+    assert len({key for _, _, key in live}) >= 3  # a new image per frame
+    assert follower.live is None and follower.live_label.text() == ""  # the figures now
     running = [int(m.group(1)) for text in seen if (m := re.match(r"running · epoch (\d+)", text))]
     assert len(set(running)) >= 3 and running == sorted(running)  # followed epoch by epoch
     assert "train loss" in next(t for t in seen if t.startswith("running · epoch 2"))
@@ -43,6 +60,33 @@ def test_follow_a_folder_another_process_writes(window, qtbot, tmp_path):
     assert not follower.amplitude.pixmap().isNull() and not follower.phase.pixmap().isNull()
     assert re.fullmatch(r"updated \d+ s ago", follower.age_label.text())
     assert writer.returncode == 0  # the window never locked the writer out
+
+
+def test_a_preview_that_cannot_be_read_keeps_the_last_frame_and_is_read_again(window,
+                                                                               tmp_path):
+    import os
+    import time
+
+    from engine.live_preview import write_live_preview
+    from engine.reporting import PreviewFrame
+    from engine.runs_index import LIVE_PREVIEW
+
+    obj = np.exp(1j * np.linspace(-3, 3, 24 * 32).reshape(24, 32))
+    write_live_preview(tmp_path, PreviewFrame(obj=obj, epoch=1, step=5), "train")
+    follower = window.controller.cluster.follow(tmp_path)
+    assert follower.live.epoch == 1 and not follower.amplitude.pixmap().isNull()
+    shown = follower.amplitude.source.cacheKey()
+    path = tmp_path / LIVE_PREVIEW
+    path.write_bytes(b"PK\x03\x04 cut short")  # as if caught half-way (cannot be, atomic)
+    later = time.time() + 5
+    os.utime(path, (later, later))
+    follower.poll()
+    assert follower.live.epoch == 1 and follower.amplitude.source.cacheKey() == shown
+    write_live_preview(tmp_path, PreviewFrame(obj=obj * 2, epoch=2, step=9), "train")
+    os.utime(path, (later + 1, later + 1))
+    follower.poll()  # the file changed again: read, shown
+    assert follower.live.epoch == 2 and follower.amplitude.source.cacheKey() != shown
+    assert "epoch 3 · step 9" in follower.live_label.text()
 
 
 def test_follow_an_empty_folder_says_so(window, tmp_path):
