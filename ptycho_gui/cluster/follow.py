@@ -26,7 +26,7 @@ from PySide6.QtGui import QCloseEvent, QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from engine.live_preview import LiveFrame, read_live_preview
-from engine.render import amplitude_rgb, phase_rgb
+from engine.render import LINEAR_MAP, PHASE_DISPLAY, colorize, robust_levels
 from engine.runs_index import (
     AMPLITUDE_PNG,
     INCOMPLETE,
@@ -218,9 +218,12 @@ class FollowWindow(QWidget):
         frame = read_live_preview(self.folder)
         if frame is None:
             return
-        obj = frame.obj
-        self.amplitude.show_pixmap(_pixmap(amplitude_rgb(obj)))
-        self.phase.show_pixmap(_pixmap(phase_rgb(obj)))
+        # Drawn as on screen (engine.render), from the stored components: no complex array.
+        amplitude = colorize(frame.amplitude, LINEAR_MAP,
+                             robust_levels(frame.amplitude, "amplitude"))
+        self.amplitude.show_pixmap(_pixmap(amplitude))
+        self.phase.show_pixmap(_pixmap(colorize(frame.phase, PHASE_DISPLAY.cmap,
+                                                PHASE_DISPLAY.levels)))
         self.live, self._live_mtime = frame, mtime
 
     def _show_losses(self, epochs: list[int], values: dict[str, list[float]]) -> None:
