@@ -112,3 +112,20 @@ def test_an_unreadable_preview_reads_as_none(tmp_path, content):
             np.savez(fh, version=np.int64(1), amplitude=np.array([object()], dtype=object),
                      phase=np.zeros((2, 2)), binning=1, stage="x", epoch=0, step=0, time=0.0)
     assert read_live_preview(tmp_path) is None
+
+
+def test_a_replaced_run_does_not_show_the_killed_jobs_last_frame(tmp_path):
+    """Overwriting a run folder clears a live frame a killed job left behind, so a follower
+    does not show the old object as the new run's."""
+    from engine.runs_index import LIVE_PREVIEW
+    from engine.training.rundir import RunDirectory
+
+    (tmp_path / "session.toml").write_text("schema_version = 1\n", encoding="utf-8")
+    stale = tmp_path / LIVE_PREVIEW
+    stale.parent.mkdir()
+    stale.write_bytes(b"old frame")
+    lock = RunDirectory(tmp_path).prepare(resume=False, overwrite=True)
+    try:
+        assert not stale.exists()
+    finally:
+        lock.release()

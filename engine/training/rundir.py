@@ -36,6 +36,7 @@ from ..runs_index import (  # the run folder's layout, shared with the runs list
     AMPLITUDE_PNG,
     CHECKPOINTS,
     LAST_CHECKPOINT,
+    LIVE_PREVIEW,
     METRIC_COLUMNS,
     METRICS,
     PHASE_PNG,
@@ -158,7 +159,7 @@ class RunDirectory:
     def _clear_previous(self) -> None:
         """Remove the files of a previous run (only the names this module writes)."""
         for name in (SESSION, PROVENANCE, METRICS, SUMMARY, RECONSTRUCTION, AMPLITUDE_PNG,
-                     PHASE_PNG):
+                     PHASE_PNG, LIVE_PREVIEW):  # a killed job's last live frame too
             (self.path / name).unlink(missing_ok=True)
         if self.checkpoints.is_dir():
             for ckpt in self.checkpoints.glob("*.ckpt"):
