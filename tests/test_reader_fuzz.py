@@ -14,7 +14,7 @@ import json
 
 import h5py
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import EngineError
@@ -91,6 +91,9 @@ def _only_engine_errors(call, *args, **kwargs):
 
 @FUZZ
 @given(contents=npz_contents(), measurement=st.sampled_from(["auto", "counts", "amplitude"]))
+@example(contents={"diffraction": np.zeros((0, 0, 0), np.float32),  # found by CI: a division
+                   "xcoords": np.float32(22.0), "ycoords": np.zeros(0)},  # by the 0-px size
+         measurement="auto")
 def test_random_npz_contents(tmp_path_factory, contents, measurement):
     path = tmp_path_factory.mktemp("npz") / "fuzz.npz"
     np.savez(path, **contents)

@@ -227,6 +227,8 @@ def _positions_px(raw: RawSource, cfg: DataConfig, geometry: Any, stored_n: int,
                     + OBJECT_MARGIN_PX + 1
     if raw.positions_corner:
         positions = positions + (stored_n - 1) / 2.0
+    if stored_n // ops.bin <= 0:  # no pattern pixels: the patterns' own problem says so
+        return positions
     final = ops.frame((stored_n, stored_n))[0]
     scale = final / (stored_n // ops.bin)
     if scale != 1.0:
@@ -259,6 +261,8 @@ def _initial_probe(raw: RawSource, cfg: DataConfig, probe_cfg: ProbeConfig, ops:
         key = f"{Path(cfg.probe_path).name} probe"
         metadata["probe_source"] = str(cfg.probe_path)
     mode = probe_cfg.initial
+    if n <= 0:  # no pattern pixels (a problem already): no probe model to size
+        return np.zeros((1, 0, 0), np.complex64), key or ""
     step = median_step(positions, distinct=True) if positions is not None else None
     diameter = disk_diameter(n, probe_cfg.disk_diameter_px, step)
     mean = np.zeros((n, n))  # of the engine's counts: every mask and conversion applied

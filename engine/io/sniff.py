@@ -88,7 +88,7 @@ def detector_mask(scan: PatternScan, file_mask: np.ndarray | None, issues: Issue
     assert scan.pixel_negative is not None
     negatives_masked = bool(scan.negative) and \
         int(scan.pixel_negative[mask].sum()) == scan.negative
-    if mask.mean() > MAX_MASKED_FRACTION:
+    if mask.size and mask.mean() > MAX_MASKED_FRACTION:
         issues.problem(key, f"at most {MAX_MASKED_FRACTION:.0%} of the detector masked",
                        f"{int(mask.sum())} of {mask.size} pixels flagged, negative or in gaps; "
                        "check data.measurement, data.mask_values or the file's mask")
