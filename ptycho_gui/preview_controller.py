@@ -16,6 +16,7 @@ from engine.reporting import PreviewFrame
 from .dialogs import Dialogs
 from .document import SessionDocument
 from .export import export_reconstruction
+from .feature_controller import FeatureController
 from .jobs import data_preview_job, open_result_job
 from .main_window import MainWindow
 from .model.products import DataPreview, Reconstruction, RunOutput
@@ -29,7 +30,7 @@ PREVIEW_DEBOUNCE_MS = 400
 """Inspect data.path this long after the last keystroke."""
 
 
-class PreviewController(QObject):
+class PreviewController(FeatureController):
     """What the views show: the data file, a run's live frames and its result.
 
     Signals
@@ -42,10 +43,7 @@ class PreviewController(QObject):
 
     def __init__(self, window: MainWindow, document: SessionDocument, dialogs: Dialogs,
                  runner: JobRunner, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.window = window
-        self.document = document
-        self.dialogs = dialogs
+        super().__init__(window, document, dialogs, parent)
         self.runner = runner
         self.loader = JobRunner("data-preview", self)
         self.opener = JobRunner("open-result", self)

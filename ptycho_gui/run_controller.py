@@ -23,6 +23,7 @@ from engine.reporting import Progress, epoch_line
 
 from .dialogs import Dialogs
 from .document import SessionDocument
+from .feature_controller import FeatureController
 from .jobs import engine_job, infer_job, simulate_job, train_job
 from .main_window import MainWindow
 from .model.products import RunOutput
@@ -85,7 +86,7 @@ def next_run_folder(output_dir: str | Path) -> Path:
     return root / f"{RUN_PREFIX}{max(numbers, default=0) + 1:03d}"
 
 
-class RunController(QObject):
+class RunController(FeatureController):
     """The engine jobs of a session: one at a time on :attr:`runner`'s thread.
 
     Signals
@@ -104,10 +105,7 @@ class RunController(QObject):
 
     def __init__(self, window: MainWindow, document: SessionDocument, dialogs: Dialogs,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.window = window
-        self.document = document
-        self.dialogs = dialogs
+        super().__init__(window, document, dialogs, parent)
         self.runner = JobRunner("engine-run", self)
         # (session file, key, target) the user agreed to write to outside the session's folder
         self._confirmed_outputs: set[tuple[Path, str, Path]] = set()

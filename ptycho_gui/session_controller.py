@@ -14,11 +14,12 @@ from engine.errors import EngineError
 
 from .dialogs import Dialogs
 from .document import SessionDocument
+from .feature_controller import FeatureController
 from .main_window import MainWindow
 from .recent import RecentFiles
 
 
-class SessionController(QObject):
+class SessionController(FeatureController):
     """Edits, files and presets of the :class:`SessionDocument` shown in a window.
 
     Signals
@@ -34,10 +35,7 @@ class SessionController(QObject):
 
     def __init__(self, window: MainWindow, document: SessionDocument, dialogs: Dialogs,
                  settings: QSettings, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.window = window
-        self.document = document
-        self.dialogs = dialogs
+        super().__init__(window, document, dialogs, parent)
         self.recent = RecentFiles(settings)
         w = window
         w.form.value_edited.connect(self._on_form_value_edited)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
+from ..feature_controller import FeatureController
 from .dialog import ClusterDialog
 from .follow import FollowWindow
 
@@ -17,16 +18,13 @@ if TYPE_CHECKING:
     from ..main_window import MainWindow
 
 
-class ClusterController(QObject):
+class ClusterController(FeatureController):
     """The two menu actions; keeps the follow windows it opened (``followers``, children of
     the main window: they close with it)."""
 
     def __init__(self, window: MainWindow, document: SessionDocument, dialogs: Dialogs,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.window = window
-        self.document = document
-        self.dialogs = dialogs
+        super().__init__(window, document, dialogs, parent)
         self.dialog: ClusterDialog | None = None
         self.followers: list[FollowWindow] = []
         window.action_cluster.triggered.connect(self.run_on_cluster)

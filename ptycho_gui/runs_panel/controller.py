@@ -27,6 +27,7 @@ from engine.runs_index import SESSION
 
 from ..dialogs import Dialogs
 from ..document import SessionDocument
+from ..feature_controller import FeatureController
 from ..jobs import read_results_job
 from ..main_window import MainWindow
 from ..model.results import (
@@ -41,7 +42,7 @@ from ..model.results import (
 from ..worker import JobOutcome, NewestJobRunner
 
 
-class ResultsController(QObject):
+class ResultsController(FeatureController):
     """Opens results from disk and keeps the Runs panel on ``training.output_dir``.
 
     Signals
@@ -64,10 +65,7 @@ class ResultsController(QObject):
 
     def __init__(self, window: MainWindow, document: SessionDocument, dialogs: Dialogs,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.window = window
-        self.document = document
-        self.dialogs = dialogs
+        super().__init__(window, document, dialogs, parent)
         self.current: OpenedResult | None = None
         self.runs_folder: Path | None = None
         self.reader = NewestJobRunner("read-results", self)
